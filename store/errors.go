@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/lib/pq"
+)
+
+// Domain errors. Callers test them with errors.Is; the server maps each to its
+// HTTP status and error code.
+var (
+	// ErrProductNotFound means no product has the requested id.
+	ErrProductNotFound = errors.New("product not found")
+	// ErrOrderNotFound means no order has the requested id.
+	ErrOrderNotFound = errors.New("order not found")
+	// ErrJobNotFound means no settlement job has the requested id.
+	ErrJobNotFound = errors.New("job not found")
+	// ErrOutOfStock means the product has fewer units than the order asks for.
+	ErrOutOfStock = errors.New("out of stock")
+	// ErrIdempotencyKeyReused means the Idempotency-Key was first used with a
+	// different request.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+	// ErrIdempotencyKeyInUse means another request with the same
+	// Idempotency-Key is still in flight.
+	ErrIdempotencyKeyInUse = errors.New("idempotency key in use by a request in flight")
+	// ErrJobNotCancellable means the job is COMPLETED or FAILED.
+	ErrJobNotCancellable = errors.New("job is not cancellable")
+	// ErrInvalidInput means the database refused a value (for example a string
+	// with a NUL byte) that request validation let through.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrUnavailable means the database cannot be reached or refuses new work
+	// (connection refused or lost, too many connections, shutting down).
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// translate turns driver errors into the package's sentinel errors, keeping
+// the original in the chain for logs. Errors it does not know pass through.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch {
+		case pqErr.Code == "57014": // query_canceled: a statement timeout or a cancelled context
+			return fmt.Errorf("%w: %w", context.Canceled, err)
+		case pqErr.Code.Class() == "08", // connection_exception
+			pqErr.Code.Class() == "53", // insufficient_resources (too_many_connections, …)
+			pqErr.Code == "57P01",      // admin_shutdown
+			pqErr.Code == "57P02",      // crash_shutdown
+			pqErr.Code == "57P03":      // cannot_connect_now (starting up, shutting down)
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case pqErr.Code.Class() == "22": // data_exception (NUL bytes, bad encoding, out of range)
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+		return err
+	}
+	var netErr net.Error
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &netErr) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
