@@ -1,0 +1,154 @@
+// Package storetest gives tests a real PostgreSQL database of their own.
+//
+// A test package calls Main from its TestMain: it starts one private
+// PostgreSQL cluster for the test binary (fsync off; durable when benchmarks
+// run) or uses the server at TEST_DATABASE_URL, and builds a migrated
+// template database. Each New(t) then creates a fresh database from that
+// template, so tests can run in parallel without seeing each other's rows,
+// and drops it when the test ends.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ordersettle/ordersettle/migrations"
+	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/pglocal"
+)
+
+// serverURL builds the URL of one database on the test server.
+var serverURL func(dbname string) string
+
+// template is the migrated database every test database is copied from.
+var template string
+
+// Main runs the tests of a package against a real PostgreSQL. Use it as
+//
+//	func TestMain(m *testing.M) { storetest.Main(m) }
+func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit: it returns m.Run's exit code, so that a
+// TestMain can check more after the tests.
+func Run(m *testing.M) int {
+	flag.Parse()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	if ext := os.Getenv("TEST_DATABASE_URL"); ext != "" {
+		u, err := url.Parse(ext)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storetest: TEST_DATABASE_URL:", err)
+			return 1
+		}
+		serverURL = func(db string) string { v := *u; v.Path = "/" + db; return v.String() }
+	} else {
+		dir, err := os.MkdirTemp("", "ordersettle-test-pg-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storetest:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		// The cluster may run as another user (when tests run as root): let it in.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "storetest:", err)
+			return 1
+		}
+		cluster, err := pglocal.Start(ctx, pglocal.Config{
+			DataDir: dir + "/data",
+			Durable: benchmarking(), // benchmarks measure with durability on
+			Logger:  log,
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storetest: start PostgreSQL:", err)
+			return 1
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = cluster.Stop(ctx)
+		}()
+		serverURL = cluster.URL
+	}
+
+	template = "ordersettle_template_" + randomSuffix()
+	if err := buildTemplate(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "storetest:", err)
+		return 1
+	}
+	defer func() { _ = store.DropDatabase(context.Background(), serverURL("postgres"), template) }()
+
+	return m.Run()
+}
+
+// benchmarking reports whether the test binary was asked to run benchmarks.
+func benchmarking() bool {
+	f := flag.Lookup("test.bench")
+	return f != nil && f.Value.String() != ""
+}
+
+func buildTemplate(ctx context.Context) error {
+	if _, err := store.CreateDatabase(ctx, serverURL("postgres"), template, ""); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, serverURL(template), store.Options{MaxOpenConns: 2})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return migrations.Up(ctx, st.DB().DB)
+}
+
+// NewDSN creates a fresh, migrated database for t and returns its URL. The
+// database is dropped when t ends.
+func NewDSN(t testing.TB) string {
+	t.Helper()
+	if serverURL == nil {
+		t.Fatal("storetest: call storetest.Main(m) from the package's TestMain")
+	}
+	name := "test_" + randomSuffix()
+	ctx := context.Background()
+	if _, err := store.CreateDatabase(ctx, serverURL("postgres"), name, template); err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := store.DropDatabase(context.Background(), serverURL("postgres"), name); err != nil {
+			t.Errorf("storetest: %v", err)
+		}
+	})
+	return serverURL(name)
+}
+
+// New returns a Store on a fresh, migrated database of t's own. Its pool is
+// closed, and the database dropped, when t ends.
+func New(t testing.TB) *store.Store {
+	return NewWithOptions(t, store.Options{})
+}
+
+// NewWithOptions is New with the pool options opt.
+func NewWithOptions(t testing.TB, opt store.Options) *store.Store {
+	t.Helper()
+	dsn := NewDSN(t)
+	st, err := store.Open(context.Background(), dsn, opt)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() }) // registered after the drop, so it runs before it
+	return st
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
