@@ -1,0 +1,143 @@
+// Command server runs the ordersettle HTTP service.
+//
+// Configuration comes from the environment (see internal/config and the
+// README). With no DATABASE_URL or DB_HOST it starts a private PostgreSQL
+// cluster from the locally installed binaries, in LOCAL_PG_DIR (.pgdata).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/migrations"
+	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// shutdownTimeout bounds the graceful shutdown of the HTTP server.
+const shutdownTimeout = 15 * time.Second
+
+// purgeInterval is how often expired idempotency keys are deleted.
+const purgeInterval = time.Hour
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := config.NewLogger(cfg)
+	slog.SetDefault(log)
+
+	dsn, stopDB, err := config.Database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+
+	st, err := store.Open(ctx, dsn, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return fmt.Errorf("%w (check DATABASE_URL / DB_* or unset them to use a local PostgreSQL)", err)
+	}
+	defer st.Close()
+
+	if cfg.Migrate {
+		if err := migrations.Up(ctx, st.DB().DB); err != nil {
+			return err
+		}
+		log.Info("database schema is up to date")
+	}
+
+	reg := prometheus.NewRegistry()
+	srv, err := server.New(st, server.Config{
+		Logger:         log,
+		MaxInFlight:    cfg.MaxInFlight,
+		RequestTimeout: cfg.RequestTimeout,
+		Registry:       reg,
+		Collectors: []prometheus.Collector{
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			collectors.NewDBStatsCollector(st.DB().DB, "ordersettle"),
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w (set PORT to a free port)", cfg.Port, err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute, // CSV downloads stream for a while
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "health", base+"/health")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		return httpServer.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		purgeIdempotencyKeys(gctx, st, log)
+		return nil
+	})
+	return g.Wait()
+}
+
+// purgeIdempotencyKeys deletes expired idempotency keys every purgeInterval
+// until ctx ends.
+func purgeIdempotencyKeys(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.PurgeIdempotencyKeys(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("purging expired idempotency keys failed", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired idempotency keys", "count", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/pglocal"
+)
+
+// Database returns the URL of the service's database. When none is
+// configured it starts (or reuses, when another command of ours already runs
+// it) a durable local PostgreSQL cluster in c.LocalPGDir and creates
+// database c.DBName in it. Call stop on exit: it stops the cluster if this
+// call started it.
+func Database(ctx context.Context, c Config, log *slog.Logger) (dsn string, stop func(), err error) {
+	if !c.UsesLocalDB() {
+		return c.ConfiguredDSN(), func() {}, nil
+	}
+	dir, err := filepath.Abs(c.LocalPGDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("local PostgreSQL directory %s: %w", c.LocalPGDir, err)
+	}
+	log.Info("no DATABASE_URL or DB_HOST set: using a local PostgreSQL cluster", "dir", dir)
+	cluster, err := pglocal.Start(ctx, pglocal.Config{DataDir: dir, Durable: true, Logger: log})
+	if err != nil {
+		return "", nil, fmt.Errorf("start local PostgreSQL: %w", err)
+	}
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cluster.Stop(ctx); err != nil {
+			log.Error("stopping local PostgreSQL failed", "err", err)
+		}
+	}
+	if _, err := store.CreateDatabase(ctx, cluster.URL("postgres"), c.DBName, ""); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return cluster.URL(c.DBName), stop, nil
+}

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode"
+
+	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// CreateOrder implements POST /orders, with or without an Idempotency-Key.
+func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObject) (gen.CreateOrderResponseObject, error) {
+	ctx = requestContext(ctx)
+	in := store.NewOrder{ProductID: req.Body.ProductId, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerId}
+	if isBlank(in.BuyerID) {
+		return badOrder("request body: buyer_id: must not be blank"), nil
+	}
+
+	var (
+		order store.Order
+		err   error
+	)
+	if key := req.Params.IdempotencyKey; key != nil {
+		if *key == "" {
+			return badOrder(`header parameter "Idempotency-Key": must not be empty`), nil
+		}
+		order, err = s.store.CreateOrderIdempotent(ctx, *key, in)
+	} else {
+		order, err = s.store.CreateOrder(ctx, in)
+	}
+
+	switch {
+	case err == nil:
+		return gen.CreateOrder200JSONResponse(orderJSON(order)), nil
+	case errors.Is(err, store.ErrProductNotFound):
+		return gen.CreateOrder404JSONResponse{ProductNotFoundJSONResponse: productNotFound(in.ProductID)}, nil
+	case errors.Is(err, store.ErrOutOfStock):
+		return gen.CreateOrder409JSONResponse(apiError(gen.CodeOutOfStock,
+			"product %d has fewer than %d units in stock", in.ProductID, in.Quantity)), nil
+	case errors.Is(err, store.ErrIdempotencyKeyInUse):
+		return gen.CreateOrder409JSONResponse(apiError(gen.CodeIdempotencyKeyInUse,
+			"a request with this Idempotency-Key is still in progress; retry shortly")), nil
+	case errors.Is(err, store.ErrIdempotencyKeyReused):
+		return gen.CreateOrder422JSONResponse(apiError(gen.CodeIdempotencyKeyReused,
+			"this Idempotency-Key was used with a different request; use a new key")), nil
+	default:
+		return nil, err
+	}
+}
+
+// GetOrder implements GET /orders/{id}.
+func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (gen.GetOrderResponseObject, error) {
+	ctx = requestContext(ctx)
+	o, err := s.store.GetOrder(ctx, req.Id)
+	if errors.Is(err, store.ErrOrderNotFound) {
+		return gen.GetOrder404JSONResponse(apiError(gen.CodeOrderNotFound, "order %s not found", req.Id)), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetOrder200JSONResponse(orderJSON(o)), nil
+}
+
+func badOrder(msg string) gen.CreateOrder400JSONResponse {
+	return gen.CreateOrder400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(apiError(gen.CodeBadRequest, "%s", msg))}
+}
+
+func orderJSON(o store.Order) gen.Order {
+	return gen.Order{
+		Id: o.ID, ProductId: o.ProductID, Quantity: o.Quantity, BuyerId: o.BuyerID,
+		TotalAmountCents: o.TotalAmountCents, Status: gen.OrderStatus(o.Status), CreatedAt: o.CreatedAt.UTC(),
+	}
+}
+
+// isBlank reports whether s is empty or only Unicode white space. The spec's
+// pattern catches ASCII white space; this also catches the rest.
+func isBlank(s string) bool {
+	return strings.TrimFunc(s, unicode.IsSpace) == ""
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/ordersettle/ordersettle/api"
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+var releaseMode sync.Once
+
+// Handler returns the service's HTTP handler: the API routes of the spec plus
+// /openapi.yaml, /docs and /metrics.
+func (s *Server) Handler() http.Handler {
+	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+
+	r := gin.New()
+	r.ContextWithFallback = true // request cancellation and deadlines reach SQL
+	r.HandleMethodNotAllowed = true
+	r.Use(gin.CustomRecovery(s.recovered), s.metrics.observe)
+	r.NoRoute(notFound)
+	r.NoMethod(methodNotAllowed)
+
+	r.GET("/openapi.yaml", func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/yaml; charset=utf-8", api.OpenAPIYAML)
+	})
+	docs := v5emb.New("ordersettle API", "/openapi.yaml", "/docs/")
+	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
+	r.GET("/docs/*asset", gin.WrapH(docs))
+	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+
+	routes := r.Group("", s.shedLoad, s.deadline, limitBody, validateRequest(s.specRouter))
+	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
+		RequestErrorHandlerFunc:  requestError,
+		HandlerErrorFunc:         s.handlerError,
+		ResponseErrorHandlerFunc: s.responseError,
+	})
+	gen.RegisterHandlersWithOptions(routes, strict, gen.GinServerOptions{ErrorHandler: bindError})
+	return r
+}
+
+// shedLoad answers 503 at once when MaxInFlight API requests are being
+// served, so that overload gets a fast, clear answer instead of a pile-up.
+// GET /health is exempt: it must tell the truth under load.
+func (s *Server) shedLoad(c *gin.Context) {
+	if c.FullPath() == "/health" {
+		c.Next()
+		return
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+		c.Next()
+	default:
+		s.metrics.shed.Inc()
+		writeError(c, http.StatusServiceUnavailable,
+			apiError(gen.CodeUnavailable, "the server is at capacity (%d requests in flight); retry later", cap(s.inFlight)))
+	}
+}
+
+// deadline bounds the request with Config.RequestTimeout; the deadline
+// reaches the database through the request context.
+func (s *Server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}

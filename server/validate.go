@@ -1,0 +1,171 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+// MaxBodyBytes is the largest request body the API accepts (1 MiB), with or
+// without a Content-Length.
+const MaxBodyBytes = 1 << 20
+
+func init() {
+	// kin-openapi checks format: uuid only once a validator is defined.
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
+		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+			return errors.New("not a UUID like 3f1c2b9e-8d4a-4f6b-9c1d-2e5a7b8c9d0e")
+		}
+		return nil
+	}))
+}
+
+// newSpecRouter loads the embedded spec and builds the router that finds a
+// request's operation in it. The spec's servers are dropped so that paths
+// match whatever host and port the service runs on.
+func newSpecRouter() (routers.Router, error) {
+	doc, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded OpenAPI spec: %w", err)
+	}
+	doc.Servers = nil
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("build OpenAPI router: %w", err)
+	}
+	return r, nil
+}
+
+// limitBody reads the whole request body, up to MaxBodyBytes, so that a body
+// over the limit is refused with 413 before anything else reads it, chunked
+// or not.
+func limitBody(c *gin.Context) {
+	if c.Request.Body == nil || c.Request.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	tooLarge := func() {
+		writeError(c, http.StatusRequestEntityTooLarge,
+			apiError(gen.CodePayloadTooLarge, "request body is larger than %d bytes", MaxBodyBytes))
+	}
+	if c.Request.ContentLength > MaxBodyBytes {
+		tooLarge()
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		tooLarge()
+		return
+	case err != nil:
+		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "reading the request body failed: %v", err))
+		return
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	c.Next()
+}
+
+// validateRequest checks the request's parameters and body against the spec
+// and answers 400 BAD_REQUEST naming the field and the reason when they do
+// not match. It runs on the API routes only.
+func validateRequest(router routers.Router) gin.HandlerFunc {
+	opts := &openapi3filter.Options{
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		// Leave the validated value on the body so that the strict server binds
+		// exactly what was validated instead of decoding again.
+		KeepValidatedValue: true,
+	}
+	return func(c *gin.Context) {
+		route, pathParams, err := router.FindRoute(c.Request)
+		if err != nil {
+			// Gin matched a route the spec does not know: a bug, not the client's.
+			writeError(c, http.StatusInternalServerError,
+				apiError(gen.CodeInternal, "internal error; the server log has the details"))
+			return
+		}
+		err = openapi3filter.ValidateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
+			Request:    c.Request,
+			PathParams: pathParams,
+			Route:      route,
+			Options:    opts,
+		})
+		if err != nil {
+			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "%s", describeValidationError(err)))
+			return
+		}
+		c.Next()
+	}
+}
+
+// describeValidationError turns a kin-openapi validation error into one line
+// that names the parameter or body field and the reason, without echoing
+// kin-openapi's internals.
+func describeValidationError(err error) string {
+	var reqErr *openapi3filter.RequestError
+	if !errors.As(err, &reqErr) {
+		return err.Error()
+	}
+	where := "request"
+	switch {
+	case reqErr.Parameter != nil:
+		where = fmt.Sprintf("%s parameter %q", reqErr.Parameter.In, reqErr.Parameter.Name)
+	case reqErr.RequestBody != nil:
+		where = "request body"
+	}
+
+	var schemaErr *openapi3.SchemaError
+	if errors.As(reqErr.Err, &schemaErr) {
+		if ptr := schemaErr.JSONPointer(); len(ptr) > 0 {
+			where += ": " + strings.Join(ptr, ".")
+		}
+		return where + ": " + schemaErr.Reason
+	}
+	var parseErr *openapi3filter.ParseError
+	if errors.As(reqErr.Err, &parseErr) {
+		if reqErr.RequestBody != nil {
+			cause := parseErr.Cause
+			for errors.Unwrap(cause) != nil {
+				cause = errors.Unwrap(cause)
+			}
+			if cause != nil {
+				return where + " is not valid JSON: " + cause.Error()
+			}
+			return where + " is not valid JSON"
+		}
+		if parseErr.Value != nil {
+			return fmt.Sprintf("%s: value %q is %s", where, fmt.Sprint(parseErr.Value), describeParseReason(parseErr))
+		}
+		return where + ": " + parseErr.Error()
+	}
+	if errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired) || reqErr.Err == nil && strings.Contains(reqErr.Reason, "required") {
+		return where + " is required"
+	}
+	if reqErr.Err != nil && reqErr.Reason != "" {
+		return where + ": " + reqErr.Reason + ": " + reqErr.Err.Error()
+	}
+	if reqErr.Err != nil {
+		return where + ": " + reqErr.Err.Error()
+	}
+	return where + ": " + reqErr.Reason
+}
+
+// describeParseReason phrases why a parameter value could not be parsed.
+func describeParseReason(e *openapi3filter.ParseError) string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return "invalid"
+}
