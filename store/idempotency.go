@@ -139,11 +139,17 @@ func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (claim
 // placeClaimed places the order and records its outcome under our claim, in
 // one statement. If our claim was taken over meanwhile, nothing is placed.
 func (s *Store) placeClaimed(ctx context.Context, key string, claimID uuid.UUID, in NewOrder) (Order, error) {
+	leave, err := s.gate.enter(ctx, in.ProductID)
+	if err != nil {
+		s.releaseClaim(ctx, key, claimID)
+		return Order{}, fmt.Errorf("create order: %w", err)
+	}
+	defer leave()
 	var row struct {
 		placedRow
 		Recorded bool `db:"recorded"`
 	}
-	err := s.db.GetContext(ctx, &row, `WITH
+	err = s.db.GetContext(ctx, &row, `WITH
 		claim AS (
 			SELECT key FROM idempotency_keys
 			WHERE key = $4 AND claim_id = $5 AND status_code IS NULL

@@ -84,8 +84,13 @@ func (r placedRow) outcome() (Order, error) {
 // when the product has fewer units, ErrProductNotFound when it does not
 // exist; in both cases nothing changes.
 func (s *Store) CreateOrder(ctx context.Context, in NewOrder) (Order, error) {
+	leave, err := s.gate.enter(ctx, in.ProductID)
+	if err != nil {
+		return Order{}, fmt.Errorf("create order: %w", err)
+	}
+	defer leave()
 	var row placedRow
-	err := s.db.GetContext(ctx, &row, `WITH `+placeOrderCTE+`
+	err = s.db.GetContext(ctx, &row, `WITH `+placeOrderCTE+`
 		SELECT placed.*, product.product_exists FROM product LEFT JOIN placed ON true`,
 		in.ProductID, in.Quantity, in.BuyerID)
 	if err != nil {
