@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -24,9 +25,24 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// DownloadSettlementCSV Download a settlement CSV
+	// (GET /downloads/{job_id}.csv)
+	DownloadSettlementCSV(c *gin.Context, jobId openapi_types.UUID)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(c *gin.Context)
+	// ListJobs List settlement jobs
+	// (GET /jobs)
+	ListJobs(c *gin.Context, params ListJobsParams)
+	// CreateSettlementJob Queue a settlement job
+	// (POST /jobs/settlement)
+	CreateSettlementJob(c *gin.Context)
+	// GetJob Get a settlement job
+	// (GET /jobs/{id})
+	GetJob(c *gin.Context, id JobID)
+	// CancelJob Cancel a settlement job
+	// (POST /jobs/{id}/cancel)
+	CancelJob(c *gin.Context, id JobID)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(c *gin.Context, params CreateOrderParams)
@@ -53,6 +69,31 @@ type ServerInterfaceWrapper struct {
 
 type MiddlewareFunc func(c *gin.Context)
 
+// DownloadSettlementCSV operation middleware
+func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "job_id" -------------
+	var jobId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DownloadSettlementCSV(c, jobId)
+}
+
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(c *gin.Context) {
 
@@ -64,6 +105,104 @@ func (siw *ServerInterfaceWrapper) GetHealth(c *gin.Context) {
 	}
 
 	siw.Handler.GetHealth(c)
+}
+
+// ListJobs operation middleware
+func (siw *ServerInterfaceWrapper) ListJobs(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListJobsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListJobs(c, params)
+}
+
+// CreateSettlementJob operation middleware
+func (siw *ServerInterfaceWrapper) CreateSettlementJob(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateSettlementJob(c)
+}
+
+// GetJob operation middleware
+func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetJob(c, id)
+}
+
+// CancelJob operation middleware
+func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CancelJob(c, id)
 }
 
 // CreateOrder operation middleware
@@ -237,11 +376,18 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/products/:id", wrapper.GetProduct)
 	router.POST(options.BaseURL+"/orders", wrapper.CreateOrder)
 	router.GET(options.BaseURL+"/orders/:id", wrapper.GetOrder)
+	router.POST(options.BaseURL+"/jobs/settlement", wrapper.CreateSettlementJob)
+	router.GET(options.BaseURL+"/jobs", wrapper.ListJobs)
+	router.GET(options.BaseURL+"/jobs/:id", wrapper.GetJob)
+	router.POST(options.BaseURL+"/jobs/:id/cancel", wrapper.CancelJob)
+	router.GET(options.BaseURL+"/downloads/:job_id.csv", wrapper.DownloadSettlementCSV)
 }
 
 type BadRequestJSONResponse Error
 
 type InternalJSONResponse Error
+
+type JobNotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
 
@@ -254,6 +400,115 @@ type UnavailableJSONResponse struct {
 	Body Error
 
 	Headers UnavailableResponseHeaders
+}
+
+type DownloadSettlementCSVRequestObject struct {
+	JobId openapi_types.UUID `json:"job_id"`
+}
+
+type DownloadSettlementCSVResponseObject interface {
+	VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error
+}
+
+type DownloadSettlementCSV200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type DownloadSettlementCSV200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       DownloadSettlementCSV200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadSettlementCSV200TextcsvResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadSettlementCSV400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DownloadSettlementCSV400JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV404JSONResponse Error
+
+func (response DownloadSettlementCSV404JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV410JSONResponse Error
+
+func (response DownloadSettlementCSV410JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV500JSONResponse struct{ InternalJSONResponse }
+
+func (response DownloadSettlementCSV500JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response DownloadSettlementCSV503JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type GetHealthRequestObject struct {
@@ -286,6 +541,340 @@ func (response GetHealth503JSONResponse) VisitGetHealthResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobsRequestObject struct {
+	Params ListJobsParams
+}
+
+type ListJobsResponseObject interface {
+	VisitListJobsResponse(w http.ResponseWriter) error
+}
+
+type ListJobs200JSONResponse JobList
+
+func (response ListJobs200JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListJobs400JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobs500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListJobs500JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobs503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListJobs503JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJobRequestObject struct {
+	Body *CreateSettlementJobJSONRequestBody
+}
+
+type CreateSettlementJobResponseObject interface {
+	VisitCreateSettlementJobResponse(w http.ResponseWriter) error
+}
+
+type CreateSettlementJob202ResponseHeaders struct {
+	Location *string
+}
+
+type CreateSettlementJob202JSONResponse struct {
+	Body    Job
+	Headers CreateSettlementJob202ResponseHeaders
+}
+
+func (response CreateSettlementJob202JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateSettlementJob400JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateSettlementJob413JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob500JSONResponse struct{ InternalJSONResponse }
+
+func (response CreateSettlementJob500JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateSettlementJob503JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJobRequestObject struct {
+	Id JobID `json:"id"`
+}
+
+type GetJobResponseObject interface {
+	VisitGetJobResponse(w http.ResponseWriter) error
+}
+
+type GetJob200JSONResponse Job
+
+func (response GetJob200JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetJob400JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob404JSONResponse struct{ JobNotFoundJSONResponse }
+
+func (response GetJob404JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetJob500JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response GetJob503JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJobRequestObject struct {
+	Id JobID `json:"id"`
+}
+
+type CancelJobResponseObject interface {
+	VisitCancelJobResponse(w http.ResponseWriter) error
+}
+
+type CancelJob202JSONResponse Job
+
+func (response CancelJob202JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CancelJob400JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob404JSONResponse struct{ JobNotFoundJSONResponse }
+
+func (response CancelJob404JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob409JSONResponse Error
+
+func (response CancelJob409JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob500JSONResponse struct{ InternalJSONResponse }
+
+func (response CancelJob500JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CancelJob503JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -727,9 +1316,24 @@ func (response GetProduct503JSONResponse) VisitGetProductResponse(w http.Respons
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// DownloadSettlementCSV Download a settlement CSV
+	// (GET /downloads/{job_id}.csv)
+	DownloadSettlementCSV(ctx context.Context, request DownloadSettlementCSVRequestObject) (DownloadSettlementCSVResponseObject, error)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// ListJobs List settlement jobs
+	// (GET /jobs)
+	ListJobs(ctx context.Context, request ListJobsRequestObject) (ListJobsResponseObject, error)
+	// CreateSettlementJob Queue a settlement job
+	// (POST /jobs/settlement)
+	CreateSettlementJob(ctx context.Context, request CreateSettlementJobRequestObject) (CreateSettlementJobResponseObject, error)
+	// GetJob Get a settlement job
+	// (GET /jobs/{id})
+	GetJob(ctx context.Context, request GetJobRequestObject) (GetJobResponseObject, error)
+	// CancelJob Cancel a settlement job
+	// (POST /jobs/{id}/cancel)
+	CancelJob(ctx context.Context, request CancelJobRequestObject) (CancelJobResponseObject, error)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(ctx context.Context, request CreateOrderRequestObject) (CreateOrderResponseObject, error)
@@ -804,6 +1408,32 @@ type strictHandler struct {
 	options     StrictGinServerOptions
 }
 
+// DownloadSettlementCSV operation middleware
+func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobId openapi_types.UUID) {
+	var request DownloadSettlementCSVRequestObject
+
+	request.JobId = jobId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadSettlementCSV(ctx, request.(DownloadSettlementCSVRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadSettlementCSV")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DownloadSettlementCSVResponseObject); ok {
+		if err := validResponse.VisitDownloadSettlementCSVResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx *gin.Context) {
 	var request GetHealthRequestObject
@@ -821,6 +1451,126 @@ func (sh *strictHandler) GetHealth(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetHealthResponseObject); ok {
 		if err := validResponse.VisitGetHealthResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListJobs operation middleware
+func (sh *strictHandler) ListJobs(ctx *gin.Context, params ListJobsParams) {
+	var request ListJobsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListJobs(ctx, request.(ListJobsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListJobs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListJobsResponseObject); ok {
+		if err := validResponse.VisitListJobsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateSettlementJob operation middleware
+func (sh *strictHandler) CreateSettlementJob(ctx *gin.Context) {
+	var request CreateSettlementJobRequestObject
+
+	var body CreateSettlementJobJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateSettlementJob(ctx, request.(CreateSettlementJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateSettlementJob")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateSettlementJobResponseObject); ok {
+		if err := validResponse.VisitCreateSettlementJobResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJob operation middleware
+func (sh *strictHandler) GetJob(ctx *gin.Context, id JobID) {
+	var request GetJobRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJob(ctx, request.(GetJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJob")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetJobResponseObject); ok {
+		if err := validResponse.VisitGetJobResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CancelJob operation middleware
+func (sh *strictHandler) CancelJob(ctx *gin.Context, id JobID) {
+	var request CancelJobRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelJob(ctx, request.(CancelJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelJob")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CancelJobResponseObject); ok {
+		if err := validResponse.VisitCancelJobResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -997,63 +1747,90 @@ func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"xFvrchq5l38VVe9WzUwVYMA4jvEnYpOMJwS8Nt6p2SEFovtAK26k/ktqYyrFc+wD7YttHanvNMax/c9U",
-	"+QOtbklH5/I7N/m744pVKDhwrZzudyekkq5AgzRPVx6sQqGBu5vPsMERD5QrWaiZ4E7X+ULvQREJWjJQ",
-	"RNEFdAk1zxuyZton2gei6ArIPWwI5V42IOFfESg94RJ0JLkybxZMKk1EpF2xAkKXlPEGaREtSPvkhLg+",
-	"ldRF2hoT7tQceKSrMACn65y6Z/Du3elZ/bTTPql3mh7UzzqdeR2apwu3tThrUjh1ag5Dmn2gHkin5nC6",
-	"wrm5M9bxkDVHuT6sKJ52RR8HwJfad7rtk5Oas2I8eW7VHL0JcQGlJeNLZ7utOddSeJGrry53WTX2gYT2",
-	"9S+KMK+R0BNS7WfUMM+pOcgbJsFzulpGkCdoIeSKavyO6+O2U0MK2SpaOd12q3PaeX/8rnNqyLSDGZGM",
-	"a1iCdLZIpgQVCq7AyPgD9W6sLPDJFVwDNz9pGAbMpUj/0TeFh/iesfy7A1IKaad4uMOH3uX0pv9fd/3b",
-	"MdIFStEljseCJnPhbbrkXxHlmulNl/BoNQdJVhG+A0I1CYAqTVqGk9mR/1PCwuk6/3GUKeqRfauO+oYG",
-	"c6Yit2c5amZdo1sJHUyRFQ2QkeARIcmCskCRBxowz5z13Hwd009QLIluQuClOiyBKsEbzrbmXHENktPg",
-	"dey7Go77N8PeoMA7Fi9NzNeWMgXyASQJxJL41JLmgcZDvAnjEjpmXUI5iTg8huBq8BIS4r0IlUAYL1FU",
-	"IxzwZ/wi0TPDpmu6CQT1xkIMqFzC67h13ftrMOpdTsej0XTQu/nU36tyKO8AN5RE+5STVrPz/uT0HZlv",
-	"NLwNx3ZoKSlcJRXkC/tg2WIxYSj0RxFx75VsuRld3l2Mp8PRePpxdDe8LLAlhh/SaRMuNFmY/d6EA+Vt",
-	"Z13CRQJ3sZoyi3rbmnPH6QNlAZ0Hr9SCu2Hvv3tXg96HQVH+xiaopnOqADkfZRuex94poNqg4esPnyMi",
-	"FnxxawnU9XFrBJucuTBFlA+ex/iSoGEUKEPvYB2VwegbfFPvLZDmHc9yC67gnkIvuaYMwXQhJNjVGF82",
-	"Ch5t1x1kPDBb9RMe77ovo8hiQdDEN6Tz+GjQ8OTxMTV0Ao8uhJrMPvXH5MgHGmh/hgSEUoQgNbMuJ5Xj",
-	"QY5fGrRxrNNKnOLf8QJfU+8m5t/A1ahbZtaFUY/dYMX1GYe6BOoZeZhVCOoSkggcPebfJT+Wt6Qv/fHv",
-	"o0uj5b3BYPRnHwerkKjKDEc3l/2bwsgfow/FL+7G09HH6e14dPE59/qiN7zoDxIl/3g16Jvhm37v8i+n",
-	"5lxd9r9cj8b94cVf08/9v6Y3/btbQ1j5xdVwenebLvFpNMTfOa+TN6av5eCm5jzWkUH1ByqNS0ROIZtz",
-	"0UPNDKRAZh+/gPaFNxS6FwRiDclw2RnEoyUstKMj6YEsjf0h5uWvIj1a3Grh3hc+uaDchcBijR3/yAIk",
-	"8gaot4mHimHuDUQqJbT46orfqfw6nwRPHtMowD7mMe5ropexNu9o5p8+1WQNXJO1FNZiiwbjxgp90F6M",
-	"5m9zWFje6vdoRXnOBB7DgHIDuOiYNFF0o8gaf2lBPEE4PGqkZzfWzdujoS/btcowfzdgUEGQGUdYSbCR",
-	"uWCAhWmVQukuS5I3Bk9i0xUo+xzi7uoxYp2mOlIV03ICO3TeeI1aRkXVkYewNrprPJvnMTwxDa5zx1jQ",
-	"QEHZo/Q4ETgNJRAG1K04/DzagJwybw9O41uTZJxXJU814/3nAeX3jUIWFSmQ9Vb72KYVTyQ+IdWo7E7X",
-	"mUxunQoex54/pjDdoVV7gwSm5iQ5xPPXbjWbzeaBvKgo4dwJchvWMs7vEXgMYT8q8jRW0oK4EqiuELrN",
-	"EMsCv2QqDOjGJCo/Ju4BWzEM7BUHem8y4ldLnbkwdZNSQpHOO840MV9gdmA+KpDTap+dnf2wfjSr9EMZ",
-	"L1BJgSKplZOFkETRAIpkoJ68noiSNhnRJYQVGVWlRylq7GgJwoFn4eFpVKi06h2JWVXzplQX57Sb7ZN6",
-	"s1VvtsatZreJf//j5PjiUQ11zcyhdhYtE3C8aLnt+RnU33sdWu8s3s3rZ27Lq7fhhJ7O37tnXhPyi0eR",
-	"MbrXgMorMKNKnRKH8ZT7NTK7tZ9ua44WmgZTuhIR1/tMIqGJ/N//GueXlYdyCnLISN51nIPqZ/h5ENEq",
-	"ia5lvi6nLHuV9jblVfGo5qUtGiDvAkDgWftg6gQbM251Ox+Jp19W+vEc0u4DU1OCRKN3IykxvDIGWBFe",
-	"/QQzqPRPT7q5BO+fQuxDGHwYXp+HpIfw8flQaBTtCTw8qGex3K8rw9sRBxLSJWA8GWuBqhHmKUKVC9xj",
-	"VdE107Aq/njK0BO926a0USnpxkgMHvWUYpZeGZtdU4V0kFnyycz4IDR9nGkIPyc8CgIibAEtoMoOF1Dg",
-	"pEoEOM1WVGzN+JAYzFHLJO/yG+cxvhBJoYZai4ur1cYRKdA6ALKijGvKOEhcN5KB03V8rUPVPTpaMu1H",
-	"84YrVke5Kfnfzk5hJb+2giBQJLDqXzdqk4rXWLmINBEP+H0QML40+YOdqyZ8BdL1KdfqFxLSzQqBQEvK",
-	"FXVxK4XxyJy690uJ6ST5JuaqMeET3jdlDlskSAscSclV+TSECZ99n9hixMTpku8Tkwjhz4lzd33dv5ne",
-	"Dnuf+xOnRiZJcmTf+piGEQ2PeuJst7NzIniwmfBC3YTcA4TK4JdYc7tjg9zxe46Pf9yOhrYmbWFVwjdT",
-	"p61lnZW58BjYtzHrMDo0pcea5ZCBDRKYGE8RF3F/p8sSMBe4zbNiqfdC6vpQbzeaO4Jer9cNal43hFwe",
-	"xXPV0eDqoj+87Zs5aDhMByX9cWoOys/KvtVo2g9FCJyGDKOIRrOBMUxItW9sNGYT/lxClRvgao0+p91s",
-	"pp4mzS9dyolJEwtZpq1nNY/t90xPuEs5F7pBxj5TBLgXCsZ1STCpblgJGaYhvJis+spzus4n0HH6W+q9",
-	"tJvNH6uAZlmvzVqT2ASfnl3LjGmpKGaOn0jBYy2LU2tTyD1pHr+Y/HyanjtHPg1/owPtKcc2bPU3Wq2o",
-	"3Dhd5wZCIXXh+OlMP5GepktT+krlq5yvuEwMZaaDKlSFNo5Np3SWxF0zEplsJC57ZJGfxTbcXIIrJBp3",
-	"FjFNuC0MME4EB0K1WDGXKA3hOWE67r0kMKgapJeiQlxRQBhcIiRyoX30hYhzf2KURDmZlTqhs1ray02q",
-	"M7nGLdnp2054oXFLfjWfW8maE82Ft/ktBh485Uo8gCKCu3BeaBRPuAncKPHYYgEmcMs17zrttkUvmo6u",
-	"faFsi5khB1kQEMYnfBGwpW/nNM/IrLogOmuQz7CxKHkPoc4ake0O8UWUwGDRoi9MjGLztFqhaf53tapm",
-	"nxyVmurbr7WkYfVBeJsfM6gs5cvneflMqZXPfVrPNqm0drUtRg4YXGxfhGLP2ze36a4lWyVeU5UkwumN",
-	"AqNPmt6Dbcl2LEVVG6WUH+VK12ZK5/CUcoHazDt7vsgMu+6TOjIyJYWfz6i9nFidRWdIg6i6Ubyvrp/1",
-	"v3KWYS9hMEVKxp23FISfpQSlkhaU8oXUwcaKQWSF9QLBQ6EJcBEtfZLE8XtpLrU2dluSLRNYLWCdNEiP",
-	"Y4BkPF4936h6ebMuT0jcrct3KS0BdmdDRsxH8BoTvg9AuoQinIKs4HoJk2LxIqKg6rSOn6FypU4Jzmu3",
-	"X3nXYF/PKN9CrdAZtLxIYea+B5/P8TWhhMMaj/42FxIqiY2Fd5+nCpOpCqLiUOUZiJD2cLLY5ukJ+S5P",
-	"MZowOEZool350MFGCvmw4eg787Z7A9mb2NGiy7cION+YyMxeItoJNfd4pT1w+haXkaordtax/WN+4pWO",
-	"4OXWtdvpzczKyu85FdE3vqJRIspe0LDUlK9n/GxT+QQaw08Rq22lnSTJ/l4jGTClVVYTmG+ygg9hMWDd",
-	"w0aBqacw2/JsEFOS0T5MeCjhgYlImXLLL4rMCpWRWaluowVZgi6Vbia8PImpPeWcipAST3CdHPOA9X6x",
-	"/YjkDl2u2JVslRSNmC00g9xkZm2KAYVbIR4saBToPaWltPtxcriJVg1euWKNCdWZh6xZmiA6dvhGAxHi",
-	"foVHN4gUe4Df9h0grVe94mpkVaXy3wlY+bJlhYFWFS5fimA/24BRc1OicxacDn3d1vakxTaPUpmjjEML",
-	"ThhnmtEglxBTE5hV9BCrUrPr1O++OLeKlW236F6osceF9bhS3mo2fyTFSmvJz0myWm+ti/vcZyoKquJm",
-	"tPdiZ/rCEPdnq7BVmsp4LafFeU/0/JjtcDdqJ4TLtPfHSgvZ/fOfgWUH9OdnZ+L/SNxyQGFwgrnuWeXF",
-	"B8KlAfHgAQIRmrZEfDX019mK3gOREZ/9Viixd4+OApzkC6W775vvm0bO8cY77aZ8gyTtAKRKF8NbSu2u",
-	"746btuZemARDWwLHpvJIg8D+U0ex8JhbPI7hdpcesAfgoFRc6aQeM0/FW2D5hbJ66/br9v8DAAD//w==",
+	"1HxrUxs5s/9XUc3/X/UkdcZmbEwSTD0vCDhZEgIsl93KWaewPNO2BWNpdqTBuFJ8jvOBzhc7pdZcNBdj",
+	"Q9iknipeeG5Sq9X966v47vhiHgkOXEmn/92JaEznoCDGq6MA5pFQwP3lZ1jqOwFIP2aRYoI7fecLvQVJ",
+	"YlAxA0kknUCfULxekgVTM6JmQCSdA7mFJaE8KG7E8HcCUg15DCqJucQnExZLRUSifDEHQqeU8TbpECVI",
+	"d2eH+DMaU1/T1h5yx3Xgns6jEJy+89bfhTdv3u623va6O62eF0Brt9cbt8B7O/E7k12PwlvHdZimeQY0",
+	"gNhxHU7n+ltrjS29SNeR/gzmVK92Tu+PgU/VzOl3d3ZcZ854dt1xHbWM9ABSxYxPnYcH1/kkxkeHdTZd",
+	"zoDciPG/JGFBO6MjompWUMECx3U0T1gMgdNXcQI2IRMRz6ly+k6S4Jv1qc9iESS+WjV9ZB6/BAmMq+2u",
+	"42rmsHkyd/rdTu9t7932m95b5JC5WfCHcQVTiJ0HTWYMMhJcAorXexqcGzHQV77gCjj+pFEUMp9q+rdu",
+	"pF7E92K3vzsQxyI2nwR6hvf7h9fng9+vBheXmi6Qkk71/VTGyFgEyz75O6FcMbXsE57MxxCTeaKfAaGK",
+	"hEClIh3kZLHk/x/DxOk7/2+r0JEt81RuDZAGXFOZ2yOLmlEfxTqjg0kyp6FmJARExGRCWSjJHQ1ZgGvd",
+	"w7dT+onelkwtIAxy9YmBSsHbzoPrHHEFMafhj7Hv6ORycH6yf1ziHUuHJvi2oUxCfAcxCcWUzKghLQCl",
+	"F/EijMvoGPUJ5SThcB+BryDISEjnIjQGwniFIpdw0D/TB5mcIZs+ifGJUB9EwoMf49Sn0/fXJ6eX1x9O",
+	"r04OS+y6EWOyE3j+W/Boq0ffQas3fkdbu5MdaHmTN5NO0PW3xz1KuFBkgpS8BMtKBI36hAsNNOnuMKPs",
+	"GhzoMhQ0uBTimMZT+DEmnO1/PT7dP7y+PD29Pt4//zhYqXNa4EM9YUzUjHLS8Xrvdt6+IeOlgpcRmRot",
+	"FY1rpIJ8Ye8NWwwovoxsnJ2fHl4dXK6QjxR/Sa/7whJQm9ZIQTZfVRKuOL2jLKTj8Ael4Opk/4/9o+P9",
+	"98fl/UdQoIqOqQTN+aSYcC/1DEKq0Bz8+OItItKNL08dA/VnemqNthZeMEnkDIKA8SnRilGiTJtH4ySg",
+	"kTrXT1r7E01zzbRegC94ILWHsqBMW5OJiMGMxvi0XfIm6vaw4AFONch4XLffKMhiQjTGLUnv/h7Nwc79",
+	"fY50BO59iBQZfRxckq0Z0FDNRpqAKBYRxIoZm5vv41qOHyLcOsZqZ17BX+kA33LzLsY34CstW/jVAYpH",
+	"3VH0Z4xDKwYa4H7gKETLkiYRuHYZ/qoYcluTvgwufzs9RCnfPz4+/XOgbzYhUZManp4fDs5Ld6pAfnp1",
+	"eX364fri8vTgs/X4YP/kYHCcCfmHo+MB3j4f7B9+dVzn6HDw5ez0cnBy8PX68+Dr9fng6gIJqz44Orm+",
+	"usiH+Hh6on9bZtdWpm9V78517luaQa07GqNPoDml2Wy5Ty7eyIHMXH4BNRPBiVD7YSgWkN2uGoP0bgUL",
+	"zd3TOIC4cs+2pulbiTqdXCjh35ZeOaDch9Bgjbn/gYWayHOgwTK9VQ4xziGROaHlR0f8StrjfBQ8u8zd",
+	"IHNpY9y3TC5Taa5J5p8zqsgCuCKLWBiNLSuMnwr0Wn1ByX+wsLA61W/JnHJLBe6jkHIEXG2YFJF0KclC",
+	"/1KCBIJwuFftRmff1kekr5i1STF/QzBoIAjva1jJsJH5gMDClMyhtM6S7AniSaq6Qu+9hbh1OdZYp6hK",
+	"ZMNn1oatW286hltQ0bTkT2JcX+8+kaBUCHO93Tdi3LDZMVAFwTVVJfPndL3uTsvrtrzOpef18e+/HbeI",
+	"iQKqoKXYHJyGVQdiwbXGXSdxgwCe8nBJFjPg5OD0y9nx4HJw2C4Ft1vZ93JrEw+z7cu7Jiqg2bgU03/Y",
+	"PzoeHO4ZCSxrREGMxcCAxeArEaODpZ2aRcxUquy12SexmDextNPyOlVGNn1/I8bXLCiPsAk37LGbY2cU",
+	"AR+kxp266Y0pl9TXV5JIn3IOAZGCTGhc4subbc/zPLcUJL/pOVY87NXjYZx5GoOU9Yk7nkf+939IThrZ",
+	"IkooGu4RjyRcsdC4uWJhwiFfJFxBUKHJ5qtIzM7kUXtH09tAngmOy9r6GPZ9EuML8+KD6yjRvMnbG20y",
+	"rnDNJmTxHeVTIK8oXxJD5uuCM03M6Hjes3YoiYINAaG7KSBU8CyVbLcAtlwqbNHMuJOqErLatfGqROsK",
+	"SDxmJtVS5u8nMZY6fF7oiAlTcHVgZArm5R9rZAL305BA45gua+s2A60g9CIXvTKpv18NrgaHfXS2tfM+",
+	"ETGhZCHiW4jb5Pzq5OTo5GOfjEE/zJnXLqAVo4QhL2DM6I9UIoYixXJw8YcGNW2ql+0UGPtkSu+AJNEe",
+	"kQBDPkJAHbVJ6iTqN6QSUQQBETyLQPc0Ms40NQsq02nS7GVqAc2SHNdJqddOTEat9hhxcn0zm6bRsp7A",
+	"An01jOSCgGl+0fDM2sMJDSVUI6h9ToT+THscUUj9BmM/TpYQp9jbEJfop5hV3GtK1LpoGMYh5bdlO5JI",
+	"iFud7rZBpEeSrBFV2rlz+s5weLECvbXjWrUOHfcFMpaukyUNNx+7Y3Dm0URoWROsFVgTugXnm5TkBBap",
+	"y/7ULc9zA0oQgx/1TTcp4eqGHzIZhXSJmcmnbfcxmzOlTScHeovZ9x/edebDtZ+VLcp0XnGmCL6hzQW+",
+	"VDYG3d3d3SfLR6N9kBj1NFIgSe7VIk5JGkLVJr0EERVpwq3LCCszaoUcXeRgmHrNT5AmjQFXlwc6WMiM",
+	"shKpm+2SsVAzEuiwhnE/TAJjlMuilnmG5XE/YCUooEvy6uvXr19bX760Dg9fl4XqaR6kcU3KsxzThklS",
+	"ITaZnJEmb9Q87yZOTWVzCtvdtBc5gtc0VkNzYKD6cYRuRNgaLx4PczRHLztPDnOqBGxPOn53vAutd0GP",
+	"tnqTN+PWrt8JWl3YoW/H7/zdwIMN3fNNAf4H8LtJtTdxf3HPbAdY0fCazrULugqeMpq0g69KtTlLWdcB",
+	"Fvqua6AA+bnWujQSbbmjlrCsFNpV/ho+zEIUvRZtBDDaVDNY4n0j23YWMH+z0dOxrN4qw4alZw3AfhLH",
+	"OlRFMHxqtP8yatDoKzzqcmS29zHruc4erjd1m1m1dbZqc7OEgvaIbVorZ+m+nzWm1k45kIhOgYhJJgXS",
+	"JSyQhEofeMCaMntPi2kyuavFNa7D4V5d04la4SefUanpIKPslRH6A1r19ZdI+B7hSRgSYaLbUNslfbuE",
+	"AjtNW6A/M9UcU7Bftw241CrJdX7r7xifiKxIRI3Gpa0CaIiMkSdzyriijEOsx8UUlzNTKpL9ra0pU7Nk",
+	"3PbFfMv6xP7t1Io69tgSwlCS0Ih/C8Um317UcpEoIu70+2GogywdwJlv5ZDPIfZnlCv5LxLRJeasVCWV",
+	"MKb+7TQWCQ/IjRjL9pAP+QBLLKZAkRdXsnq3nNFIB3/fhyahNnT65PsQk7D659C5OjsbnF9fnOx/Hgwd",
+	"lwyzxKx5OkvmlBMF92roPDyM9ojg4XLISzUbcgsQScQvseBmxja54rdcX366OD0xDQEGVmO4wSK5W3TU",
+	"jEXAwDxNWad9Mix7uoZDCBskRH9bmnxJrbsmZD5wk+NNd30/ov4MWt22V9voxWLRpvi4LeLpVvqt3Do+",
+	"OhicXAzwG604TIUV+XFcR+9fmvVqe+ZFEQGnEdNeRNtrax8momqGOmqlQ7+b3MkDpjz7350pqOYoVcfz",
+	"YkJokQfQ290npsw35KNMVK5Z4Gp0d6exkNJAkzuBFKRcDql9dNU9v0a+jVwiOGbihjyCmGQjIaMDunSN",
+	"1wYBGS+Nl6y0+bMmNOzWwIS1gKNAR1rpGgvX/ODiD+RC0Z711zPajPJk0/Nbjb5Vmni6nlepJGvx3kq3",
+	"pDBiz2fxkHfcwiS7ne4Ohtjbb3Z2PLfT7Wz3djx39y2ysVZtzel+aApdrHT2hJnwzCr9Hpg1tXTcKyQz",
+	"31W5PqJKUX+mx9jDQTSr/z20MuUtW06HzqgUTKz/etOk/9B5fP0PrtMze9Vk5vI93bLKivhJb/NGARPQ",
+	"2UW+/ndHJvM5jZcm0YixVeHguc4dDZPGBoNatfUZzTZMZjnBvbSRKoQ8sWf8UIZtWUXGDfl0U24YKlaQ",
+	"ofCNGD9G+wv3Cf2kTqEhH5WZnvZU6PfgnkklyThRWbWnqFYNOQpKx/uxjhK7Nl7uJ8FtExPylH3ngoSC",
+	"TyFOk657JE54vhxsLX2RFpScaotZRaiD/FIyF7wqVdiTs7OJVuY1bvxge/0HdhUcF5oLcWZcCLXxzxgY",
+	"RafYX1A8cL7pr1PnZKWV3edyoSO9rufl8V1eUfYpJ1gYLtWVTQeLt53p4ZD7lHOh2uRSCyTwIBKMq4o7",
+	"lHtkxi9qsJ0fQaUF77WWao2EFnVuU6fOMgL6amPRSWlZaYCai+6pb5cW09vWrj+LfLswb63DLry/0IJW",
+	"NGC1KzJ4DpGIVWn5+ZezbPcyYcz3V6bCqH31laJ4jEh1UytquUREJqsZLtHvJmomJJhsgfbhDFvaNYHS",
+	"A37SM67xv76YzG3WXmwAC9vjk5hD4ZL9nUC8LHwy9NFLpjuACU1C5fS73ppKw7o6Q2O1H6lK2/OZtJbd",
+	"RF2eBtpMOKxq8AaeYpMAbzwPFjNXSCEGc87zPJ6fDcd6HZXGFPkYEuvnW9bd/ncnEk113d8TSHQciDbJ",
+	"dBiZ0BjB+Wz/6LAcD2uRGHLMeJOsy4UME8/b9v9NIsqCa6rSa/JKCfJfpKMjnNf5yyPy6ury4LVL7EBo",
+	"yPNIiHElUsNQlF+xZQQBgGKchn54A6wfYHqoXKtws3bj98L4mpuDoyk7lGsISpSz+xtDYq2I8lDOu+gY",
+	"66GmDd2X1IZHNAFLz39rYQgqAc6xMNPVZeccQqrYHZCr8+OsQexGjF0yMvKXhTSV0oh5uGFjzsvHKp0N",
+	"FLHa/vgLNB4Vs+x9mYDicZ3/zoKHlVbv3DpGZZIABrlRs7KOknaTs2QUqWLZmpZWvLJlDjr90wj/iEw/",
+	"F9zTcPbxT+wO118gHh9BPU84tnzsuF1tEfaJ6TZBVNBhb9ZTQqgigvvQJvtZxIzvSCUiYxgYJ10iTbu7",
+	"gXTggTXCXunYjUlyyZlYaM+dSMXCMB94McNoSA35gukxArHgbZJ2C2MW1yIM46kZ5VOQWSuN1c6jpXvI",
+	"TY+M8WtMDEHGGHXoASEgr3re7utGm4KvvKgC/BRQN0szmQxfxIEOb1V2SoBVQQBPuKH9nwstNj9Td3re",
+	"7sscuSq34j8vF1QSG4xKi3jcFpgXPZplEW6lCJgkNDRpqIIqEae9Zr8kLWCU4UnIY/L4q/HmEs8Hj7Kq",
+	"84gk2BeT+hNF3dtUdvSmGHnWTmueRBly06LGOEZpVIk584lUEO1pbDHH/rIikNQIltVE0t62FD6GPMOP",
+	"IR/yP3X8QzkZVc7/jtz8BHPWF28dVya108pDXjquTF7h65bt1Tr5Oi276FXOxR1IBNu90vFojYaaJBKw",
+	"yQSwbG2dG+11u27qJGd3Fxi93gJqvEFYxod8ErLpzHzj7ZJR81GUUZt8hqWpEd1CpIozsN0emYkkKwI1",
+	"ueCmS+WpgFk5Sm6Q85m+e9HwYne52H0iHbvzo/MUP96sbiP//eV8HWvSOtgbIdY+fNoGlJ+jR3lS9Bb4",
+	"Pwrp1aNBT4V1ZNdtdoKnlE//rKWXEyOzj2XUV56oKiyBpRl5bqOi3Lam5E5xdvhPzkSswqXZBlEcaSoR",
+	"fCIUAS6S6YxkXQwraa4cKqsfBu1g+n0Ci+xo6nYKkIyno79M7t8mJLVB9vlQQ4CZGclI+YidyqsApE+o",
+	"hlOIG7hewaR0e/M6wfOCtF63+4PH3Fed1rOLDQ0yozUvkRCQVfi8px8TSjgs9NJf5ix8I7Hp5t3aVJkW",
+	"+BpRv8SFQBwjNJMuO4VrPAXbbdgsntUm3yDgeIkZclPbrkWxK6zSCjj9B/8Vx7dfaid+0BA8X7vqZ2wL",
+	"tTL7t0k/6Asfjq8QZcqehprqwfhfEuSnpy9W6UnW6rSm1JF3RI2XRbsbYSlg3cJSAnaTMXPYtE2wIQ3P",
+	"wUQx3DGRSGw2+5cko1Jf2KjStaYEmYKqNK4NefUjJlc0szW4lHoFZ9kyn1xfyVeeTpW1zD2xzLLzaJll",
+	"5+llFgNeVqsauuos0KyZohOdGnyUQA1xr+DeDxPJ7uD1qgXk3Xo/8F95mvo0/0nAsps2GxS0qW3zP6ps",
+	"ExWim2lwfuvbg7siLDZxlCwMZepacMI4U4yGVkBM0TFrOM3SFJqd5Xb32bFVKmz1luNSh3HaVpz2CXc8",
+	"7ykhVt5Ju0mQ1XlpWVxlPvOtoDI9FhU825j+h9QhjNA0+muWFNuWaHOfbX0vfs2FK6T3aamF4l+f/Qws",
+	"WyM/PzsS/zXFiccFRn+A/2hnlQ+e/huetCYd30HqiwXCTzDv+Go0p7dA4oSPSMikApQqMlMq6m9thcKn",
+	"4UxI1X/nvfPQYJp25C2UgJSkWhu+3Tied0bn4pgCX76OhuYJc5gFqY4B6c6AGnOS2FiiMbuckrQGT727",
+	"+tDviz70SidAlu1hMVbHY5BJaAxA1qBRJGXr4x6zO+AgZZpbpQHDq/J//LAJLDptHr49/F8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -102,6 +102,33 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for JobStatus.
+const (
+	CANCELLED JobStatus = "CANCELLED"
+	COMPLETED JobStatus = "COMPLETED"
+	FAILED    JobStatus = "FAILED"
+	QUEUED    JobStatus = "QUEUED"
+	RUNNING   JobStatus = "RUNNING"
+)
+
+// Valid indicates whether the value is a known member of the JobStatus enum.
+func (e JobStatus) Valid() bool {
+	switch e {
+	case CANCELLED:
+		return true
+	case COMPLETED:
+		return true
+	case FAILED:
+		return true
+	case QUEUED:
+		return true
+	case RUNNING:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderStatus.
 const (
 	Completed OrderStatus = "completed"
@@ -147,6 +174,64 @@ type HealthDatabase string
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// Job A settlement job.
+type Job struct {
+	// CreatedAt Example: 2025-02-01T00:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DownloadUrl Only when COMPLETED.
+	//
+	// Example: /downloads/5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a.csv
+	DownloadUrl *string `json:"download_url,omitempty"`
+
+	// Error Only when FAILED; what went wrong.
+	//
+	// Example: settlement directory is not writable
+	Error *string `json:"error,omitempty"`
+
+	// From Example: 2025-01-01
+	From openapi_types.Date `json:"from"`
+
+	// JobId Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
+	JobId openapi_types.UUID `json:"job_id"`
+
+	// Processed Transactions scanned so far.
+	//
+	// Example: 630000
+	Processed int64 `json:"processed"`
+
+	// Progress 100 × processed / total; 0 until the rows are counted.
+	//
+	// Example: 63
+	Progress float64 `json:"progress"`
+
+	// Status QUEUED: waiting for a worker. RUNNING: being processed. COMPLETED: the
+	// settlements are stored and the CSV is ready. FAILED: gave up; see
+	// `error`. CANCELLED: stopped on request; nothing was stored.
+	Status JobStatus `json:"status"`
+
+	// To Example: 2025-01-31
+	To openapi_types.Date `json:"to"`
+
+	// Total Transactions in the range (any status); 0 until counted.
+	//
+	// Example: 1000000
+	Total int64 `json:"total"`
+
+	// UpdatedAt Example: 2025-02-01T00:00:02Z
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// JobList Jobs, newest first.
+type JobList struct {
+	Items []Job `json:"items"`
+}
+
+// JobStatus QUEUED: waiting for a worker. RUNNING: being processed. COMPLETED: the
+// settlements are stored and the CSV is ready. FAILED: gave up; see
+// `error`. CANCELLED: stopped on request; nothing was stored.
+type JobStatus string
+
 // NewOrder An order to place.
 type NewOrder struct {
 	// BuyerId The buyer's id; 1 to 255 characters, not blank.
@@ -177,6 +262,19 @@ type NewProduct struct {
 	//
 	// Example: 100
 	Stock int32 `json:"stock"`
+}
+
+// NewSettlementJob The UTC date range to settle, both days included.
+type NewSettlementJob struct {
+	// From First day (YYYY-MM-DD).
+	//
+	// Example: 2025-01-01
+	From openapi_types.Date `json:"from"`
+
+	// To Last day (YYYY-MM-DD), not before `from`.
+	//
+	// Example: 2025-01-31
+	To openapi_types.Date `json:"to"`
 }
 
 // Order A placed order.
@@ -239,6 +337,9 @@ type ProductPage struct {
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// JobID defines model for JobID.
+type JobID = openapi_types.UUID
+
 // ProductID defines model for ProductID.
 type ProductID = int32
 
@@ -248,6 +349,9 @@ type BadRequest = Error
 // Internal The body of every 4xx and 5xx response except `GET /health`.
 type Internal = Error
 
+// JobNotFound The body of every 4xx and 5xx response except `GET /health`.
+type JobNotFound = Error
+
 // PayloadTooLarge The body of every 4xx and 5xx response except `GET /health`.
 type PayloadTooLarge = Error
 
@@ -256,6 +360,15 @@ type ProductNotFound = Error
 
 // Unavailable The body of every 4xx and 5xx response except `GET /health`.
 type Unavailable = Error
+
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// Limit Maximum number of jobs returned.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Status Only jobs with this status.
+	Status *JobStatus `form:"status,omitempty" json:"status,omitempty"`
+}
 
 // CreateOrderParams defines parameters for CreateOrder.
 type CreateOrderParams struct {
@@ -272,6 +385,9 @@ type ListProductsParams struct {
 	// AfterId Return products whose id is greater than this one (exclusive).
 	AfterId *int32 `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
+
+// CreateSettlementJobJSONRequestBody defines body for CreateSettlementJob for application/json ContentType.
+type CreateSettlementJobJSONRequestBody = NewSettlementJob
 
 // CreateOrderJSONRequestBody defines body for CreateOrder for application/json ContentType.
 type CreateOrderJSONRequestBody = NewOrder

@@ -40,7 +40,7 @@ func (s *Server) Handler() http.Handler {
 		HandlerErrorFunc:         s.handlerError,
 		ResponseErrorHandlerFunc: s.responseError,
 	})
-	gen.RegisterHandlersWithOptions(routes, strict, gen.GinServerOptions{ErrorHandler: bindError})
+	gen.RegisterHandlersWithOptions(suffixRouter{routes}, strict, gen.GinServerOptions{ErrorHandler: bindError})
 	return r
 }
 

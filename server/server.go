@@ -25,6 +25,16 @@ type Store interface {
 	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
 }
 
+// Jobs is what the HTTP layer needs of the settlement engine.
+type Jobs interface {
+	Submit(ctx context.Context, from, to time.Time) (store.Job, error)
+	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
+	List(ctx context.Context, status string, limit int) ([]store.Job, error)
+	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
+	// Path is where the CSV of a completed job is stored.
+	Path(id uuid.UUID) string
+}
+
 // Config tunes the HTTP layer. Zero values get the defaults below.
 type Config struct {
 	// Logger receives request failures; nil means slog.Default().
@@ -51,6 +61,7 @@ const (
 // Server implements the API.
 type Server struct {
 	store      Store
+	jobs       Jobs
 	log        *slog.Logger
 	cfg        Config
 	specRouter routers.Router
@@ -60,8 +71,8 @@ type Server struct {
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
-// New builds a Server over st.
-func New(st Store, cfg Config) (*Server, error) {
+// New builds a Server over st and the settlement engine jobs.
+func New(st Store, jobs Jobs, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -81,6 +92,7 @@ func New(st Store, cfg Config) (*Server, error) {
 	}
 	return &Server{
 		store:      st,
+		jobs:       jobs,
 		log:        cfg.Logger,
 		cfg:        cfg,
 		specRouter: specRouter,

@@ -25,6 +25,7 @@ import (
 	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -70,8 +71,16 @@ func run(ctx context.Context) error {
 		log.Info("database schema is up to date")
 	}
 
+	engine := settlement.New(st, settlement.Config{
+		Workers:   cfg.Workers,
+		BatchSize: cfg.BatchSize,
+		Dir:       cfg.SettlementDir,
+		Lease:     cfg.JobLease,
+		Logger:    log,
+	})
+
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(st, server.Config{
+	srv, err := server.New(st, engine, server.Config{
 		Logger:         log,
 		MaxInFlight:    cfg.MaxInFlight,
 		RequestTimeout: cfg.RequestTimeout,
@@ -114,6 +123,10 @@ func run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		return httpServer.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		// Stops claiming on shutdown and hands running jobs back (QUEUED).
+		return engine.Run(gctx)
 	})
 	g.Go(func() error {
 		purgeIdempotencyKeys(gctx, st, log)

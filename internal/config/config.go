@@ -33,6 +33,9 @@ type Config struct {
 	Workers       int    // WORKERS, 8: settlement worker goroutines
 	BatchSize     int    // BATCH_SIZE, 10000: transactions per settlement batch
 	SettlementDir string // SETTLEMENT_DIR, /tmp/settlements: where settlement CSVs are written
+	// JobLease (JOB_LEASE, 15s): a running job whose server stops renewing it
+	// for this long (the process died) is run again by another server.
+	JobLease time.Duration
 
 	// Migrate (MIGRATE, true) applies the schema migrations at server start.
 	Migrate bool
@@ -87,15 +90,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Migrate = b
 	}
-	c.RequestTimeout = 10 * time.Second
-	if v := getenv("REQUEST_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Sprintf("REQUEST_TIMEOUT=%q: want a positive duration such as 10s", v))
-		} else {
-			c.RequestTimeout = d
+	durationVar := func(name string, def, minimum time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
 		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minimum {
+			errs = append(errs, fmt.Sprintf("%s=%q: want a duration of at least %s, such as %s", name, v, minimum, def))
+			return def
+		}
+		return d
 	}
+	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond)
+	c.JobLease = durationVar("JOB_LEASE", 15*time.Second, time.Second)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -1,0 +1,150 @@
+// Command seed loads demo data into the service's database: a few products
+// with stock (when there are none) and N payment transactions (default
+// 1,000,000) loaded with COPY, with a progress bar. The same flags give the
+// same rows. It uses the same database as the server: DATABASE_URL, DB_*, or
+// the local PostgreSQL in LOCAL_PG_DIR (started for the duration if the
+// server is not running).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/seed"
+	"github.com/ordersettle/ordersettle/migrations"
+	"github.com/ordersettle/ordersettle/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	n := fs.Int64("n", 1_000_000, "number of transactions")
+	fromFlag := fs.String("from", "2025-01-01", "first day of paid_at (YYYY-MM-DD, UTC)")
+	toFlag := fs.String("to", "2025-01-31", "last day of paid_at, included (YYYY-MM-DD, UTC)")
+	merchants := fs.Int("merchants", 1000, "number of merchants (ids 1..merchants)")
+	seedValue := fs.Uint64("seed", 42, "random seed; the same flags give the same rows")
+	keep := fs.Bool("append", false, "keep existing transactions (default: replace them)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	from, err := time.Parse(time.DateOnly, *fromFlag)
+	if err != nil {
+		return fmt.Errorf("-from: want YYYY-MM-DD: %w", err)
+	}
+	to, err := time.Parse(time.DateOnly, *toFlag)
+	if err != nil {
+		return fmt.Errorf("-to: want YYYY-MM-DD: %w", err)
+	}
+	switch {
+	case to.Before(from):
+		return errors.New("-to must not be before -from")
+	case *n < 0:
+		return errors.New("-n must not be negative")
+	case *merchants < 1:
+		return errors.New("-merchants must be at least 1")
+	}
+
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := config.NewLogger(cfg)
+	dsn, stopDB, err := config.Database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+	st, err := store.Open(ctx, dsn, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := migrations.Up(ctx, st.DB().DB); err != nil {
+		return err
+	}
+
+	if err := seedProducts(ctx, st, log); err != nil {
+		return err
+	}
+	if !*keep {
+		if err := st.DeleteTransactions(ctx); err != nil {
+			return err
+		}
+	}
+
+	gen := seed.New(seed.Config{N: *n, From: from, To: to, Merchants: *merchants, Seed: *seedValue})
+	bar := progressbar.NewOptions64(*n,
+		progressbar.OptionSetDescription("transactions"),
+		progressbar.OptionSetVisibility(!*quiet),
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionFullWidth(),
+	)
+	start := time.Now()
+	loaded, err := st.CopyTransactions(ctx, gen.Next, func(done int64) { _ = bar.Set64(done) })
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return errors.New("interrupted; nothing was loaded")
+		}
+		return fmt.Errorf("%w (with -append, rows from an earlier run with the same -seed collide: use another -seed)", err)
+	}
+	_ = bar.Finish()
+	fmt.Fprintln(os.Stderr)
+	loadTime := time.Since(start)
+
+	fmt.Fprintln(os.Stderr, "analyzing transactions…")
+	if err := st.AnalyzeTransactions(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("loaded %d transactions (%s..%s, %d merchants, seed %d) in %s (%.0f rows/s), ready in %s\n",
+		loaded, from.Format(time.DateOnly), to.Format(time.DateOnly), *merchants, *seedValue,
+		loadTime.Round(time.Millisecond), float64(loaded)/loadTime.Seconds(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// seedProducts creates a few products with stock when there are none.
+func seedProducts(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	existing, _, err := st.ListProducts(ctx, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	for _, p := range []store.NewProduct{
+		{Name: "Limited sneaker", Stock: 100, PriceCents: 12999},
+		{Name: "Concert ticket", Stock: 500, PriceCents: 7500},
+		{Name: "Signed vinyl", Stock: 25, PriceCents: 4999},
+		{Name: "Game console", Stock: 50, PriceCents: 49999},
+		{Name: "Coffee beans 1kg", Stock: 1000, PriceCents: 2400},
+	} {
+		if _, err := st.CreateProduct(ctx, p); err != nil {
+			return err
+		}
+	}
+	log.Info("created 5 demo products")
+	return nil
+}

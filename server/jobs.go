@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// defaultJobPageSize is the default limit of GET /jobs, as in the spec.
+const defaultJobPageSize = 20
+
+// CreateSettlementJob implements POST /jobs/settlement.
+func (s *Server) CreateSettlementJob(ctx context.Context, req gen.CreateSettlementJobRequestObject) (gen.CreateSettlementJobResponseObject, error) {
+	ctx = requestContext(ctx)
+	from, to := req.Body.From.Time, req.Body.To.Time
+	if to.Before(from) {
+		return gen.CreateSettlementJob400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
+			apiError(gen.CodeBadRequest, "request body: to (%s) must not be before from (%s)", req.Body.To, req.Body.From))}, nil
+	}
+	j, err := s.jobs.Submit(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	location := "/jobs/" + j.ID.String()
+	return gen.CreateSettlementJob202JSONResponse{
+		Body:    jobJSON(j),
+		Headers: gen.CreateSettlementJob202ResponseHeaders{Location: &location},
+	}, nil
+}
+
+// GetJob implements GET /jobs/{id}.
+func (s *Server) GetJob(ctx context.Context, req gen.GetJobRequestObject) (gen.GetJobResponseObject, error) {
+	ctx = requestContext(ctx)
+	j, err := s.jobs.Get(ctx, req.Id)
+	if errors.Is(err, store.ErrJobNotFound) {
+		return gen.GetJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.Id)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetJob200JSONResponse(jobJSON(j)), nil
+}
+
+// ListJobs implements GET /jobs.
+func (s *Server) ListJobs(ctx context.Context, req gen.ListJobsRequestObject) (gen.ListJobsResponseObject, error) {
+	ctx = requestContext(ctx)
+	limit := defaultJobPageSize
+	if req.Params.Limit != nil {
+		limit = int(*req.Params.Limit)
+	}
+	var status string
+	if req.Params.Status != nil {
+		status = string(*req.Params.Status)
+	}
+	jobs, err := s.jobs.List(ctx, status, limit)
+	if err != nil {
+		return nil, err
+	}
+	list := gen.JobList{Items: make([]gen.Job, len(jobs))}
+	for i, j := range jobs {
+		list.Items[i] = jobJSON(j)
+	}
+	return gen.ListJobs200JSONResponse(list), nil
+}
+
+// CancelJob implements POST /jobs/{id}/cancel.
+func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) (gen.CancelJobResponseObject, error) {
+	ctx = requestContext(ctx)
+	j, err := s.jobs.Cancel(ctx, req.Id)
+	switch {
+	case errors.Is(err, store.ErrJobNotFound):
+		return gen.CancelJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.Id)}, nil
+	case errors.Is(err, store.ErrJobNotCancellable):
+		return gen.CancelJob409JSONResponse(apiError(gen.CodeJobNotCancellable,
+			"job %s is %s and can no longer be cancelled", req.Id, j.Status)), nil
+	case err != nil:
+		return nil, err
+	}
+	return gen.CancelJob202JSONResponse(jobJSON(j)), nil
+}
+
+// DownloadSettlementCSV implements GET /downloads/{job_id}.csv.
+func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSettlementCSVRequestObject) (gen.DownloadSettlementCSVResponseObject, error) {
+	ctx = requestContext(ctx)
+	j, err := s.jobs.Get(ctx, req.JobId)
+	if errors.Is(err, store.ErrJobNotFound) {
+		return gen.DownloadSettlementCSV404JSONResponse(jobNotFound(req.JobId)), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != store.JobCompleted {
+		return gen.DownloadSettlementCSV404JSONResponse(apiError(gen.CodeFileNotReady,
+			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)), nil
+	}
+	f, err := os.Open(s.jobs.Path(j.ID))
+	if errors.Is(err, os.ErrNotExist) {
+		return gen.DownloadSettlementCSV410JSONResponse(apiError(gen.CodeFileGone,
+			"the file of job %s is no longer stored; run the job again", j.ID)), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open settlement file: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("stat settlement file: %w", err)
+	}
+	disposition := fmt.Sprintf(`attachment; filename="settlement-%s.csv"`, j.ID)
+	return gen.DownloadSettlementCSV200TextcsvResponse{
+		Body:          f, // closed by the generated response writer
+		ContentLength: info.Size(),
+		Headers:       gen.DownloadSettlementCSV200ResponseHeaders{ContentDisposition: &disposition},
+	}, nil
+}
+
+func jobNotFound(id openapi_types.UUID) gen.JobNotFoundJSONResponse {
+	return gen.JobNotFoundJSONResponse(apiError(gen.CodeJobNotFound, "job %s not found", id))
+}
+
+// jobJSON is the API view of a job: download_url only when COMPLETED, error
+// only when FAILED.
+func jobJSON(j store.Job) gen.Job {
+	out := gen.Job{
+		JobId:     j.ID,
+		Status:    gen.JobStatus(j.Status),
+		Progress:  j.Progress,
+		Processed: j.Processed,
+		Total:     j.Total,
+		From:      openapi_types.Date{Time: j.From},
+		To:        openapi_types.Date{Time: j.To},
+		CreatedAt: j.CreatedAt.UTC(),
+		UpdatedAt: j.UpdatedAt.UTC(),
+	}
+	switch j.Status {
+	case store.JobCompleted:
+		url := "/downloads/" + j.ID.String() + ".csv"
+		out.DownloadUrl = &url
+	case store.JobFailed:
+		msg := "the job failed"
+		if j.Error != nil {
+			msg = *j.Error
+		}
+		out.Error = &msg
+	}
+	return out
+}

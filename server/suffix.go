@@ -1,0 +1,58 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+// suffixRouter registers the generated routes, mending the one Gin cannot
+// express: a last segment like ":job_id.csv" is a single parameter named
+// "job_id.csv" to Gin, so binding "job_id" would always fail. The route is
+// registered as ":job_id" instead, behind a handler that requires the ".csv"
+// suffix and strips it from the parameter.
+type suffixRouter struct {
+	gin.IRouter
+}
+
+// GET registers a GET route, mending a suffixed last parameter.
+func (r suffixRouter) GET(path string, handlers ...gin.HandlerFunc) gin.IRoutes {
+	i := strings.LastIndex(path, "/:")
+	if i < 0 {
+		return r.IRouter.GET(path, handlers...)
+	}
+	param, suffix, found := strings.Cut(path[i+2:], ".")
+	if !found || strings.Contains(suffix, "/") {
+		return r.IRouter.GET(path, handlers...)
+	}
+	suffix = "." + suffix
+	strip := func(c *gin.Context) {
+		for k := range c.Params {
+			if c.Params[k].Key != param {
+				continue
+			}
+			v, ok := strings.CutSuffix(c.Params[k].Value, suffix)
+			if !ok || v == "" {
+				notFound(c)
+				return
+			}
+			c.Params[k].Value = v
+		}
+		c.Next()
+	}
+	return r.IRouter.GET(path[:i+2]+param, append([]gin.HandlerFunc{strip}, handlers...)...)
+}
+
+// routeNotInSpec answers a request that Gin routed but the spec has no
+// operation for (for example /downloads/x without the .csv suffix).
+func routeNotInSpec(c *gin.Context, methodMismatch bool) {
+	if methodMismatch {
+		writeError(c, http.StatusMethodNotAllowed,
+			apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		return
+	}
+	notFound(c)
+}

@@ -1,0 +1,285 @@
+package settlement
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// Store is what the engine needs of the data layer.
+type Store interface {
+	CreateJob(ctx context.Context, from, to time.Time) (store.Job, error)
+	GetJob(ctx context.Context, id uuid.UUID) (store.Job, error)
+	ListJobs(ctx context.Context, status string, limit int) ([]store.Job, error)
+	CancelJob(ctx context.Context, id uuid.UUID) (store.Job, error)
+
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (store.Job, bool, error)
+	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]store.Job, error)
+	Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (bool, error)
+	SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error
+	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) error
+	CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error
+	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) error
+
+	OpenSnapshot(ctx context.Context) (*store.Snapshot, error)
+	AggregateBatch(ctx context.Context, snapshotID string, lo, hi time.Time) ([]store.DailyTotal, error)
+	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
+}
+
+// Config tunes an Engine. Zero values get the defaults.
+type Config struct {
+	// Workers is the number of goroutines aggregating batches (default 8).
+	Workers int
+	// BatchSize is about how many transactions one batch covers (default 10000).
+	BatchSize int
+	// Dir is where CSV files are published (SETTLEMENT_DIR); created if missing.
+	Dir string
+	// MaxJobs is how many jobs this engine runs at once, sharing the workers
+	// (default 2).
+	MaxJobs int
+	// Lease is how long a running job stays claimed without a heartbeat; after
+	// it, the job is considered abandoned and is run again (default 15 s).
+	Lease time.Duration
+	// HeartbeatInterval is how often a running job renews its lease, persists
+	// its progress and checks for a cancel from another process (default 500 ms).
+	HeartbeatInterval time.Duration
+	// PollInterval is how often the engine looks for queued jobs and expired
+	// leases when nothing wakes it (default 1 s).
+	PollInterval time.Duration
+	// MaxAttempts is how many claims a job gets before it ends FAILED (default 3).
+	MaxAttempts int
+	// RetryBackoff delays a failed job's next attempt by RetryBackoff × attempts
+	// (default 2 s).
+	RetryBackoff time.Duration
+	// Owner names this engine in the jobs table (default host-pid-random).
+	Owner string
+	// Logger receives job lifecycle logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultWorkers           = 8
+	DefaultBatchSize         = 10000
+	DefaultMaxJobs           = 2
+	DefaultLease             = 15 * time.Second
+	DefaultHeartbeatInterval = 500 * time.Millisecond
+	DefaultPollInterval      = time.Second
+	DefaultMaxAttempts       = 3
+	DefaultRetryBackoff      = 2 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	setDefault(&c.Workers, DefaultWorkers)
+	setDefault(&c.BatchSize, DefaultBatchSize)
+	setDefault(&c.MaxJobs, DefaultMaxJobs)
+	setDefault(&c.Lease, DefaultLease)
+	setDefault(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
+	if c.Dir == "" {
+		c.Dir = os.TempDir() + "/settlements"
+	}
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		c.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Errors that end a job's run; they are the causes of its context.
+var (
+	// ErrCancelled is the cause when a user cancelled the job.
+	ErrCancelled = errors.New("settlement job cancelled")
+	// errShutdown is the cause when the engine is shutting down.
+	errShutdown = errors.New("settlement engine shutting down")
+)
+
+// Engine runs settlement jobs. Create it with New, start it with Run.
+type Engine struct {
+	store Store
+	cfg   Config
+	log   *slog.Logger
+
+	// wake nudges the claim loop after Submit. Written by Submit (without
+	// blocking), read by Run's claim loop; capacity 1.
+	wake chan struct{}
+	// batches carries batches from running jobs to the workers. Written by
+	// each job's feeder goroutine, read by the Workers goroutines; closed by
+	// Run once every job has ended.
+	batches chan batch
+
+	mu      sync.Mutex
+	running map[uuid.UUID]context.CancelCauseFunc // jobs running here, by id
+}
+
+// New returns an engine over st. It does nothing until Run.
+func New(st Store, cfg Config) *Engine {
+	cfg.setDefaults()
+	return &Engine{
+		store:   st,
+		cfg:     cfg,
+		log:     cfg.Logger.With("engine", cfg.Owner),
+		wake:    make(chan struct{}, 1),
+		batches: make(chan batch),
+		running: map[uuid.UUID]context.CancelCauseFunc{},
+	}
+}
+
+// Config returns the engine's configuration, defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Submit queues a job for the days from..to (both included, UTC) and wakes
+// the engine. Any engine on the database may run it.
+func (e *Engine) Submit(ctx context.Context, from, to time.Time) (store.Job, error) {
+	if to.Before(from) {
+		return store.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
+	}
+	j, err := e.store.CreateJob(ctx, from, to)
+	if err != nil {
+		return store.Job{}, err
+	}
+	e.nudge()
+	return j, nil
+}
+
+// nudge wakes the claim loop without blocking.
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Get returns a job (store.ErrJobNotFound if there is none).
+func (e *Engine) Get(ctx context.Context, id uuid.UUID) (store.Job, error) {
+	return e.store.GetJob(ctx, id)
+}
+
+// List returns up to limit jobs, newest first; status "" means any.
+func (e *Engine) List(ctx context.Context, status string, limit int) ([]store.Job, error) {
+	return e.store.ListJobs(ctx, status, limit)
+}
+
+// Cancel cancels a job: a QUEUED job is CANCELLED at once; a RUNNING job is
+// stopped (within HeartbeatInterval when another engine runs it, at once when
+// this one does) and ends CANCELLED; cancelling a CANCELLED job changes
+// nothing. A COMPLETED or FAILED job gives store.ErrJobNotCancellable.
+func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
+	j, err := e.store.CancelJob(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if j.Status == store.JobRunning {
+		e.mu.Lock()
+		cancel := e.running[id]
+		e.mu.Unlock()
+		if cancel != nil {
+			cancel(ErrCancelled)
+		}
+	}
+	return j, nil
+}
+
+// Run starts the workers and claims and runs jobs until ctx ends. Then it
+// stops claiming, stops the running jobs and hands them back (QUEUED), waits
+// for the workers to drain, and returns nil. It returns an error only when
+// the settlement directory cannot be used.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := os.MkdirAll(e.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("settlement directory %s: %w (set SETTLEMENT_DIR to a writable directory)", e.cfg.Dir, err)
+	}
+	var workers sync.WaitGroup
+	for range e.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			e.work()
+		}()
+	}
+
+	var jobs sync.WaitGroup
+	slots := make(chan struct{}, e.cfg.MaxJobs) // a slot per job running here
+	e.log.Info("settlement engine started", "workers", e.cfg.Workers, "batch_size", e.cfg.BatchSize, "dir", e.cfg.Dir)
+
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	for ctx.Err() == nil {
+		e.reap(ctx)
+		// Claim while this engine has free slots and jobs are queued. Only
+		// this loop fills slots, so the send below never blocks.
+		for len(slots) < cap(slots) && ctx.Err() == nil {
+			job, ok := e.claim(ctx)
+			if !ok {
+				break
+			}
+			slots <- struct{}{}
+			jobs.Add(1)
+			go func() {
+				defer jobs.Done()
+				e.run(ctx, job)
+				<-slots
+				e.nudge() // a slot is free: look for queued jobs now
+			}()
+		}
+		select {
+		case <-ctx.Done():
+		case <-e.wake:
+		case <-ticker.C:
+		}
+	}
+
+	jobs.Wait()
+	close(e.batches)
+	workers.Wait()
+	e.log.Info("settlement engine stopped")
+	return nil
+}
+
+// claim claims one queued job, logging (not returning) database errors: the
+// loop tries again at the next poll.
+func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
+	job, ok, err := e.store.ClaimJob(ctx, e.cfg.Owner, e.cfg.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("claiming a settlement job failed; retrying at the next poll", "err", err)
+		}
+		return store.Job{}, false
+	}
+	return job, ok
+}
+
+// reap ends the runs of dead engines (expired leases).
+func (e *Engine) reap(ctx context.Context) {
+	jobs, err := e.store.ReapExpiredJobs(ctx, e.cfg.MaxAttempts)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("reaping expired settlement jobs failed", "err", err)
+		}
+		return
+	}
+	for _, j := range jobs {
+		e.log.Warn("settlement job lost its engine (lease expired)", "job", j.ID, "attempts", j.Attempts, "now", j.Status)
+	}
+}

@@ -1,0 +1,75 @@
+package settlement
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// dayKey identifies a merchant's day.
+type dayKey struct {
+	day      int32 // days since 1970-01-01 (UTC)
+	merchant int32
+}
+
+// dayTotal is the running sum of a merchant's PAID transactions on a day.
+type dayTotal struct {
+	gross, fee, count int64
+}
+
+// dailyTotals merges the partial sums of a job's batches. Its size is the
+// number of (merchant, day) pairs with a PAID transaction, never the number
+// of rows.
+type dailyTotals struct {
+	m map[dayKey]*dayTotal
+}
+
+func newDailyTotals() *dailyTotals { return &dailyTotals{m: map[dayKey]*dayTotal{}} }
+
+// add merges one batch's totals and returns how many rows the batch scanned.
+func (d *dailyTotals) add(batch []store.DailyTotal) (scanned int64) {
+	for _, t := range batch {
+		scanned += t.Scanned
+		if t.TxnCount == 0 {
+			continue // no PAID transaction: nothing to settle
+		}
+		k := dayKey{day: t.Day, merchant: t.MerchantID}
+		sum := d.m[k]
+		if sum == nil {
+			sum = &dayTotal{}
+			d.m[k] = sum
+		}
+		sum.gross += t.GrossCents
+		sum.fee += t.FeeCents
+		sum.count += t.TxnCount
+	}
+	return scanned
+}
+
+// settlements returns the merged totals ordered by date, then merchant_id.
+func (d *dailyTotals) settlements() []store.Settlement {
+	keys := make([]dayKey, 0, len(d.m))
+	for k := range d.m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].day != keys[j].day {
+			return keys[i].day < keys[j].day
+		}
+		return keys[i].merchant < keys[j].merchant
+	})
+	rows := make([]store.Settlement, len(keys))
+	for i, k := range keys {
+		s := d.m[k]
+		rows[i] = store.Settlement{
+			MerchantID: k.merchant,
+			Date:       time.Unix(int64(k.day)*86400, 0).UTC(),
+			GrossCents: s.gross,
+			FeeCents:   s.fee,
+			NetCents:   s.gross - s.fee,
+			TxnCount:   s.count,
+		}
+	}
+	return rows
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Settlement is what one merchant is owed for one UTC day.
+type Settlement struct {
+	MerchantID  int32     `db:"merchant_id"`
+	Date        time.Time `db:"date"` // UTC midnight
+	GrossCents  int64     `db:"gross_cents"`
+	FeeCents    int64     `db:"fee_cents"`
+	NetCents    int64     `db:"net_cents"`
+	TxnCount    int64     `db:"txn_count"`
+	UniqueRunID uuid.UUID `db:"unique_run_id"`
+}
+
+// settlementCommitLock is the advisory lock key that serialises job
+// completions, so that of two overlapping jobs the last to commit wins whole.
+const settlementCommitLock = 0x5e771e // "settle"
+
+// Completion is the transaction that completes a job: settlements and the
+// COMPLETED status commit together. Publish the job's file between Settle and
+// Commit; Rollback (deferred) undoes everything that was not committed.
+type Completion struct {
+	tx    *sqlx.Tx
+	job   Job
+	owner string
+}
+
+// BeginCompletion starts completing the job owner runs. It waits for other
+// completions, then locks the job row: a concurrent cancel either came first
+// (ErrCancelRequested) or waits and then finds the job COMPLETED. It returns
+// ErrJobLost when owner no longer runs the job.
+func (s *Store) BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*Completion, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin completion: %w", translate(err))
+	}
+	c := &Completion{tx: tx, owner: owner}
+	if err := c.begin(ctx, id); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
+	if _, err := c.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, settlementCommitLock); err != nil {
+		return fmt.Errorf("begin completion: %w", translate(err))
+	}
+	rows, err := c.tx.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE job_id = $1 AND owner = $2 AND status = 'RUNNING' FOR UPDATE`, id, c.owner)
+	if err != nil {
+		return fmt.Errorf("begin completion: %w", translate(err))
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("begin completion: %w", translate(err))
+		}
+		return ErrJobLost
+	}
+	if err := rows.StructScan(&c.job); err != nil {
+		return fmt.Errorf("begin completion: %w", translate(err))
+	}
+	if c.job.CancelRequested {
+		return ErrCancelRequested
+	}
+	return nil
+}
+
+// Settle makes the settlements of the job's days exactly rows: it upserts
+// them on (merchant_id, date) with unique_run_id = the job's id, deletes the
+// rows of those days that this run did not produce, and marks the job
+// COMPLETED with its result path. Nothing is visible before Commit.
+func (c *Completion) Settle(ctx context.Context, rows []Settlement, resultPath string) error {
+	if len(rows) > 0 {
+		merchants := make([]int64, len(rows))
+		dates := make([]string, len(rows))
+		gross := make([]int64, len(rows))
+		fees := make([]int64, len(rows))
+		counts := make([]int64, len(rows))
+		for i, r := range rows {
+			merchants[i], dates[i] = int64(r.MerchantID), r.Date.Format(time.DateOnly)
+			gross[i], fees[i], counts[i] = r.GrossCents, r.FeeCents, r.TxnCount
+		}
+		_, err := c.tx.ExecContext(ctx, `
+			INSERT INTO settlements (merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id, generated_at)
+			SELECT m, d, g, f, g - f, n, $6, now()
+			FROM unnest($1::int[], $2::date[], $3::bigint[], $4::bigint[], $5::int[]) AS t(m, d, g, f, n)
+			ON CONFLICT (merchant_id, date) DO UPDATE SET
+				gross_cents = EXCLUDED.gross_cents, fee_cents = EXCLUDED.fee_cents,
+				net_cents = EXCLUDED.net_cents, txn_count = EXCLUDED.txn_count,
+				unique_run_id = EXCLUDED.unique_run_id, generated_at = EXCLUDED.generated_at`,
+			pq.Array(merchants), pq.Array(dates), pq.Array(gross), pq.Array(fees), pq.Array(counts), c.job.ID)
+		if err != nil {
+			return fmt.Errorf("upsert settlements: %w", translate(err))
+		}
+	}
+	_, err := c.tx.ExecContext(ctx, `DELETE FROM settlements
+		WHERE date BETWEEN $1::date AND $2::date AND unique_run_id <> $3`,
+		c.job.From.Format(time.DateOnly), c.job.To.Format(time.DateOnly), c.job.ID)
+	if err != nil {
+		return fmt.Errorf("delete stale settlements: %w", translate(err))
+	}
+	_, err = c.tx.ExecContext(ctx, `
+		UPDATE jobs SET status = 'COMPLETED', progress = 100, processed_count = total_count,
+			result_path = $2, error = NULL, finished_at = now(), updated_at = now(),
+			owner = NULL, lease_expires_at = NULL
+		WHERE job_id = $1`, c.job.ID, resultPath)
+	if err != nil {
+		return fmt.Errorf("complete job: %w", translate(err))
+	}
+	return nil
+}
+
+// Commit commits the completion. A failed commit is an error: the job is not
+// COMPLETED and its settlements did not change.
+func (c *Completion) Commit() error {
+	if err := c.tx.Commit(); err != nil {
+		return fmt.Errorf("commit completion: %w", translate(err))
+	}
+	return nil
+}
+
+// Rollback abandons the completion; it is a no-op after Commit.
+func (c *Completion) Rollback() { _ = c.tx.Rollback() }
+
+// SettlementsBetween returns the stored settlements of the days from..to,
+// ordered by date then merchant_id.
+func (s *Store) SettlementsBetween(ctx context.Context, from, to time.Time) ([]Settlement, error) {
+	rows := []Settlement{}
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id
+		FROM settlements WHERE date BETWEEN $1::date AND $2::date
+		ORDER BY date, merchant_id`, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return nil, fmt.Errorf("list settlements: %w", translate(err))
+	}
+	return rows, nil
+}
