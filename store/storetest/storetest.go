@@ -91,6 +91,10 @@ func Run(m *testing.M) int {
 	return m.Run()
 }
 
+// External reports whether the tests run on the server at TEST_DATABASE_URL
+// rather than on a cluster of their own (whose settings they control).
+func External() bool { return os.Getenv("TEST_DATABASE_URL") != "" }
+
 // benchmarking reports whether the test binary was asked to run benchmarks.
 func benchmarking() bool {
 	f := flag.Lookup("test.bench")

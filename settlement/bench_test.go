@@ -1,0 +1,305 @@
+package settlement_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/internal/seed"
+	"github.com/ordersettle/ordersettle/settlement"
+	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/pglocal"
+	"github.com/ordersettle/ordersettle/store/storetest"
+)
+
+const benchRuns = 3
+
+// BenchmarkSettlement seeds 1,000,000 transactions (31 days, 1000 merchants)
+// and compares, on the same database with durability on:
+//   - a settlement job through HTTP (POST /jobs/settlement until COMPLETED,
+//     CSV on disk) on a server process with the default WORKERS/BATCH_SIZE;
+//   - the raw-SQL floor: one INSERT … SELECT … GROUP BY … ON CONFLICT DO
+//     UPDATE plus COPY (SELECT … ORDER BY …) TO STDOUT into a file (psql).
+//
+// It also prints the server's peak RSS for 100k vs 1M rows and a WORKERS ×
+// BATCH_SIZE sweep of the engine.
+func BenchmarkSettlement(b *testing.B) {
+	for range b.N {
+		benchSettlement(b)
+	}
+}
+
+func benchSettlement(b *testing.B) {
+	ctx := context.Background()
+	dsn := storetest.NewDSN(b)
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+
+	from, to := day("2025-01-01"), day("2025-01-31")
+	t0 := time.Now()
+	gen1M := seed.New(seed.Config{N: 1_000_000, From: from, To: to, Merchants: 1000, Seed: 42})
+	if _, err := st.CopyTransactions(ctx, gen1M.Next, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.AnalyzeTransactions(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded 1,000,000 transactions in %v", time.Since(t0).Round(time.Millisecond))
+
+	bin := buildServer(b)
+	dir := b.TempDir()
+
+	// Floor and service, alternating, on warm caches.
+	srv := startServer(b, bin, dsn, dir)
+	floorCSV := filepath.Join(b.TempDir(), "floor.csv")
+	floor := func() time.Duration { return runFloor(b, dsn, from, to, floorCSV) }
+	service := func() time.Duration { d, _ := srv.settle(b, from, to); return d }
+	floor()
+	service()
+	var floors, services []time.Duration
+	var lastJob uuid.UUID
+	for range benchRuns {
+		floors = append(floors, floor())
+		d, id := srv.settle(b, from, to)
+		services = append(services, d)
+		lastJob = id
+	}
+	srv.stop(b)
+	if got, want := readFile(b, filepath.Join(dir, settlement.FileName(lastJob))), readFile(b, floorCSV); !bytes.Equal(got, want) {
+		b.Fatalf("the job's CSV differs from the floor's: %s", firstDiff(got, want))
+	}
+	fMed, sMed := median(floors), median(services)
+	ratio := float64(sMed) / float64(fMed)
+
+	// Peak RSS of a fresh server per job size.
+	rss := map[string]int64{}
+	for _, r := range []struct {
+		name     string
+		from, to time.Time
+	}{{"100k", from, day("2025-01-03")}, {"1M", from, to}} {
+		s := startServer(b, bin, dsn, dir)
+		_, id := s.settle(b, r.from, r.to)
+		j, _ := st.GetJob(ctx, id)
+		rss[r.name] = s.peakRSS(b)
+		b.Logf("peak RSS for a %s-row job (%d rows): %d MiB", r.name, j.Total, rss[r.name]>>20)
+		s.stop(b)
+	}
+	rssRatio := float64(rss["1M"]) / float64(rss["100k"])
+
+	// WORKERS × BATCH_SIZE sweep of the engine (in process, no HTTP).
+	var sweep strings.Builder
+	fmt.Fprintf(&sweep, "  %-8s %10s %10s %10s\n", "WORKERS", "5k", "10k", "20k")
+	for _, w := range []int{2, 4, 8, 16} {
+		fmt.Fprintf(&sweep, "  %-8d", w)
+		for _, bs := range []int{5000, 10000, 20000} {
+			fmt.Fprintf(&sweep, " %10v", engineRun(b, st, w, bs, from, to).Round(time.Millisecond))
+		}
+		sweep.WriteString("\n")
+	}
+
+	b.Logf("\n1,000,000 transactions, 31 days, 1000 merchants; median of %d runs, durability on\n"+
+		"  raw-SQL floor (INSERT … GROUP BY … ON CONFLICT + COPY TO file): %v  %v\n"+
+		"  POST /jobs/settlement → COMPLETED over HTTP (WORKERS=8, BATCH_SIZE=10000): %v  %v\n"+
+		"  ratio service / floor: %.2fx (target <= 1.30x)\n"+
+		"  peak server RSS: 100k rows %d MiB, 1M rows %d MiB, ratio %.2fx (target <= 1.25x)\n"+
+		"engine WORKERS × BATCH_SIZE sweep (Submit → COMPLETED, 1M rows):\n%s",
+		benchRuns, fMed.Round(time.Millisecond), roundAll(floors), sMed.Round(time.Millisecond), roundAll(services),
+		ratio, rss["100k"]>>20, rss["1M"]>>20, rssRatio, sweep.String())
+	b.ReportMetric(sMed.Seconds(), "job-s")
+	b.ReportMetric(fMed.Seconds(), "floor-s")
+	b.ReportMetric(ratio, "x-floor")
+	b.ReportMetric(float64(rss["1M"]>>20), "rss-1M-MiB")
+	b.ReportMetric(rssRatio, "x-rss-1M/100k")
+}
+
+// runFloor runs the raw-SQL floor with psql and returns its wall time.
+func runFloor(b *testing.B, dsn string, from, to time.Time, out string) time.Duration {
+	binDir, err := pglocal.FindBinaries()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, t := from.Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)
+	upsert := fmt.Sprintf(`BEGIN;
+INSERT INTO settlements (merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id)
+SELECT merchant_id, paid_at::date, sum(amount_cents), sum(fee_cents), sum(amount_cents) - sum(fee_cents), count(*), gen_random_uuid()
+FROM transactions WHERE paid_at >= '%s' AND paid_at < '%s' AND status = 'PAID'
+GROUP BY merchant_id, paid_at::date
+ON CONFLICT (merchant_id, date) DO UPDATE SET gross_cents = EXCLUDED.gross_cents, fee_cents = EXCLUDED.fee_cents,
+  net_cents = EXCLUDED.net_cents, txn_count = EXCLUDED.txn_count, unique_run_id = EXCLUDED.unique_run_id, generated_at = now();
+COMMIT;`, f, t)
+	copyOut := fmt.Sprintf(`\copy (SELECT merchant_id, to_char(date, 'YYYY-MM-DD'), gross_cents, fee_cents, net_cents, txn_count FROM settlements WHERE date >= '%s' AND date < '%s' ORDER BY date, merchant_id) TO '%s' WITH (FORMAT csv, HEADER)`, f, t, out)
+	cmd := exec.Command(filepath.Join(binDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", upsert, "-c", copyOut, dsn)
+	start := time.Now()
+	if outp, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("floor: %v: %s", err, outp)
+	}
+	return time.Since(start)
+}
+
+// engineRun times one in-process engine run with the given pool and batch size.
+func engineRun(b *testing.B, st *store.Store, workers, batchSize int, from, to time.Time) time.Duration {
+	cfg := settlement.Config{Workers: workers, BatchSize: batchSize, Dir: b.TempDir(), Logger: quiet,
+		PollInterval: 10 * time.Millisecond}
+	eng := settlement.New(st, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	start := time.Now()
+	job, err := eng.Submit(context.Background(), from, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		j, err := st.GetJob(context.Background(), job.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if j.Status == store.JobCompleted {
+			return time.Since(start)
+		}
+		if j.Status != store.JobQueued && j.Status != store.JobRunning {
+			b.Fatalf("sweep job ended %s", j.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// buildServer compiles cmd/server for the benchmark.
+func buildServer(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "server")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/server")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build server: %v: %s", err, out)
+	}
+	return bin
+}
+
+// serverProcess is cmd/server running against the benchmark's database.
+type serverProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	client *gen.ClientWithResponses
+}
+
+func startServer(b *testing.B, bin, dsn, dir string) *serverProcess {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "PORT="+strconv.Itoa(port), "SETTLEMENT_DIR="+dir,
+		"MIGRATE=false", "LOG_LEVEL=warn", "WORKERS=8", "BATCH_SIZE=10000")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s := &serverProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	b.Cleanup(func() { s.stop(b) })
+	s.client, err = gen.NewClientWithResponses(s.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		resp, err := http.Get(s.url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("server did not become healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// settle runs one job over HTTP and returns POST → COMPLETED time.
+func (s *serverProcess) settle(b *testing.B, from, to time.Time) (time.Duration, uuid.UUID) {
+	ctx := context.Background()
+	start := time.Now()
+	resp, err := s.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: dateOf(from), To: dateOf(to)})
+	if err != nil || resp.JSON202 == nil {
+		b.Fatalf("create job: %v %s", err, resp.Body)
+	}
+	id := resp.JSON202.JobId
+	for {
+		got, err := s.client.GetJobWithResponse(ctx, id)
+		if err != nil || got.JSON200 == nil {
+			b.Fatalf("get job: %v", err)
+		}
+		switch got.JSON200.Status {
+		case gen.COMPLETED:
+			return time.Since(start), id
+		case gen.FAILED, gen.CANCELLED:
+			b.Fatalf("job ended %s", got.JSON200.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// peakRSS reads the process's high-water resident set (VmHWM).
+func (s *serverProcess) peakRSS(b *testing.B) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+func (s *serverProcess) stop(b *testing.B) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+}
+
+func dateOf(t time.Time) openapi_types.Date { return openapi_types.Date{Time: t} }
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}
