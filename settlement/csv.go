@@ -3,6 +3,7 @@ package settlement
 import (
 	"bufio"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,12 +26,12 @@ func (e *Engine) Path(id uuid.UUID) string { return filepath.Join(e.cfg.Dir, Fil
 // WriteCSV writes rows in the settlement file format: the header, then one
 // line per row in the given order, integers only, dates as YYYY-MM-DD, LF
 // line endings and a newline after the last line.
-func WriteCSV(w *bufio.Writer, rows []store.Settlement) error {
+func WriteCSV(w *bufio.Writer, rows iter.Seq[store.Settlement]) error {
 	if _, err := w.WriteString(CSVHeader); err != nil {
 		return err
 	}
 	var line []byte
-	for _, r := range rows {
+	for r := range rows {
 		line = strconv.AppendInt(line[:0], int64(r.MerchantID), 10)
 		line = append(line, ',')
 		line = r.Date.UTC().AppendFormat(line, time.DateOnly)
@@ -48,7 +49,7 @@ func WriteCSV(w *bufio.Writer, rows []store.Settlement) error {
 
 // writeTempCSV writes rows to a new hidden temporary file in dir, synced to
 // disk, and returns its path.
-func writeTempCSV(dir string, id uuid.UUID, rows []store.Settlement) (path string, err error) {
+func writeTempCSV(dir string, id uuid.UUID, rows iter.Seq[store.Settlement]) (path string, err error) {
 	f, err := os.CreateTemp(dir, "."+FileName(id)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("create settlement file: %w", err)

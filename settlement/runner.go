@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"sync"
@@ -112,12 +113,11 @@ func (e *Engine) execute(ctx context.Context, job store.Job, processed *atomic.I
 	if err != nil {
 		return stats, err
 	}
-	rows := totals.settlements()
-	stats.settlements = len(rows)
+	stats.settlements = totals.len()
 	t1 := time.Now()
 	stats.aggregate = t1.Sub(t0)
 
-	tmp, err := writeTempCSV(e.cfg.Dir, job.ID, rows)
+	tmp, err := writeTempCSV(e.cfg.Dir, job.ID, totals.sorted())
 	if err != nil {
 		return stats, err
 	}
@@ -134,7 +134,7 @@ func (e *Engine) execute(ctx context.Context, job store.Job, processed *atomic.I
 	// than throwing the finished work away.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	err = e.complete(cctx, job.ID, rows, tmp)
+	err = e.complete(cctx, job.ID, totals.sorted(), tmp)
 	stats.complete = time.Since(t2)
 	return stats, err
 }
@@ -247,7 +247,7 @@ func (e *Engine) aggregate(ctx context.Context, id uuid.UUID, from, end time.Tim
 // complete stores the settlements and marks the job COMPLETED in one
 // transaction, publishing the CSV (rename) just before the commit; if the
 // commit fails the file is removed again.
-func (e *Engine) complete(ctx context.Context, id uuid.UUID, rows []store.Settlement, tmp string) error {
+func (e *Engine) complete(ctx context.Context, id uuid.UUID, rows iter.Seq[store.Settlement], tmp string) error {
 	c, err := e.store.BeginCompletion(ctx, id, e.cfg.Owner)
 	if err != nil {
 		return err

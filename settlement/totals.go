@@ -1,7 +1,8 @@
 package settlement
 
 import (
-	"sort"
+	"iter"
+	"slices"
 	"time"
 
 	"github.com/ordersettle/ordersettle/store"
@@ -22,10 +23,10 @@ type dayTotal struct {
 // number of (merchant, day) pairs with a PAID transaction, never the number
 // of rows.
 type dailyTotals struct {
-	m map[dayKey]*dayTotal
+	m map[dayKey]dayTotal
 }
 
-func newDailyTotals() *dailyTotals { return &dailyTotals{m: map[dayKey]*dayTotal{}} }
+func newDailyTotals() *dailyTotals { return &dailyTotals{m: map[dayKey]dayTotal{}} }
 
 // add merges one batch's totals and returns how many rows the batch scanned.
 func (d *dailyTotals) add(batch []store.DailyTotal) (scanned int64) {
@@ -36,40 +37,44 @@ func (d *dailyTotals) add(batch []store.DailyTotal) (scanned int64) {
 		}
 		k := dayKey{day: t.Day, merchant: t.MerchantID}
 		sum := d.m[k]
-		if sum == nil {
-			sum = &dayTotal{}
-			d.m[k] = sum
-		}
 		sum.gross += t.GrossCents
 		sum.fee += t.FeeCents
 		sum.count += t.TxnCount
+		d.m[k] = sum
 	}
 	return scanned
 }
 
-// settlements returns the merged totals ordered by date, then merchant_id.
-func (d *dailyTotals) settlements() []store.Settlement {
+// len is the number of settlements.
+func (d *dailyTotals) len() int { return len(d.m) }
+
+// sorted yields the settlements ordered by date, then merchant_id. Only the
+// keys are sorted; rows are built one at a time as they are consumed.
+func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
 	keys := make([]dayKey, 0, len(d.m))
 	for k := range d.m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].day != keys[j].day {
-			return keys[i].day < keys[j].day
+	slices.SortFunc(keys, func(a, b dayKey) int {
+		if a.day != b.day {
+			return int(a.day - b.day)
 		}
-		return keys[i].merchant < keys[j].merchant
+		return int(a.merchant - b.merchant)
 	})
-	rows := make([]store.Settlement, len(keys))
-	for i, k := range keys {
-		s := d.m[k]
-		rows[i] = store.Settlement{
-			MerchantID: k.merchant,
-			Date:       time.Unix(int64(k.day)*86400, 0).UTC(),
-			GrossCents: s.gross,
-			FeeCents:   s.fee,
-			NetCents:   s.gross - s.fee,
-			TxnCount:   s.count,
+	return func(yield func(store.Settlement) bool) {
+		for _, k := range keys {
+			s := d.m[k]
+			row := store.Settlement{
+				MerchantID: k.merchant,
+				Date:       time.Unix(int64(k.day)*86400, 0).UTC(),
+				GrossCents: s.gross,
+				FeeCents:   s.fee,
+				NetCents:   s.gross - s.fee,
+				TxnCount:   s.count,
+			}
+			if !yield(row) {
+				return
+			}
 		}
 	}
-	return rows
 }

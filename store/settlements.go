@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,32 +80,44 @@ func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
 // Settle makes the settlements of the job's days exactly rows: it upserts
 // them on (merchant_id, date) with unique_run_id = the job's id, deletes the
 // rows of those days that this run did not produce, and marks the job
-// COMPLETED with its result path. Nothing is visible before Commit.
-func (c *Completion) Settle(ctx context.Context, rows []Settlement, resultPath string) error {
-	if len(rows) > 0 {
-		merchants := make([]int64, len(rows))
-		dates := make([]string, len(rows))
-		gross := make([]int64, len(rows))
-		fees := make([]int64, len(rows))
-		counts := make([]int64, len(rows))
-		for i, r := range rows {
-			merchants[i], dates[i] = int64(r.MerchantID), r.Date.Format(time.DateOnly)
-			gross[i], fees[i], counts[i] = r.GrossCents, r.FeeCents, r.TxnCount
-		}
-		_, err := c.tx.ExecContext(ctx, `
-			INSERT INTO settlements (merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id, generated_at)
-			SELECT m, d, g, f, g - f, n, $6, now()
-			FROM unnest($1::int[], $2::date[], $3::bigint[], $4::bigint[], $5::int[]) AS t(m, d, g, f, n)
-			ON CONFLICT (merchant_id, date) DO UPDATE SET
-				gross_cents = EXCLUDED.gross_cents, fee_cents = EXCLUDED.fee_cents,
-				net_cents = EXCLUDED.net_cents, txn_count = EXCLUDED.txn_count,
-				unique_run_id = EXCLUDED.unique_run_id, generated_at = EXCLUDED.generated_at`,
-			pq.Array(merchants), pq.Array(dates), pq.Array(gross), pq.Array(fees), pq.Array(counts), c.job.ID)
-		if err != nil {
-			return fmt.Errorf("upsert settlements: %w", translate(err))
+// COMPLETED with its result path. The rows are streamed to the server with
+// COPY into a temporary table, so they are never all in memory at once.
+// Nothing is visible before Commit.
+func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], resultPath string) error {
+	if _, err := c.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE settlement_run (
+			merchant_id integer, date date, gross_cents bigint, fee_cents bigint, txn_count integer
+		) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("stage settlements: %w", translate(err))
+	}
+	stmt, err := c.tx.PrepareContext(ctx, pq.CopyIn("settlement_run", "merchant_id", "date", "gross_cents", "fee_cents", "txn_count"))
+	if err != nil {
+		return fmt.Errorf("stage settlements: %w", translate(err))
+	}
+	for r := range rows {
+		if _, err := stmt.ExecContext(ctx, r.MerchantID, r.Date.Format(time.DateOnly), r.GrossCents, r.FeeCents, r.TxnCount); err != nil {
+			_ = stmt.Close()
+			return fmt.Errorf("stage settlements: %w", translate(err))
 		}
 	}
-	_, err := c.tx.ExecContext(ctx, `DELETE FROM settlements
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		_ = stmt.Close()
+		return fmt.Errorf("stage settlements: %w", translate(err))
+	}
+	if err := stmt.Close(); err != nil {
+		return fmt.Errorf("stage settlements: %w", translate(err))
+	}
+	_, err = c.tx.ExecContext(ctx, `
+		INSERT INTO settlements (merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id, generated_at)
+		SELECT merchant_id, date, gross_cents, fee_cents, gross_cents - fee_cents, txn_count, $1, now()
+		FROM settlement_run
+		ON CONFLICT (merchant_id, date) DO UPDATE SET
+			gross_cents = EXCLUDED.gross_cents, fee_cents = EXCLUDED.fee_cents,
+			net_cents = EXCLUDED.net_cents, txn_count = EXCLUDED.txn_count,
+			unique_run_id = EXCLUDED.unique_run_id, generated_at = EXCLUDED.generated_at`, c.job.ID)
+	if err != nil {
+		return fmt.Errorf("upsert settlements: %w", translate(err))
+	}
+	_, err = c.tx.ExecContext(ctx, `DELETE FROM settlements
 		WHERE date BETWEEN $1::date AND $2::date AND unique_run_id <> $3`,
 		c.job.From.Format(time.DateOnly), c.job.To.Format(time.DateOnly), c.job.ID)
 	if err != nil {
