@@ -98,7 +98,7 @@ type ClientInterface interface {
 	// per merchant and day, ordered by date then merchant_id.
 	//
 	// Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-	DownloadSettlementCSV(ctx context.Context, jobId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DownloadSettlementCSV(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Report service and database health
 	//
@@ -235,8 +235,8 @@ type ClientInterface interface {
 // per merchant and day, ordered by date then merchant_id.
 //
 // Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-func (c *Client) DownloadSettlementCSV(ctx context.Context, jobId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDownloadSettlementCSVRequest(c.Server, jobId)
+func (c *Client) DownloadSettlementCSV(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSettlementCSVRequest(c.Server, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -505,12 +505,12 @@ func (c *Client) GetProduct(ctx context.Context, id ProductID, reqEditors ...Req
 }
 
 // NewDownloadSettlementCSVRequest constructs an http.Request for the DownloadSettlementCSV method
-func NewDownloadSettlementCSVRequest(server string, jobId openapi_types.UUID) (*http.Request, error) {
+func NewDownloadSettlementCSVRequest(server string, jobID openapi_types.UUID) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job_id", jobId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job_id", jobID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
 	if err != nil {
 		return nil, err
 	}
@@ -868,9 +868,9 @@ func NewListProductsRequest(server string, params *ListProductsParams) (*http.Re
 
 		}
 
-		if params.AfterId != nil {
+		if params.AfterID != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -1021,7 +1021,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-	DownloadSettlementCSVWithResponse(ctx context.Context, jobId openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error)
+	DownloadSettlementCSVWithResponse(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error)
 
 	// GetHealthWithResponse Report service and database health
 	//
@@ -2010,8 +2010,8 @@ func (r GetProductResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-func (c *ClientWithResponses) DownloadSettlementCSVWithResponse(ctx context.Context, jobId openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error) {
-	rsp, err := c.DownloadSettlementCSV(ctx, jobId, reqEditors...)
+func (c *ClientWithResponses) DownloadSettlementCSVWithResponse(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error) {
+	rsp, err := c.DownloadSettlementCSV(ctx, jobID, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ import (
 type ServerInterface interface {
 	// DownloadSettlementCSV Download a settlement CSV
 	// (GET /downloads/{job_id}.csv)
-	DownloadSettlementCSV(c *gin.Context, jobId openapi_types.UUID)
+	DownloadSettlementCSV(c *gin.Context, jobID openapi_types.UUID)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(c *gin.Context)
@@ -76,9 +76,9 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 	_ = err
 
 	// ------------- Path parameter "job_id" -------------
-	var jobId openapi_types.UUID
+	var jobID openapi_types.UUID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
 		return
@@ -91,7 +91,7 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.DownloadSettlementCSV(c, jobId)
+	siw.Handler.DownloadSettlementCSV(c, jobID)
 }
 
 // GetHealth operation middleware
@@ -289,7 +289,7 @@ func (siw *ServerInterfaceWrapper) ListProducts(c *gin.Context) {
 
 	// ------------- Optional query parameter "after_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", c.Request.URL.Query(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", c.Request.URL.Query(), &params.AfterID, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter after_id: %w", err), http.StatusBadRequest)
 		return
@@ -403,7 +403,7 @@ type UnavailableJSONResponse struct {
 }
 
 type DownloadSettlementCSVRequestObject struct {
-	JobId openapi_types.UUID `json:"job_id"`
+	JobID openapi_types.UUID `json:"job_id"`
 }
 
 type DownloadSettlementCSVResponseObject interface {
@@ -414,13 +414,13 @@ type DownloadSettlementCSV200ResponseHeaders struct {
 	ContentDisposition *string
 }
 
-type DownloadSettlementCSV200TextcsvResponse struct {
+type DownloadSettlementCSV200TextCsvResponse struct {
 	Body          io.Reader
 	Headers       DownloadSettlementCSV200ResponseHeaders
 	ContentLength int64
 }
 
-func (response DownloadSettlementCSV200TextcsvResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	w.Header().Set("Content-Type", "text/csv")
 	if response.ContentLength != 0 {
@@ -705,7 +705,7 @@ func (response CreateSettlementJob503JSONResponse) VisitCreateSettlementJobRespo
 }
 
 type GetJobRequestObject struct {
-	Id JobID `json:"id"`
+	ID JobID `json:"id"`
 }
 
 type GetJobResponseObject interface {
@@ -786,7 +786,7 @@ func (response GetJob503JSONResponse) VisitGetJobResponse(w http.ResponseWriter)
 }
 
 type CancelJobRequestObject struct {
-	Id JobID `json:"id"`
+	ID JobID `json:"id"`
 }
 
 type CancelJobResponseObject interface {
@@ -1005,7 +1005,7 @@ func (response CreateOrder503JSONResponse) VisitCreateOrderResponse(w http.Respo
 }
 
 type GetOrderRequestObject struct {
-	Id openapi_types.UUID `json:"id"`
+	ID openapi_types.UUID `json:"id"`
 }
 
 type GetOrderResponseObject interface {
@@ -1234,7 +1234,7 @@ func (response CreateProduct503JSONResponse) VisitCreateProductResponse(w http.R
 }
 
 type GetProductRequestObject struct {
-	Id ProductID `json:"id"`
+	ID ProductID `json:"id"`
 }
 
 type GetProductResponseObject interface {
@@ -1409,10 +1409,10 @@ type strictHandler struct {
 }
 
 // DownloadSettlementCSV operation middleware
-func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobId openapi_types.UUID) {
+func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID openapi_types.UUID) {
 	var request DownloadSettlementCSVRequestObject
 
-	request.JobId = jobId
+	request.JobID = jobID
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DownloadSettlementCSV(ctx, request.(DownloadSettlementCSVRequestObject))
@@ -1530,7 +1530,7 @@ func (sh *strictHandler) CreateSettlementJob(ctx *gin.Context) {
 func (sh *strictHandler) GetJob(ctx *gin.Context, id JobID) {
 	var request GetJobRequestObject
 
-	request.Id = id
+	request.ID = id
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetJob(ctx, request.(GetJobRequestObject))
@@ -1556,7 +1556,7 @@ func (sh *strictHandler) GetJob(ctx *gin.Context, id JobID) {
 func (sh *strictHandler) CancelJob(ctx *gin.Context, id JobID) {
 	var request CancelJobRequestObject
 
-	request.Id = id
+	request.ID = id
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.CancelJob(ctx, request.(CancelJobRequestObject))
@@ -1626,7 +1626,7 @@ func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams)
 func (sh *strictHandler) GetOrder(ctx *gin.Context, id openapi_types.UUID) {
 	var request GetOrderRequestObject
 
-	request.Id = id
+	request.ID = id
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetOrder(ctx, request.(GetOrderRequestObject))
@@ -1720,7 +1720,7 @@ func (sh *strictHandler) CreateProduct(ctx *gin.Context) {
 func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 	var request GetProductRequestObject
 
-	request.Id = id
+	request.ID = id
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetProduct(ctx, request.(GetProductRequestObject))
@@ -1747,90 +1747,91 @@ func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"1HxrUxs5s/9XUc3/X/UkdcZmbEwSTD0vCDhZEgIsl93KWaewPNO2BWNpdqTBuFJ8jvOBzhc7pdZcNBdj",
-	"Q9iknipeeG5Sq9X966v47vhiHgkOXEmn/92JaEznoCDGq6MA5pFQwP3lZ1jqOwFIP2aRYoI7fecLvQVJ",
-	"YlAxA0kknUCfULxekgVTM6JmQCSdA7mFJaE8KG7E8HcCUg15DCqJucQnExZLRUSifDEHQqeU8TbpECVI",
-	"d2eH+DMaU1/T1h5yx3Xgns6jEJy+89bfhTdv3u623va6O62eF0Brt9cbt8B7O/E7k12PwlvHdZimeQY0",
-	"gNhxHU7n+ltrjS29SNeR/gzmVK92Tu+PgU/VzOl3d3ZcZ854dt1xHbWM9ABSxYxPnYcH1/kkxkeHdTZd",
-	"zoDciPG/JGFBO6MjompWUMECx3U0T1gMgdNXcQI2IRMRz6ly+k6S4Jv1qc9iESS+WjV9ZB6/BAmMq+2u",
-	"42rmsHkyd/rdTu9t7932m95b5JC5WfCHcQVTiJ0HTWYMMhJcAorXexqcGzHQV77gCjj+pFEUMp9q+rdu",
-	"pF7E92K3vzsQxyI2nwR6hvf7h9fng9+vBheXmi6Qkk71/VTGyFgEyz75O6FcMbXsE57MxxCTeaKfAaGK",
-	"hEClIh3kZLHk/x/DxOk7/2+r0JEt81RuDZAGXFOZ2yOLmlEfxTqjg0kyp6FmJARExGRCWSjJHQ1ZgGvd",
-	"w7dT+onelkwtIAxy9YmBSsHbzoPrHHEFMafhj7Hv6ORycH6yf1ziHUuHJvi2oUxCfAcxCcWUzKghLQCl",
-	"F/EijMvoGPUJ5SThcB+BryDISEjnIjQGwniFIpdw0D/TB5mcIZs+ifGJUB9EwoMf49Sn0/fXJ6eX1x9O",
-	"r04OS+y6EWOyE3j+W/Boq0ffQas3fkdbu5MdaHmTN5NO0PW3xz1KuFBkgpS8BMtKBI36hAsNNOnuMKPs",
-	"GhzoMhQ0uBTimMZT+DEmnO1/PT7dP7y+PD29Pt4//zhYqXNa4EM9YUzUjHLS8Xrvdt6+IeOlgpcRmRot",
-	"FY1rpIJ8Ye8NWwwovoxsnJ2fHl4dXK6QjxR/Sa/7whJQm9ZIQTZfVRKuOL2jLKTj8Ael4Opk/4/9o+P9",
-	"98fl/UdQoIqOqQTN+aSYcC/1DEKq0Bz8+OItItKNL08dA/VnemqNthZeMEnkDIKA8SnRilGiTJtH4ySg",
-	"kTrXT1r7E01zzbRegC94ILWHsqBMW5OJiMGMxvi0XfIm6vaw4AFONch4XLffKMhiQjTGLUnv/h7Nwc79",
-	"fY50BO59iBQZfRxckq0Z0FDNRpqAKBYRxIoZm5vv41qOHyLcOsZqZ17BX+kA33LzLsY34CstW/jVAYpH",
-	"3VH0Z4xDKwYa4H7gKETLkiYRuHYZ/qoYcluTvgwufzs9RCnfPz4+/XOgbzYhUZManp4fDs5Ld6pAfnp1",
-	"eX364fri8vTgs/X4YP/kYHCcCfmHo+MB3j4f7B9+dVzn6HDw5ez0cnBy8PX68+Dr9fng6gIJqz44Orm+",
-	"usiH+Hh6on9bZtdWpm9V78517luaQa07GqNPoDml2Wy5Ty7eyIHMXH4BNRPBiVD7YSgWkN2uGoP0bgUL",
-	"zd3TOIC4cs+2pulbiTqdXCjh35ZeOaDch9Bgjbn/gYWayHOgwTK9VQ4xziGROaHlR0f8StrjfBQ8u8zd",
-	"IHNpY9y3TC5Taa5J5p8zqsgCuCKLWBiNLSuMnwr0Wn1ByX+wsLA61W/JnHJLBe6jkHIEXG2YFJF0KclC",
-	"/1KCBIJwuFftRmff1kekr5i1STF/QzBoIAjva1jJsJH5gMDClMyhtM6S7AniSaq6Qu+9hbh1OdZYp6hK",
-	"ZMNn1oatW286hltQ0bTkT2JcX+8+kaBUCHO93Tdi3LDZMVAFwTVVJfPndL3uTsvrtrzOpef18e+/HbeI",
-	"iQKqoKXYHJyGVQdiwbXGXSdxgwCe8nBJFjPg5OD0y9nx4HJw2C4Ft1vZ93JrEw+z7cu7Jiqg2bgU03/Y",
-	"PzoeHO4ZCSxrREGMxcCAxeArEaODpZ2aRcxUquy12SexmDextNPyOlVGNn1/I8bXLCiPsAk37LGbY2cU",
-	"AR+kxp266Y0pl9TXV5JIn3IOAZGCTGhc4subbc/zPLcUJL/pOVY87NXjYZx5GoOU9Yk7nkf+939IThrZ",
-	"IkooGu4RjyRcsdC4uWJhwiFfJFxBUKHJ5qtIzM7kUXtH09tAngmOy9r6GPZ9EuML8+KD6yjRvMnbG20y",
-	"rnDNJmTxHeVTIK8oXxJD5uuCM03M6Hjes3YoiYINAaG7KSBU8CyVbLcAtlwqbNHMuJOqErLatfGqROsK",
-	"SDxmJtVS5u8nMZY6fF7oiAlTcHVgZArm5R9rZAL305BA45gua+s2A60g9CIXvTKpv18NrgaHfXS2tfM+",
-	"ETGhZCHiW4jb5Pzq5OTo5GOfjEE/zJnXLqAVo4QhL2DM6I9UIoYixXJw8YcGNW2ql+0UGPtkSu+AJNEe",
-	"kQBDPkJAHbVJ6iTqN6QSUQQBETyLQPc0Ms40NQsq02nS7GVqAc2SHNdJqddOTEat9hhxcn0zm6bRsp7A",
-	"An01jOSCgGl+0fDM2sMJDSVUI6h9ToT+THscUUj9BmM/TpYQp9jbEJfop5hV3GtK1LpoGMYh5bdlO5JI",
-	"iFud7rZBpEeSrBFV2rlz+s5weLECvbXjWrUOHfcFMpaukyUNNx+7Y3Dm0URoWROsFVgTugXnm5TkBBap",
-	"y/7ULc9zA0oQgx/1TTcp4eqGHzIZhXSJmcmnbfcxmzOlTScHeovZ9x/edebDtZ+VLcp0XnGmCL6hzQW+",
-	"VDYG3d3d3SfLR6N9kBj1NFIgSe7VIk5JGkLVJr0EERVpwq3LCCszaoUcXeRgmHrNT5AmjQFXlwc6WMiM",
-	"shKpm+2SsVAzEuiwhnE/TAJjlMuilnmG5XE/YCUooEvy6uvXr19bX760Dg9fl4XqaR6kcU3KsxzThklS",
-	"ITaZnJEmb9Q87yZOTWVzCtvdtBc5gtc0VkNzYKD6cYRuRNgaLx4PczRHLztPDnOqBGxPOn53vAutd0GP",
-	"tnqTN+PWrt8JWl3YoW/H7/zdwIMN3fNNAf4H8LtJtTdxf3HPbAdY0fCazrULugqeMpq0g69KtTlLWdcB",
-	"Fvqua6AA+bnWujQSbbmjlrCsFNpV/ho+zEIUvRZtBDDaVDNY4n0j23YWMH+z0dOxrN4qw4alZw3AfhLH",
-	"OlRFMHxqtP8yatDoKzzqcmS29zHruc4erjd1m1m1dbZqc7OEgvaIbVorZ+m+nzWm1k45kIhOgYhJJgXS",
-	"JSyQhEofeMCaMntPi2kyuavFNa7D4V5d04la4SefUanpIKPslRH6A1r19ZdI+B7hSRgSYaLbUNslfbuE",
-	"AjtNW6A/M9UcU7Bftw241CrJdX7r7xifiKxIRI3Gpa0CaIiMkSdzyriijEOsx8UUlzNTKpL9ra0pU7Nk",
-	"3PbFfMv6xP7t1Io69tgSwlCS0Ih/C8Um317UcpEoIu70+2GogywdwJlv5ZDPIfZnlCv5LxLRJeasVCWV",
-	"MKb+7TQWCQ/IjRjL9pAP+QBLLKZAkRdXsnq3nNFIB3/fhyahNnT65PsQk7D659C5OjsbnF9fnOx/Hgwd",
-	"lwyzxKx5OkvmlBMF92roPDyM9ojg4XLISzUbcgsQScQvseBmxja54rdcX366OD0xDQEGVmO4wSK5W3TU",
-	"jEXAwDxNWad9Mix7uoZDCBskRH9bmnxJrbsmZD5wk+NNd30/ov4MWt22V9voxWLRpvi4LeLpVvqt3Do+",
-	"OhicXAzwG604TIUV+XFcR+9fmvVqe+ZFEQGnEdNeRNtrax8momqGOmqlQ7+b3MkDpjz7350pqOYoVcfz",
-	"YkJokQfQ290npsw35KNMVK5Z4Gp0d6exkNJAkzuBFKRcDql9dNU9v0a+jVwiOGbihjyCmGQjIaMDunSN",
-	"1wYBGS+Nl6y0+bMmNOzWwIS1gKNAR1rpGgvX/ODiD+RC0Z711zPajPJk0/Nbjb5Vmni6nlepJGvx3kq3",
-	"pDBiz2fxkHfcwiS7ne4Ohtjbb3Z2PLfT7Wz3djx39y2ysVZtzel+aApdrHT2hJnwzCr9Hpg1tXTcKyQz",
-	"31W5PqJKUX+mx9jDQTSr/z20MuUtW06HzqgUTKz/etOk/9B5fP0PrtMze9Vk5vI93bLKivhJb/NGARPQ",
-	"2UW+/ndHJvM5jZcm0YixVeHguc4dDZPGBoNatfUZzTZMZjnBvbSRKoQ8sWf8UIZtWUXGDfl0U24YKlaQ",
-	"ofCNGD9G+wv3Cf2kTqEhH5WZnvZU6PfgnkklyThRWbWnqFYNOQpKx/uxjhK7Nl7uJ8FtExPylH3ngoSC",
-	"TyFOk657JE54vhxsLX2RFpScaotZRaiD/FIyF7wqVdiTs7OJVuY1bvxge/0HdhUcF5oLcWZcCLXxzxgY",
-	"RafYX1A8cL7pr1PnZKWV3edyoSO9rufl8V1eUfYpJ1gYLtWVTQeLt53p4ZD7lHOh2uRSCyTwIBKMq4o7",
-	"lHtkxi9qsJ0fQaUF77WWao2EFnVuU6fOMgL6amPRSWlZaYCai+6pb5cW09vWrj+LfLswb63DLry/0IJW",
-	"NGC1KzJ4DpGIVWn5+ZezbPcyYcz3V6bCqH31laJ4jEh1UytquUREJqsZLtHvJmomJJhsgfbhDFvaNYHS",
-	"A37SM67xv76YzG3WXmwAC9vjk5hD4ZL9nUC8LHwy9NFLpjuACU1C5fS73ppKw7o6Q2O1H6lK2/OZtJbd",
-	"RF2eBtpMOKxq8AaeYpMAbzwPFjNXSCEGc87zPJ6fDcd6HZXGFPkYEuvnW9bd/ncnEk113d8TSHQciDbJ",
-	"dBiZ0BjB+Wz/6LAcD2uRGHLMeJOsy4UME8/b9v9NIsqCa6rSa/JKCfJfpKMjnNf5yyPy6ury4LVL7EBo",
-	"yPNIiHElUsNQlF+xZQQBgGKchn54A6wfYHqoXKtws3bj98L4mpuDoyk7lGsISpSz+xtDYq2I8lDOu+gY",
-	"66GmDd2X1IZHNAFLz39rYQgqAc6xMNPVZeccQqrYHZCr8+OsQexGjF0yMvKXhTSV0oh5uGFjzsvHKp0N",
-	"FLHa/vgLNB4Vs+x9mYDicZ3/zoKHlVbv3DpGZZIABrlRs7KOknaTs2QUqWLZmpZWvLJlDjr90wj/iEw/",
-	"F9zTcPbxT+wO118gHh9BPU84tnzsuF1tEfaJ6TZBVNBhb9ZTQqgigvvQJvtZxIzvSCUiYxgYJ10iTbu7",
-	"gXTggTXCXunYjUlyyZlYaM+dSMXCMB94McNoSA35gukxArHgbZJ2C2MW1yIM46kZ5VOQWSuN1c6jpXvI",
-	"TY+M8WtMDEHGGHXoASEgr3re7utGm4KvvKgC/BRQN0szmQxfxIEOb1V2SoBVQQBPuKH9nwstNj9Td3re",
-	"7sscuSq34j8vF1QSG4xKi3jcFpgXPZplEW6lCJgkNDRpqIIqEae9Zr8kLWCU4UnIY/L4q/HmEs8Hj7Kq",
-	"84gk2BeT+hNF3dtUdvSmGHnWTmueRBly06LGOEZpVIk584lUEO1pbDHH/rIikNQIltVE0t62FD6GPMOP",
-	"IR/yP3X8QzkZVc7/jtz8BHPWF28dVya108pDXjquTF7h65bt1Tr5Oi276FXOxR1IBNu90vFojYaaJBKw",
-	"yQSwbG2dG+11u27qJGd3Fxi93gJqvEFYxod8ErLpzHzj7ZJR81GUUZt8hqWpEd1CpIozsN0emYkkKwI1",
-	"ueCmS+WpgFk5Sm6Q85m+e9HwYne52H0iHbvzo/MUP96sbiP//eV8HWvSOtgbIdY+fNoGlJ+jR3lS9Bb4",
-	"Pwrp1aNBT4V1ZNdtdoKnlE//rKWXEyOzj2XUV56oKiyBpRl5bqOi3Lam5E5xdvhPzkSswqXZBlEcaSoR",
-	"fCIUAS6S6YxkXQwraa4cKqsfBu1g+n0Ci+xo6nYKkIyno79M7t8mJLVB9vlQQ4CZGclI+YidyqsApE+o",
-	"hlOIG7hewaR0e/M6wfOCtF63+4PH3Fed1rOLDQ0yozUvkRCQVfi8px8TSjgs9NJf5ix8I7Hp5t3aVJkW",
-	"+BpRv8SFQBwjNJMuO4VrPAXbbdgsntUm3yDgeIkZclPbrkWxK6zSCjj9B/8Vx7dfaid+0BA8X7vqZ2wL",
-	"tTL7t0k/6Asfjq8QZcqehprqwfhfEuSnpy9W6UnW6rSm1JF3RI2XRbsbYSlg3cJSAnaTMXPYtE2wIQ3P",
-	"wUQx3DGRSGw2+5cko1Jf2KjStaYEmYKqNK4NefUjJlc0szW4lHoFZ9kyn1xfyVeeTpW1zD2xzLLzaJll",
-	"5+llFgNeVqsauuos0KyZohOdGnyUQA1xr+DeDxPJ7uD1qgXk3Xo/8F95mvo0/0nAsps2GxS0qW3zP6ps",
-	"ExWim2lwfuvbg7siLDZxlCwMZepacMI4U4yGVkBM0TFrOM3SFJqd5Xb32bFVKmz1luNSh3HaVpz2CXc8",
-	"7ykhVt5Ju0mQ1XlpWVxlPvOtoDI9FhU825j+h9QhjNA0+muWFNuWaHOfbX0vfs2FK6T3aamF4l+f/Qws",
-	"WyM/PzsS/zXFiccFRn+A/2hnlQ+e/huetCYd30HqiwXCTzDv+Go0p7dA4oSPSMikApQqMlMq6m9thcKn",
-	"4UxI1X/nvfPQYJp25C2UgJSkWhu+3Tied0bn4pgCX76OhuYJc5gFqY4B6c6AGnOS2FiiMbuckrQGT727",
-	"+tDviz70SidAlu1hMVbHY5BJaAxA1qBRJGXr4x6zO+AgZZpbpQHDq/J//LAJLDptHr49/F8AAAD//w==",
+	"1HztUhs5s/+tqOb/r3qSOmMzNiYEU88HB5wshADLy27lrFNYnmnbgrE0O9JgXBTXcS7o3NgpteZ9xtiA",
+	"N6mnig+eN6nV6v71q3i0XDELBAeupNV9tAIa0hkoCPHqyINZIBRwd/EVFvqOB9INWaCY4FbX+kbvQJIQ",
+	"VMhAEknH0CUUrxdkztSUqCkQSWdA7mBBKPeyGyH8HYFUAx6CikIu8cmYhVIRESlXzIDQCWW8SVpECdLe",
+	"2SHulIbU1bQ1B9yyLXigs8AHq2vtunvw4cPuXmO3095pdBwPGnudzqgBzu7YbY33HAq7lm0xTfMUqAeh",
+	"ZVuczvS3uTU29CJtS7pTmFG92hl9OAE+UVOr297Zsa0Z48l1y7bUItADSBUyPrGenmzrWIyODqtsupoC",
+	"uRWjf0nCvGZCR0DVNKOCeZZtaZ6wEDyrq8II8oSMRTijyupaUYRvVqc+D4UXuWrZ9IF5vAkSGFfbbcvW",
+	"zGGzaGZ1263Obufj9ofOLnLI3Mz4w7iCCYTWkyYzBBkILgHF6xP1LowY6CtXcAUcf9Ig8JlLNf1bt1Iv",
+	"4jHb7UcLwlCE5hNPz/Cpd3hz0f/9un95pekCKelE349ljIyEt+iSvyPKFVOLLuHRbAQhmUX6GRCqiA9U",
+	"KtJCTmZL/v8hjK2u9f+2Mh3ZMk/lVh9pwDUVuT3MUTPsolgndDBJZtTXjASPiJCMKfMluac+83Ct+/h2",
+	"TD/R25KoBfheqj4hUCl403qyrSOuIOTUfxv7jk6v+henvZMC71g8NMG3DWUSwnsIiS8mZEoNaR4ovYiN",
+	"MC6hY9gllJOIw0MArgIvISGei9AQCOMlimzCQf+MHyRyhmw6FqNToT6LiHtv49Tx2aeb07Orm89n16eH",
+	"BXbdihHZ8Rx3Fxza6NCP0OiMPtLG3ngHGs74w7jltd3tUYcSLhQZIyWbYFmBoGGXcKGBJt4dZpRdgwNd",
+	"+IJ6V0Kc0HACb2PCee/7yVnv8Obq7OzmpHfxpb9U57TA+3rCkKgp5aTldD7u7H4go4WCzYhMhZaSxtVS",
+	"Qb6xT4YtBhQ3IxvnF2eH1wdXS+Qjxl/SaW9YAirTGilI5itLwjWn95T5dOS/UQquT3t/9I5Oep9OivuP",
+	"oEAVHVEJmvNRNuF+7Bn4VKE5ePvic0TEG1+cOgTqTvXUGm1zeMEkkVPwPMYnRCtGgTJtHo2TgEbqQj9p",
+	"9Maa5oppvQRXcE9qD2VOmbYmYxGCGY3xSbPgTVTtYcYDnKqf8Lhqv1GQxZhojFuQzsMDmoOdh4cU6Qg8",
+	"uBAoMvzSvyJbU6C+mg41AUEoAggVMzY33ceVHD9EuLWM1U68gr/iAX6k5l2MbsFVWrbwqwMUj6qj6E4Z",
+	"h0YI1MP9wFGIliVNInDtMvxVMuR5TfrWv/rt7BClvHdycvZnX9+sQ6I6NTy7OOxfFO6Ugfzs+urm7PPN",
+	"5dXZwdfc44Pe6UH/JBHyz0cnfbx90e8dfrds6+iw/+387Kp/evD95mv/+81F//oSCSs/ODq9ub5Mh/hy",
+	"dqp/58xuXpl+lL0723poaAY17mmIPoHmlGZzzn2y8UYKZObyG6ip8E6F6vm+mENyu2wM4rslLDR3z0IP",
+	"wtK9vDWN34rU2fhSCfeu8MoB5S74BmvM/c/M10ReAPUW8a1iiHEBkUwJLT464tcyP84XwZPL1A0yl3mM",
+	"+5HIZSzNFcn8c0oVmQNXZB4Ko7FFhXFjgV6pLyj5TzksLE/1WzSjPKcCD4FPOQKuNkyKSLqQZK5/KUE8",
+	"QTg8qGats5/XR6Qvm7VOMX9DMKghCO9rWEmwkbmAwMKUTKG0ypLkCeJJrLpC730OcatyrLFOURXJms9y",
+	"G7ZqvfEYdkZF3ZKPxai63h6RoJQPM73dt2JUs9khUAXeDVUF82e1nfZOw2k3nNaV43Tx778tO4uJPKqg",
+	"odgMrJpVe2LOtcbdRGGNAJ5xf0HmU+Dk4Ozb+Un/qn/YLAS3W8n3cmsdD7Ppyvs6KqDeuGTTf+4dnfQP",
+	"940EFjUiIybHQI+F4CoRooOlnZp5yFSs7JXZx6GY1bG01XBaZUbWfX8rRjfMK46wDjfyY9fHzigCLkiN",
+	"O1XTG1IuqauvJJEu5Rw8IgUZ07DAlw/bjuM4diFI/tCxcvGwU42HceZJCFJWJ245Dvnf/yEpaWSLKKGo",
+	"v08cEnHFfOPmirkJh1wRcQVeiaY8X0VkdiaN2lua3hryTHBc1NbnsO9YjC7Ni0+2pUT9Jm+vtcm4whWb",
+	"kMR3lE+AvKN8QQyZ7zPO1DGj5Tiv2qEo8NYEhPa6gFDCs1iy7QzYUqnIi2bCnViVkNV2Hq8KtC6BxBNm",
+	"Ui1F/h6LkdTh81xHTJiCqwIjUzAr/lghE7ifhgQahnRRWbcZaAmhl6noFUn9/bp/3T/sorOtnfexCAkl",
+	"cxHeQdgkF9enp0enX7pkBPphyrxmBq0YJQx4BmNGf6QSIWQploPLPzSoaVO9aMbA2CUTeg8kCvaJBBjw",
+	"IQLqsEliJ1G/IZUIAvCI4EkEuq+RcaqpmVMZTxNnL2MLaJZk2VZMvXZiEmq1x4iT65vJNGt6iMdi9HsE",
+	"EYrOsRhdRJybd4/F6EBoMVbJs8+U+cnv2GkDD12nU5ijC4gBoucxvQ3UP8+Jxpj6EsqBWY8ToT/Tjkzg",
+	"U7fGhxhFCwhjSK8Jd/RTTFbu1+V/bbQ3I5/yu6J5iiSEjVZ72wDdM7nbgCrtM1pdazC4XGIUtD9cNjot",
+	"ewOJUNtKcpHrj90y8PVsfrWoYLkV5Ca0M87X6d4pzONI4KVbnqYclCAGlqqbbjLN5Q0/ZDLw6QITni/b",
+	"7hM2Y0pbZA70DpP6b9515sKNm1RDinRec6YIvqGtEL5UtDHtvb29F8tHrdmRGEzVUiBJ6iwj/EnqQ9nU",
+	"bYKIkjTh1iWEFRm1RI4uU4yNnfEXSJPGgOurAx2DJLZeidh7t8lIqCnxdLTEuOtHnrH1RVFLHM7iuJ+x",
+	"wOTRBXn3/fv3741v3xqHh++LQvUyx9R4PMVZTmjNJLEQmwTRUJM3rJ93HV+ptDmZS1C3FymCVzRWQ7Nn",
+	"oPp5hK5F2Aovno+eNEevWi+OnsoEbI9bbnu0B42PXoc2OuMPo8ae2/Iabdihu6OP7p7nwJpe/7oA/wb8",
+	"rlPtdbxq3LO8X62of0Nn2rNdBk8JTTpuUIWSX05ZVwEWusQroAD5udK61BKd83JzwrJUaJe5gfgwiXxi",
+	"V8YEsWoKC7xvZDufXEzfXNOBwkkyT+lHVjCo1aXY+mHZW6O0G4WhDpMRMV+aadiMrtQ6FM/6JYmBfs7E",
+	"rjKaq+3heqZvlUFb33ahND5jwFYKY7zv57VpvTMOJKATIGKcSIG0CfMkodIF7rG6rOLL4qlE7ioxlW1x",
+	"eFA3dKyWONPnVGo6yDB5ZYhOg8YH/SUSvk945PtEmMja18ZL3y5AxU7dFujPTCXJNAus2gZcapnkKr/1",
+	"d4yPRVKgokbj4jYFtFbGEyAzyriijEOox8X0mjVVKpDdra0JU9No1HTFbCv3Sf63VSko5ceW4PuS+Eb8",
+	"Gyg26failotIEXGv3/d9HeDp4NF8Kwd8BqE7pVzJf5GALjBfpkppjBF17yahiLhHbsVINgd8wPtY3jHF",
+	"kbSwk9Ta5ZQGOvB8HJhk3sDqkscBJoD1z4F1fX7ev7i5PO197Q8smwySpLB5Oo1mlBMFD2pgPT0N94ng",
+	"/mLAC/UicgcQSMQvMedmxia55ndcXx5fnp2aZgSDvSHcYoHezrp5RsJjYJ7GrNOOG5ZcbcMhhA3io1Mu",
+	"Ta6m0tnjMxe4yS/Hu94LqDuFRrvpVDZ6Pp83KT5uinCyFX8rt06ODvqnl338RisOU35Jfizb0vsXZ9ya",
+	"jnlRBMBpwLSr0XSa2tEJqJqijuZSsY8mb/OE6dbuozUBVR/KHlz+oZGBZjkIvd1dYkqMAz5MROWGebZG",
+	"d3sSCikNNNljiEHK5hAbUVs98Bvk29AmgmMWcMADCEkyEjLaowvbuHbgkdHCuNJK28jchIbdGpiwDnHk",
+	"YarQrDHz3w8u/0AuZK1hf72ixSlNdL2+zelHqYGo7TilKrYW7614SzIj9noWD3jLzkyy3WrvYBy+/WFn",
+	"x7Fb7dZ2Z8ex93aRjZVKb0r3U118k0ulj5mJ4XJl5wOzpoYOjoVk5rsy14dUKepO9Rj7OIhm9b8HuSx9",
+	"Iy+nA2tYiDhWf71uwWFgPb/+J9vqmL2qM3Ppnm7lSpr4SWf9JgUT9eULjN1HS0azGQ0XJsmJAZibS33d",
+	"Uz+qbW6oVHpf0ejDZJKP3I+buHxIk4rGWWXYEpZl+5BPt8VmpWwFCQrfitFztG+4R+kndSkN+LDI9Lif",
+	"Q78HD0wqSUaRSipNWaVswFFQWs7bulnydfliLwtumxiTl+w7F8QXfAJhnPDdJ2HE0+VgW+tG2l9SqnPM",
+	"yuIh5JeSqeCVqcJ+oJ11tDKtr+MH26s/yFfgcaGpEB/GxoXQPP4ZA6PoBAOv7IH1Q38dOydLrWyPy7kO",
+	"B9uOkwaBaTXbpZxgUbpQ0zbdM852oocD7lLOhWqSKy2QwL1AMK5K7lDqkRm/qMZ2TkDFxfaVlmqFhGY1",
+	"dlMjT9IG+mpt0YlpWWqA6gv+sW8XF/KbuV1/Ffn5poDcOvJF/w0taEnzV7MkgxcQiFAVlp9+OU12LxHG",
+	"dH9lLIzaV18qiieIVLeVgppNRGBSn/4C/W6ipkKCyRZoH86wpVkRKJ9JdaxnXOF/fTPp3aS12QAWtuZH",
+	"IYfMJfs7gnCR+WTooxdMtwdjGvnK6radFeWIVcWI2k4DpCo+GsBkbtl11KW5ovWEI1eJXsNTrBPgtefB",
+	"QuoSKcRgznqdx/Oz4Vivo9QUI59DYv18K3e3+2gFoq6mjKVHSSjaJNPdZEJjBOfz3tFhMR7WIjHgmBYn",
+	"SYcNGUSOs+3+mwSUeTdUxdfknRLkv0hLRzjv05eH5N311cF7m+QDoQFPIyHGlYgNQ1b6xXYVBACKcRr6",
+	"4TWwbtJDxYKGnbQ6fxLG11wfHE1tolhoUKJYAlgbEiuVlqdi3kXHWE8VbWhvUhue0QQse/+NdehSgHMi",
+	"zHRV2bkAnyp2D+T64iRpTrsVI5sMjfwlIU2pfmIertkUtPlYpbWGIpZbL3+BxqNiFr0vE1A8r/OPzHta",
+	"avUucke4TBLAIDdqVtLN0qxzlowilSxb3dKyV7bMIat/GuGfkenXgnsczj7/Sb679heIxxdQrxOOLRcb",
+	"R5ZbhB4xnS6ICjrsTfpZCFVEcBeapJdEzPiOVCIwhoFx0ibStNobSAfu5UbYLxz5MUkuORVz7bkTqZjv",
+	"pwPPpxgNqQGfMz2GJ+a8SeKmF8zi5gjDeGpK+QRk0saTayXS0j3gpj/H+DUmhiAjjDpMFw1513H23tfa",
+	"FHxlowrwU0Dd0G0yGa4IPR3equSEAiuDAJ6uQ/s/E1psfqbudJy9zRz3Kh4DeF0uqCA2GJVm8XheYDZ6",
+	"LCxHeC5FwCShvklDZVSJMO5z+yVpAaOAL0Iek8dfjjdXeDZ5mJSmhyTC5pnYn8iK46ayozfFyLN2WtMk",
+	"yoCbPjbGMUqjSsyYS6SCYF9jizlymBSBpEawpCYSN8DF8DHgCX4M+ID/qeMfysmwdPZ4aKenp5Oe/NxR",
+	"aVI5KT3ghaPS5B2+nrO9Wiffx2UXvcqZuAeJYLtfOJqt0VCTRDw2HgOWrXNnVjvtth07ycndOUavd4Aa",
+	"bxCW8QEf+2wyNd84e2RYfwxm2CRfYWFqRHcQqOz8bbtDpiJKikB1LrhpZXkpYJaOsRvkfKXvnnXF5Fth",
+	"8s0krXx7SOslfrxZ3Vr+++Z8ndykVbA3Qqx9+LhXKD3Dj/Kk6B3wfxTSy8eSXgrryK675PRQIZ/+VUsv",
+	"J0Zmn8uoLz3NlVmCnGakuY2Scuc1JXWKk4OHcipC5S/MNojsOFWB4FOhCHARTaYk6WJYSnPpQFv1IGoL",
+	"0+9jmCfHYrdjgGQ8Hn0zuf88IbENyp9NNQSYmZGMmI/YJb0MQLqEajiFsIbrJUyKtzetE7wuSOu02288",
+	"Yr/spGC+2FAjM1rzIgkeWYbP+/oxoYTDXC99M+fwa4mNN+8uT5Vpv68Q9UtcCMQxQhPpyqdwjaeQdxvW",
+	"i2e1yTcIOFpghtzUtitR7BKrtARO/8F/A/Ljl9qJNxqC12tX9XxvplZm/9ZpGt3wwfwSUabsaagpH8r/",
+	"JUF+fERjmZ4krU4rSh1pR9RokbW7ERYD1h0sJGA3GTMHXZsEG9LwDE4Qwj0TkcRms39JMiz0hQ1LXWtK",
+	"kAmoUuPagJc/YnJJM1uNS+kzqc6TZb64vpKuPJ4qaZl7YZll59kyy87LyywGvHKtauiqM0+zZoJOdGzw",
+	"UQI1xL2DB9ePJLuH98sWkHbrveE/AtX1af6TgJVv2qxR0Lq2zf+osk2QiW6iwemtH0/2krD4AEVAZoYy",
+	"di04YZwpRv1cQEzRMas58lIXmp2ndvfVsVUsbNWW40KHcdxWHPcJtxznJSFW2km7TpDV2rQsLjOf6VZQ",
+	"GZ+d8l5tTP9D6hBGDmv9tZwU5y3R+j7b6l78iguXSe/LUgvZv137GVi2Qn5+diT+a4oTzwuM/gD/yc8y",
+	"Hzz+F0BxTTq8h9gX84QbYd7x3XBG74CEER8S7SIAShWZKhV0t7Z84VJ/KqTqfnQ+OmgwTTvyFkpATFKl",
+	"DT/fOJ52RqfiGANfuo6a5glz4gWpDgHpToAac5LYWKIxu5iSzA0ee3fVoT9lfeilToAk28NCrI6HICPf",
+	"GICkQSNLylbHPWH3wEHKOLdKPYZXxf82kicw67R5+vH0fwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -104,25 +104,25 @@ func (e HealthStatus) Valid() bool {
 
 // Defines values for JobStatus.
 const (
-	CANCELLED JobStatus = "CANCELLED"
-	COMPLETED JobStatus = "COMPLETED"
-	FAILED    JobStatus = "FAILED"
-	QUEUED    JobStatus = "QUEUED"
-	RUNNING   JobStatus = "RUNNING"
+	JobCancelled JobStatus = "CANCELLED"
+	JobCompleted JobStatus = "COMPLETED"
+	JobFailed    JobStatus = "FAILED"
+	JobQueued    JobStatus = "QUEUED"
+	JobRunning   JobStatus = "RUNNING"
 )
 
 // Valid indicates whether the value is a known member of the JobStatus enum.
 func (e JobStatus) Valid() bool {
 	switch e {
-	case CANCELLED:
+	case JobCancelled:
 		return true
-	case COMPLETED:
+	case JobCompleted:
 		return true
-	case FAILED:
+	case JobFailed:
 		return true
-	case QUEUED:
+	case JobQueued:
 		return true
-	case RUNNING:
+	case JobRunning:
 		return true
 	default:
 		return false
@@ -131,13 +131,13 @@ func (e JobStatus) Valid() bool {
 
 // Defines values for OrderStatus.
 const (
-	Completed OrderStatus = "completed"
+	OrderCompleted OrderStatus = "completed"
 )
 
 // Valid indicates whether the value is a known member of the OrderStatus enum.
 func (e OrderStatus) Valid() bool {
 	switch e {
-	case Completed:
+	case OrderCompleted:
 		return true
 	default:
 		return false
@@ -179,10 +179,10 @@ type Job struct {
 	// CreatedAt Example: 2025-02-01T00:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// DownloadUrl Only when COMPLETED.
+	// DownloadURL Only when COMPLETED.
 	//
 	// Example: /downloads/5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a.csv
-	DownloadUrl *string `json:"download_url,omitempty"`
+	DownloadURL *string `json:"download_url,omitempty"`
 
 	// Error Only when FAILED; what went wrong.
 	//
@@ -192,8 +192,8 @@ type Job struct {
 	// From Example: 2025-01-01
 	From openapi_types.Date `json:"from"`
 
-	// JobId Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
-	JobId openapi_types.UUID `json:"job_id"`
+	// JobID Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
+	JobID openapi_types.UUID `json:"job_id"`
 
 	// Processed Transactions scanned so far.
 	//
@@ -234,13 +234,13 @@ type JobStatus string
 
 // NewOrder An order to place.
 type NewOrder struct {
-	// BuyerId The buyer's id; 1 to 255 characters, not blank.
+	// BuyerID The buyer's id; 1 to 255 characters, not blank.
 	//
 	// Example: user-123
-	BuyerId string `json:"buyer_id"`
+	BuyerID string `json:"buyer_id"`
 
-	// ProductId Example: 1
-	ProductId int32 `json:"product_id"`
+	// ProductID Example: 1
+	ProductID int32 `json:"product_id"`
 
 	// Quantity Example: 1
 	Quantity int32 `json:"quantity"`
@@ -279,17 +279,17 @@ type NewSettlementJob struct {
 
 // Order A placed order.
 type Order struct {
-	// BuyerId Example: user-123
-	BuyerId string `json:"buyer_id"`
+	// BuyerID Example: user-123
+	BuyerID string `json:"buyer_id"`
 
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Id Example: 3f1c2b9e-8d4a-4f6b-9c1d-2e5a7b8c9d0e
-	Id openapi_types.UUID `json:"id"`
+	// ID Example: 3f1c2b9e-8d4a-4f6b-9c1d-2e5a7b8c9d0e
+	ID openapi_types.UUID `json:"id"`
 
-	// ProductId Example: 1
-	ProductId int32 `json:"product_id"`
+	// ProductID Example: 1
+	ProductID int32 `json:"product_id"`
 
 	// Quantity Example: 1
 	Quantity int32 `json:"quantity"`
@@ -311,8 +311,8 @@ type Product struct {
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Id Example: 1
-	Id int32 `json:"id"`
+	// ID Example: 1
+	ID int32 `json:"id"`
 
 	// Name Example: Limited sneaker
 	Name string `json:"name"`
@@ -328,10 +328,10 @@ type Product struct {
 type ProductPage struct {
 	Items []Product `json:"items"`
 
-	// NextAfterId Pass as `after_id` for the next page; null on the last page.
+	// NextAfterID Pass as `after_id` for the next page; null on the last page.
 	//
 	// Example: 50
-	NextAfterId *int32 `json:"next_after_id"`
+	NextAfterID *int32 `json:"next_after_id"`
 }
 
 // IdempotencyKey defines model for IdempotencyKey.
@@ -382,8 +382,8 @@ type ListProductsParams struct {
 	// Limit Maximum number of products on the page.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// AfterId Return products whose id is greater than this one (exclusive).
-	AfterId *int32 `form:"after_id,omitempty" json:"after_id,omitempty"`
+	// AfterID Return products whose id is greater than this one (exclusive).
+	AfterID *int32 `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
 // CreateSettlementJobJSONRequestBody defines body for CreateSettlementJob for application/json ContentType.

@@ -37,9 +37,9 @@ func TestBadInput(t *testing.T) {
 	h := newHarness(t)
 	p := h.createProduct("target", 1_000_000, 1)
 
-	validOrder := fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.Id)
+	validOrder := fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID)
 	withBuyer := func(buyerJSON string) string {
-		return fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%s}`, p.Id, buyerJSON)
+		return fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%s}`, p.ID, buyerJSON)
 	}
 	withOrder := func(productID, quantity string) string {
 		return fmt.Sprintf(`{"product_id":%s,"quantity":%s,"buyer_id":"b"}`, productID, quantity)
@@ -120,15 +120,15 @@ func TestBadInput(t *testing.T) {
 		postOrder("product_id 2147483648", withOrder("2147483648", "1"), "product_id"),
 		postOrder("product_id 1e400", withOrder("1e400", "1"), "product_id"),
 		postOrder("product_id null", withOrder("null", "1"), "product_id"),
-		postOrder("quantity as a string", withOrder(itoa(p.Id), `"1"`), "quantity"),
-		postOrder("quantity 1.5", withOrder(itoa(p.Id), "1.5"), "quantity"),
+		postOrder("quantity as a string", withOrder(itoa(p.ID), `"1"`), "quantity"),
+		postOrder("quantity 1.5", withOrder(itoa(p.ID), "1.5"), "quantity"),
 		// JSON Schema draft 4, which OpenAPI 3.0 builds on: an integer has no
 		// fraction part, so 1.0 is not one.
-		postOrder("quantity 1.0", withOrder(itoa(p.Id), "1.0"), "quantity"),
-		postOrder("quantity 0", withOrder(itoa(p.Id), "0"), "quantity"),
-		postOrder("quantity -1", withOrder(itoa(p.Id), "-1"), "quantity"),
-		postOrder("quantity 10001", withOrder(itoa(p.Id), "10001"), "quantity"),
-		postOrder("quantity true", withOrder(itoa(p.Id), "true"), "quantity"),
+		postOrder("quantity 1.0", withOrder(itoa(p.ID), "1.0"), "quantity"),
+		postOrder("quantity 0", withOrder(itoa(p.ID), "0"), "quantity"),
+		postOrder("quantity -1", withOrder(itoa(p.ID), "-1"), "quantity"),
+		postOrder("quantity 10001", withOrder(itoa(p.ID), "10001"), "quantity"),
+		postOrder("quantity true", withOrder(itoa(p.ID), "true"), "quantity"),
 		postOrder("buyer_id a number", withBuyer("123"), "buyer_id"),
 		postOrder("buyer_id empty", withBuyer(`""`), "buyer_id"),
 		postOrder("buyer_id spaces", withBuyer(`"   "`), "buyer_id"),
@@ -220,7 +220,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	// Nothing above may have placed an order or created a product.
-	if n, _ := h.countOrders(p.Id); n != 0 {
+	if n, _ := h.countOrders(p.ID); n != 0 {
 		t.Errorf("%d orders were placed by refused requests", n)
 	}
 	var products int
@@ -259,11 +259,11 @@ func TestBadInputAcceptedEdges(t *testing.T) {
 		name, path, body string
 		status           int
 	}{
-		{"buyer_id 255 multi-byte", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%q}`, p.Id, strings.Repeat("é", 255)), http.StatusOK},
-		{"buyer_id 255 ASCII", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%q}`, p.Id, strings.Repeat("b", 255)), http.StatusOK},
-		{"buyer_id one character among spaces", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"\u3000x\u3000"}`, p.Id), http.StatusOK},
-		{"quantity 10000", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":10000,"buyer_id":"b"}`, p.Id), http.StatusOK},
-		{"Content-Type with charset", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.Id), http.StatusOK},
+		{"buyer_id 255 multi-byte", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%q}`, p.ID, strings.Repeat("é", 255)), http.StatusOK},
+		{"buyer_id 255 ASCII", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":%q}`, p.ID, strings.Repeat("b", 255)), http.StatusOK},
+		{"buyer_id one character among spaces", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"\u3000x\u3000"}`, p.ID), http.StatusOK},
+		{"quantity 10000", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":10000,"buyer_id":"b"}`, p.ID), http.StatusOK},
+		{"Content-Type with charset", "/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID), http.StatusOK},
 		{"name 255 multi-byte", "/products", fmt.Sprintf(`{"name":%q,"stock":0,"price_cents":0}`, strings.Repeat("é", 255)), http.StatusCreated},
 		{"stock and price at 2^31-1", "/products", `{"name":"n","stock":2147483647,"price_cents":2147483647}`, http.StatusCreated},
 	} {
@@ -328,7 +328,7 @@ func TestBodyLimit(t *testing.T) {
 	p := h.createProduct("big bodies", 1_000_000, 1)
 
 	bodies := map[string]string{
-		"/orders":   fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"padded"}`, p.Id),
+		"/orders":   fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"padded"}`, p.ID),
 		"/products": `{"name":"padded","stock":1,"price_cents":1}`,
 	}
 	accepted := map[string]int{"/orders": http.StatusOK, "/products": http.StatusCreated}

@@ -147,7 +147,7 @@ func BenchmarkOrders(b *testing.B) {
 		defer baseDB.Close()
 		baseDB.SetMaxOpenConns(benchClients)
 		baseDB.SetMaxIdleConns(benchClients)
-		textbook := func(c int) (bool, error) { return textbookOrder(ctx, baseDB, base.Id, fmt.Sprintf("buyer-%d", c)) }
+		textbook := func(c int) (bool, error) { return textbookOrder(ctx, baseDB, base.ID, fmt.Sprintf("buyer-%d", c)) }
 		runLoad(benchWarmup, textbook)
 		baseline := runLoad(benchDuration, textbook)
 
@@ -160,7 +160,7 @@ func BenchmarkOrders(b *testing.B) {
 			b.Fatal(err)
 		}
 		viaHTTP := func(c int) (bool, error) {
-			resp, err := client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: fmt.Sprintf("buyer-%d", c)})
+			resp, err := client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", c)})
 			switch {
 			case err != nil:
 				return false, err
@@ -176,10 +176,10 @@ func BenchmarkOrders(b *testing.B) {
 		service := runLoad(benchDuration, viaHTTP)
 
 		ratio := service.perSecond() / baseline.perSecond()
-		b.Logf("\n%d clients, %v each, durability on (fsync/synchronous_commit %s)\n"+
+		fmt.Printf("\n%d clients, %v each, durability on (fsync/synchronous_commit %s)\n"+
 			"  textbook transaction (SQL): %s\n"+
 			"  POST /orders over HTTP:     %s\n"+
-			"  ratio HTTP / textbook: %.2fx (target >= 1.50x)",
+			"  ratio HTTP / textbook: %.2fx (target >= 1.50x)\n",
 			benchClients, benchDuration, settings, baseline, service, ratio)
 		if service.errors > 0 || baseline.errors > 0 {
 			b.Errorf("errors other than OUT_OF_STOCK: service %d (first: %v), baseline %d (first: %v)",

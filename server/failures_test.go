@@ -55,14 +55,14 @@ func apiOperations() []apiOperation {
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
 		{"POST /orders", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
-			r, err := c.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: 1, Quantity: 1, BuyerId: "b"})
+			r, err := c.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
 		{"POST /orders with an Idempotency-Key", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
-			r, err := c.CreateOrderWithResponse(ctx, key("k-"+uuid.NewString()), gen.NewOrder{ProductId: 1, Quantity: 1, BuyerId: "b"})
+			r, err := c.CreateOrderWithResponse(ctx, key("k-"+uuid.NewString()), gen.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
 			if err != nil {
 				return rawResponse{}, err
 			}
@@ -196,10 +196,10 @@ func TestLoadShedding(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("hot", 5, 100)
 
-	release := lockProduct(t, h, p.Id)
+	release := lockProduct(t, h, p.ID)
 	firstDone := make(chan *gen.CreateOrderResponse, 1)
 	go func() {
-		resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: "first"})
+		resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "first"})
 		if err != nil {
 			t.Error(err)
 		}
@@ -232,7 +232,7 @@ func TestLoadShedding(t *testing.T) {
 	if first == nil || first.JSON200 == nil {
 		t.Fatalf("the order in flight did not complete with 200: %+v", first)
 	}
-	if stock := h.productStock(p.Id); stock != 4 {
+	if stock := h.productStock(p.ID); stock != 4 {
 		t.Errorf("stock = %d, want 4: only the first order may have been placed", stock)
 	}
 }

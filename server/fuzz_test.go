@@ -26,10 +26,10 @@ func FuzzCreateOrder(f *testing.F) {
 	products := map[int32]bool{}
 	for i, stock := range []int32{2147483647, 2147483647, 5} {
 		p := h.createProduct("fuzzed", stock, fuzzPriceCents)
-		if p.Id != int32(i+1) {
-			f.Fatalf("product %d got id %d; the seeds expect ids 1 to 3 in a fresh database", i+1, p.Id)
+		if p.ID != int32(i+1) {
+			f.Fatalf("product %d got id %d; the seeds expect ids 1 to 3 in a fresh database", i+1, p.ID)
 		}
-		products[p.Id] = true
+		products[p.ID] = true
 	}
 
 	for _, seed := range []struct {
@@ -95,8 +95,8 @@ func FuzzCreateOrder(f *testing.F) {
 			if err := dec.Decode(&o); err != nil {
 				t.Fatalf("200 body is not an Order: %v: %s", err, got)
 			}
-			if !products[o.ProductId] || o.Quantity < 1 || o.Quantity > 10000 || o.BuyerId == "" ||
-				o.Status != gen.Completed || o.TotalAmountCents != int64(o.Quantity)*fuzzPriceCents {
+			if !products[o.ProductID] || o.Quantity < 1 || o.Quantity > 10000 || o.BuyerID == "" ||
+				o.Status != gen.OrderCompleted || o.TotalAmountCents != int64(o.Quantity)*fuzzPriceCents {
 				t.Fatalf("implausible order %+v for body %q", o, body)
 			}
 		default:

@@ -21,7 +21,7 @@ func TestIdempotentReplay(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("idem", 10, 300)
-	order := gen.NewOrder{ProductId: p.Id, Quantity: 2, BuyerId: "alice"}
+	order := gen.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "alice"}
 
 	first, err := h.client.CreateOrderWithResponse(ctx, key("k-1"), order)
 	if err != nil || first.JSON200 == nil {
@@ -36,20 +36,20 @@ func TestIdempotentReplay(t *testing.T) {
 			t.Errorf("replay body %s, want %s", again.Body, first.Body)
 		}
 	}
-	if stock := h.productStock(p.Id); stock != 8 {
+	if stock := h.productStock(p.ID); stock != 8 {
 		t.Errorf("stock = %d, want 8 (moved once)", stock)
 	}
 
 	for _, changed := range []gen.NewOrder{
-		{ProductId: p.Id, Quantity: 3, BuyerId: "alice"},
-		{ProductId: p.Id, Quantity: 2, BuyerId: "bob"},
+		{ProductID: p.ID, Quantity: 3, BuyerID: "alice"},
+		{ProductID: p.ID, Quantity: 2, BuyerID: "bob"},
 	} {
 		resp, err := h.client.CreateOrderWithResponse(ctx, key("k-1"), changed)
 		if err != nil || resp.JSON422 == nil || resp.JSON422.Error.Code != gen.CodeIdempotencyKeyReused {
 			t.Fatalf("reuse with %+v: %v, status %d: %s", changed, err, resp.StatusCode(), resp.Body)
 		}
 	}
-	if n, _ := h.countOrders(p.Id); n != 1 {
+	if n, _ := h.countOrders(p.ID); n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
 }
@@ -62,12 +62,12 @@ func TestIdempotentReplayOfRejections(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("scarce", 1, 300)
 
-	over := gen.NewOrder{ProductId: p.Id, Quantity: 5, BuyerId: "carol"}
+	over := gen.NewOrder{ProductID: p.ID, Quantity: 5, BuyerID: "carol"}
 	first, err := h.client.CreateOrderWithResponse(ctx, key("k-409"), over)
 	if err != nil || first.StatusCode() != http.StatusConflict {
 		t.Fatalf("first: %v, status %d: %s", err, first.StatusCode(), first.Body)
 	}
-	if _, err := h.store.DB().Exec(`UPDATE products SET stock = 100 WHERE id = $1`, p.Id); err != nil {
+	if _, err := h.store.DB().Exec(`UPDATE products SET stock = 100 WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	again, err := h.client.CreateOrderWithResponse(ctx, key("k-409"), over)
@@ -75,12 +75,12 @@ func TestIdempotentReplayOfRejections(t *testing.T) {
 		t.Fatalf("replay: %v, status %d: %s; want 409 %s", err, again.StatusCode(), again.Body, first.Body)
 	}
 
-	missing := gen.NewOrder{ProductId: p.Id + 1, Quantity: 1, BuyerId: "carol"}
+	missing := gen.NewOrder{ProductID: p.ID + 1, Quantity: 1, BuyerID: "carol"}
 	first, err = h.client.CreateOrderWithResponse(ctx, key("k-404"), missing)
 	if err != nil || first.StatusCode() != http.StatusNotFound {
 		t.Fatalf("first: %v, status %d: %s", err, first.StatusCode(), first.Body)
 	}
-	h.createProduct("now it exists", 5, 1) // gets id p.Id+1
+	h.createProduct("now it exists", 5, 1) // gets id p.ID+1
 	again, err = h.client.CreateOrderWithResponse(ctx, key("k-404"), missing)
 	if err != nil || again.StatusCode() != http.StatusNotFound || string(again.Body) != string(first.Body) {
 		t.Fatalf("replay: %v, status %d: %s; want 404 %s", err, again.StatusCode(), again.Body, first.Body)
@@ -94,7 +94,7 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("race", 50, 100)
-	order := gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: "dave"}
+	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "dave"}
 
 	var mu sync.Mutex
 	ids := map[string]int{}
@@ -113,7 +113,7 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 			case err != nil:
 				t.Error(err)
 			case resp.JSON200 != nil:
-				ids[resp.JSON200.Id.String()]++
+				ids[resp.JSON200.ID.String()]++
 			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeIdempotencyKeyInUse:
 				inUse++
 			default:
@@ -127,10 +127,10 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("answers named %d different orders (%v), want 1", len(ids), ids)
 	}
-	if n, _ := h.countOrders(p.Id); n != 1 {
+	if n, _ := h.countOrders(p.ID); n != 1 {
 		t.Fatalf("%d orders created, want 1", n)
 	}
-	if stock := h.productStock(p.Id); stock != 49 {
+	if stock := h.productStock(p.ID); stock != 49 {
 		t.Errorf("stock = %d, want 49", stock)
 	}
 	t.Logf("%d answers with the order, %d IDEMPOTENCY_KEY_IN_USE", 20-inUse, inUse)
@@ -178,9 +178,9 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("slow", 5, 100)
-	order := gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: "erin"}
+	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "erin"}
 
-	release := lockProduct(t, h, p.Id)
+	release := lockProduct(t, h, p.ID)
 	firstDone := make(chan *gen.CreateOrderResponse, 1)
 	go func() {
 		resp, err := h.client.CreateOrderWithResponse(ctx, key("in-flight"), order)
@@ -199,7 +199,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	if waited := time.Since(started); waited > time.Second {
 		t.Errorf("IDEMPOTENCY_KEY_IN_USE took %v; it must answer at once", waited)
 	}
-	resp, err = h.client.CreateOrderWithResponse(ctx, key("in-flight"), gen.NewOrder{ProductId: p.Id, Quantity: 2, BuyerId: "erin"})
+	resp, err = h.client.CreateOrderWithResponse(ctx, key("in-flight"), gen.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "erin"})
 	if err != nil || resp.JSON422 == nil {
 		t.Fatalf("different request in flight: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
@@ -210,7 +210,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 		t.Fatalf("first request did not complete with 200: %+v", first)
 	}
 	again, err := h.client.CreateOrderWithResponse(ctx, key("in-flight"), order)
-	if err != nil || again.JSON200 == nil || again.JSON200.Id != first.JSON200.Id {
+	if err != nil || again.JSON200 == nil || again.JSON200.ID != first.JSON200.ID {
 		t.Fatalf("replay after completion: %v, status %d: %s", err, again.StatusCode(), again.Body)
 	}
 }
@@ -223,9 +223,9 @@ func TestIdempotencyKeyFreedAfterFailure(t *testing.T) {
 	h := newHarness(t, func(c *server.Config) { c.RequestTimeout = 300 * time.Millisecond })
 	ctx := context.Background()
 	p := h.createProduct("timeout", 5, 100)
-	order := gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: "frank"}
+	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "frank"}
 
-	release := lockProduct(t, h, p.Id)
+	release := lockProduct(t, h, p.ID)
 	resp, err := h.client.CreateOrderWithResponse(ctx, key("freed"), order)
 	if err != nil || resp.StatusCode() != http.StatusServiceUnavailable {
 		t.Fatalf("locked: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
@@ -239,7 +239,7 @@ func TestIdempotencyKeyFreedAfterFailure(t *testing.T) {
 	if err != nil || resp.JSON200 == nil {
 		t.Fatalf("retry: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	if n, _ := h.countOrders(p.Id); n != 1 {
+	if n, _ := h.countOrders(p.ID); n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
 }
@@ -250,7 +250,7 @@ func TestIdempotencyKeyBadValues(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	p := h.createProduct("keys", 5, 100)
-	body := `{"product_id":` + itoa(p.Id) + `,"quantity":1,"buyer_id":"gus"}`
+	body := `{"product_id":` + itoa(p.ID) + `,"quantity":1,"buyer_id":"gus"}`
 	for name, k := range map[string]string{"empty": "", "256 chars": strings.Repeat("k", 256)} {
 		status, b := h.do(http.MethodPost, "/orders", strings.NewReader(body),
 			map[string]string{"Content-Type": "application/json", "Idempotency-Key": k})

@@ -37,9 +37,9 @@ func (s *Server) CreateSettlementJob(ctx context.Context, req gen.CreateSettleme
 // GetJob implements GET /jobs/{id}.
 func (s *Server) GetJob(ctx context.Context, req gen.GetJobRequestObject) (gen.GetJobResponseObject, error) {
 	ctx = requestContext(ctx)
-	j, err := s.jobs.Get(ctx, req.Id)
+	j, err := s.jobs.Get(ctx, req.ID)
 	if errors.Is(err, store.ErrJobNotFound) {
-		return gen.GetJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.Id)}, nil
+		return gen.GetJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -72,13 +72,13 @@ func (s *Server) ListJobs(ctx context.Context, req gen.ListJobsRequestObject) (g
 // CancelJob implements POST /jobs/{id}/cancel.
 func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) (gen.CancelJobResponseObject, error) {
 	ctx = requestContext(ctx)
-	j, err := s.jobs.Cancel(ctx, req.Id)
+	j, err := s.jobs.Cancel(ctx, req.ID)
 	switch {
 	case errors.Is(err, store.ErrJobNotFound):
-		return gen.CancelJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.Id)}, nil
+		return gen.CancelJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
 	case errors.Is(err, store.ErrJobNotCancellable):
 		return gen.CancelJob409JSONResponse(apiError(gen.CodeJobNotCancellable,
-			"job %s is %s and can no longer be cancelled", req.Id, j.Status)), nil
+			"job %s is %s and can no longer be cancelled", req.ID, j.Status)), nil
 	case err != nil:
 		return nil, err
 	}
@@ -88,9 +88,9 @@ func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) 
 // DownloadSettlementCSV implements GET /downloads/{job_id}.csv.
 func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSettlementCSVRequestObject) (gen.DownloadSettlementCSVResponseObject, error) {
 	ctx = requestContext(ctx)
-	j, err := s.jobs.Get(ctx, req.JobId)
+	j, err := s.jobs.Get(ctx, req.JobID)
 	if errors.Is(err, store.ErrJobNotFound) {
-		return gen.DownloadSettlementCSV404JSONResponse(jobNotFound(req.JobId)), nil
+		return gen.DownloadSettlementCSV404JSONResponse(jobNotFound(req.JobID)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSett
 		return nil, fmt.Errorf("stat settlement file: %w", err)
 	}
 	disposition := fmt.Sprintf(`attachment; filename="settlement-%s.csv"`, j.ID)
-	return gen.DownloadSettlementCSV200TextcsvResponse{
+	return gen.DownloadSettlementCSV200TextCsvResponse{
 		Body:          f, // closed by the generated response writer
 		ContentLength: info.Size(),
 		Headers:       gen.DownloadSettlementCSV200ResponseHeaders{ContentDisposition: &disposition},
@@ -128,7 +128,7 @@ func jobNotFound(id openapi_types.UUID) gen.JobNotFoundJSONResponse {
 // only when FAILED.
 func jobJSON(j store.Job) gen.Job {
 	out := gen.Job{
-		JobId:     j.ID,
+		JobID:     j.ID,
 		Status:    gen.JobStatus(j.Status),
 		Progress:  j.Progress,
 		Processed: j.Processed,
@@ -141,7 +141,7 @@ func jobJSON(j store.Job) gen.Job {
 	switch j.Status {
 	case store.JobCompleted:
 		url := "/downloads/" + j.ID.String() + ".csv"
-		out.DownloadUrl = &url
+		out.DownloadURL = &url
 	case store.JobFailed:
 		msg := "the job failed"
 		if j.Error != nil {

@@ -50,7 +50,7 @@ func waitJobStatus(t *testing.T, h *harness, id uuid.UUID) gen.Job {
 			t.Fatalf("get job: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 		}
 		switch resp.JSON200.Status {
-		case gen.COMPLETED, gen.FAILED, gen.CANCELLED:
+		case gen.JobCompleted, gen.JobFailed, gen.JobCancelled:
 			return *resp.JSON200
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -71,23 +71,23 @@ func TestSettlementJobLifecycle(t *testing.T) {
 		t.Fatalf("create: %v, status %d: %s", err, created.StatusCode(), created.Body)
 	}
 	job := *created.JSON202
-	if job.Status != gen.QUEUED || job.Progress != 0 || job.Total != 0 || job.DownloadUrl != nil {
+	if job.Status != gen.JobQueued || job.Progress != 0 || job.Total != 0 || job.DownloadURL != nil {
 		t.Errorf("new job = %+v", job)
 	}
-	if loc := created.HTTPResponse.Header.Get("Location"); loc != "/jobs/"+job.JobId.String() {
+	if loc := created.HTTPResponse.Header.Get("Location"); loc != "/jobs/"+job.JobID.String() {
 		t.Errorf("Location = %q", loc)
 	}
 
-	done := waitJobStatus(t, h, job.JobId)
-	if done.Status != gen.COMPLETED || done.Progress != 100 || done.Total != 4 || done.Processed != 4 ||
-		done.DownloadUrl == nil || *done.DownloadUrl != "/downloads/"+job.JobId.String()+".csv" || done.Error != nil {
+	done := waitJobStatus(t, h, job.JobID)
+	if done.Status != gen.JobCompleted || done.Progress != 100 || done.Total != 4 || done.Processed != 4 ||
+		done.DownloadURL == nil || *done.DownloadURL != "/downloads/"+job.JobID.String()+".csv" || done.Error != nil {
 		t.Fatalf("completed job = %+v", done)
 	}
 	if done.From.String() != "2025-01-01" || done.To.String() != "2025-01-02" {
 		t.Errorf("from/to = %s/%s", done.From, done.To)
 	}
 
-	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobId)
+	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID)
 	if err != nil || dl.StatusCode() != http.StatusOK {
 		t.Fatalf("download: %v, status %d: %s", err, dl.StatusCode(), dl.Body)
 	}
@@ -100,12 +100,12 @@ func TestSettlementJobLifecycle(t *testing.T) {
 	if ct := dl.HTTPResponse.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if cd := dl.HTTPResponse.Header.Get("Content-Disposition"); cd != `attachment; filename="settlement-`+job.JobId.String()+`.csv"` {
+	if cd := dl.HTTPResponse.Header.Get("Content-Disposition"); cd != `attachment; filename="settlement-`+job.JobID.String()+`.csv"` {
 		t.Errorf("Content-Disposition = %q", cd)
 	}
 
 	list, err := h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{})
-	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].JobId != job.JobId {
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].JobID != job.JobID {
 		t.Fatalf("list: %v, status %d: %s", err, list.StatusCode(), list.Body)
 	}
 }
@@ -121,7 +121,7 @@ func TestListJobs(t *testing.T) {
 		if err != nil || resp.JSON202 == nil {
 			t.Fatalf("create: %v %s", err, resp.Body)
 		}
-		ids = append(ids, resp.JSON202.JobId)
+		ids = append(ids, resp.JSON202.JobID)
 	}
 	for _, id := range ids {
 		waitJobStatus(t, h, id)
@@ -131,10 +131,10 @@ func TestListJobs(t *testing.T) {
 	if err != nil || list.JSON200 == nil {
 		t.Fatalf("list: %v %s", err, list.Body)
 	}
-	if got := list.JSON200.Items; len(got) != 2 || got[0].JobId != ids[2] || got[1].JobId != ids[1] {
+	if got := list.JSON200.Items; len(got) != 2 || got[0].JobID != ids[2] || got[1].JobID != ids[1] {
 		t.Errorf("newest two = %v, want %v, %v", got, ids[2], ids[1])
 	}
-	completed, failed := gen.COMPLETED, gen.FAILED
+	completed, failed := gen.JobCompleted, gen.JobFailed
 	list, _ = h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{Status: &completed})
 	if list.JSON200 == nil || len(list.JSON200.Items) != 3 {
 		t.Errorf("COMPLETED jobs: %s", list.Body)
@@ -193,7 +193,7 @@ func TestJobErrors(t *testing.T) {
 
 	// A completed job: not cancellable; its file can vanish (410).
 	created, _ := h.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-03")})
-	id := created.JSON202.JobId
+	id := created.JSON202.JobID
 	waitJobStatus(t, h, id)
 	status, b = h.do(http.MethodPost, "/jobs/"+id.String()+"/cancel", nil, nil)
 	wantError(t, status, b, http.StatusConflict, gen.CodeJobNotCancellable)
@@ -226,7 +226,7 @@ func TestCancelJobOverHTTP(t *testing.T) {
 		if err != nil || resp.JSON202 == nil {
 			t.Fatalf("create: %v %s", err, resp.Body)
 		}
-		jobs = append(jobs, resp.JSON202.JobId)
+		jobs = append(jobs, resp.JSON202.JobID)
 	}
 	// Wait until two run; the third stays QUEUED.
 	var queued, running uuid.UUID
@@ -240,9 +240,9 @@ func TestCancelJobOverHTTP(t *testing.T) {
 		for _, id := range jobs {
 			r, _ := h.client.GetJobWithResponse(ctx, id)
 			switch r.JSON200.Status {
-			case gen.RUNNING:
+			case gen.JobRunning:
 				running, n = id, n+1
-			case gen.QUEUED:
+			case gen.JobQueued:
 				queued = id
 			}
 		}
@@ -256,20 +256,20 @@ func TestCancelJobOverHTTP(t *testing.T) {
 	wantError(t, status, b, http.StatusNotFound, gen.CodeFileNotReady)
 
 	resp, err := h.client.CancelJobWithResponse(ctx, queued)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.CANCELLED {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobCancelled {
 		t.Fatalf("cancel queued: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	resp, err = h.client.CancelJobWithResponse(ctx, queued)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.CANCELLED {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobCancelled {
 		t.Fatalf("cancel again: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 
 	started := time.Now()
 	resp, err = h.client.CancelJobWithResponse(ctx, running)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.RUNNING {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobRunning {
 		t.Fatalf("cancel running: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	if end := waitJobStatus(t, h, running); end.Status != gen.CANCELLED {
+	if end := waitJobStatus(t, h, running); end.Status != gen.JobCancelled {
 		t.Fatalf("running job ended %s", end.Status)
 	}
 	if took := time.Since(started); took > 2*time.Second {

@@ -106,12 +106,12 @@ func TestMetrics(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("metered", 1, 1)
-	for _, id := range []int32{p.Id, p.Id, p.Id + 100} {
+	for _, id := range []int32{p.ID, p.ID, p.ID + 100} {
 		if _, err := h.client.GetProductWithResponse(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, path := range []string{"/nope", "/products/" + itoa(p.Id) + "/nope"} {
+	for _, path := range []string{"/nope", "/products/" + itoa(p.ID) + "/nope"} {
 		if status, body := h.do(http.MethodGet, path, nil, nil); status != http.StatusNotFound {
 			t.Fatalf("GET %s: status %d: %s", path, status, body)
 		}

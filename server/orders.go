@@ -13,7 +13,7 @@ import (
 // CreateOrder implements POST /orders, with or without an Idempotency-Key.
 func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObject) (gen.CreateOrderResponseObject, error) {
 	ctx = requestContext(ctx)
-	in := store.NewOrder{ProductID: req.Body.ProductId, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerId}
+	in := store.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
 	if isBlank(in.BuyerID) {
 		return badOrder("request body: buyer_id: must not be blank"), nil
 	}
@@ -53,9 +53,9 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 // GetOrder implements GET /orders/{id}.
 func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (gen.GetOrderResponseObject, error) {
 	ctx = requestContext(ctx)
-	o, err := s.store.GetOrder(ctx, req.Id)
+	o, err := s.store.GetOrder(ctx, req.ID)
 	if errors.Is(err, store.ErrOrderNotFound) {
-		return gen.GetOrder404JSONResponse(apiError(gen.CodeOrderNotFound, "order %s not found", req.Id)), nil
+		return gen.GetOrder404JSONResponse(apiError(gen.CodeOrderNotFound, "order %s not found", req.ID)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func badOrder(msg string) gen.CreateOrder400JSONResponse {
 
 func orderJSON(o store.Order) gen.Order {
 	return gen.Order{
-		Id: o.ID, ProductId: o.ProductID, Quantity: o.Quantity, BuyerId: o.BuyerID,
+		ID: o.ID, ProductID: o.ProductID, Quantity: o.Quantity, BuyerID: o.BuyerID,
 		TotalAmountCents: o.TotalAmountCents, Status: gen.OrderStatus(o.Status), CreatedAt: o.CreatedAt.UTC(),
 	}
 }

@@ -30,7 +30,7 @@ func TestConcurrentOrders(t *testing.T) {
 			defer wg.Done()
 			<-start
 			resp, err := h.client.CreateOrderWithResponse(context.Background(), nil,
-				gen.NewOrder{ProductId: p.Id, Quantity: 1, BuyerId: fmt.Sprintf("buyer-%d", i)})
+				gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", i)})
 			switch {
 			case err != nil:
 				t.Errorf("buyer %d: %v", i, err)
@@ -51,10 +51,10 @@ func TestConcurrentOrders(t *testing.T) {
 	if ok.Load() != 100 || outOfStock.Load() != 400 || other.Load() != 0 {
 		t.Fatalf("got %d orders, %d OUT_OF_STOCK, %d other; want 100, 400, 0", ok.Load(), outOfStock.Load(), other.Load())
 	}
-	if stock := h.productStock(p.Id); stock != 0 {
+	if stock := h.productStock(p.ID); stock != 0 {
 		t.Errorf("final stock = %d, want 0", stock)
 	}
-	if n, q := h.countOrders(p.Id); n != 100 || q != 100 {
+	if n, q := h.countOrders(p.ID); n != 100 || q != 100 {
 		t.Errorf("order rows = %d (quantity %d), want 100 (100)", n, q)
 	}
 }
@@ -77,7 +77,7 @@ func TestConcurrentOrdersMixedQuantities(t *testing.T) {
 			defer wg.Done()
 			<-start
 			resp, err := h.client.CreateOrderWithResponse(context.Background(), nil,
-				gen.NewOrder{ProductId: p.Id, Quantity: qty, BuyerId: fmt.Sprintf("buyer-%d", i)})
+				gen.NewOrder{ProductID: p.ID, Quantity: qty, BuyerID: fmt.Sprintf("buyer-%d", i)})
 			switch {
 			case err != nil:
 				t.Errorf("order %d: %v", i, err)
@@ -96,11 +96,11 @@ func TestConcurrentOrdersMixedQuantities(t *testing.T) {
 	close(start)
 	wg.Wait()
 
-	stock := h.productStock(p.Id)
+	stock := h.productStock(p.ID)
 	if sold.Load()+int64(stock) != 1000 {
 		t.Fatalf("sold %d + stock %d = %d, want 1000", sold.Load(), stock, sold.Load()+int64(stock))
 	}
-	if _, q := h.countOrders(p.Id); q != sold.Load() {
+	if _, q := h.countOrders(p.ID); q != sold.Load() {
 		t.Errorf("order rows hold quantity %d, the API reported %d sold", q, sold.Load())
 	}
 	if rejected.Load() > 0 && stock >= 10 {
@@ -117,24 +117,24 @@ func TestCreateAndGetOrder(t *testing.T) {
 	// 10000 × (2^31-1) overflows a 32-bit total.
 	p := h.createProduct("expensive", 20000, 2147483647)
 
-	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: p.Id, Quantity: 10000, BuyerId: "whale"})
+	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 10000, BuyerID: "whale"})
 	if err != nil || resp.JSON200 == nil {
 		t.Fatalf("create order: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	o := *resp.JSON200
-	if o.TotalAmountCents != 10000*2147483647 || o.Status != gen.Completed || o.BuyerId != "whale" ||
-		o.ProductId != p.Id || o.Quantity != 10000 || o.CreatedAt.Location().String() != "UTC" {
+	if o.TotalAmountCents != 10000*2147483647 || o.Status != gen.OrderCompleted || o.BuyerID != "whale" ||
+		o.ProductID != p.ID || o.Quantity != 10000 || o.CreatedAt.Location().String() != "UTC" {
 		t.Errorf("order = %+v", o)
 	}
-	if stock := h.productStock(p.Id); stock != 10000 {
+	if stock := h.productStock(p.ID); stock != 10000 {
 		t.Errorf("stock = %d, want 10000", stock)
 	}
 
-	got, err := h.client.GetOrderWithResponse(ctx, o.Id)
+	got, err := h.client.GetOrderWithResponse(ctx, o.ID)
 	if err != nil || got.JSON200 == nil {
 		t.Fatalf("get order: %v, status %d: %s", err, got.StatusCode(), got.Body)
 	}
-	if !got.JSON200.CreatedAt.Equal(o.CreatedAt) || got.JSON200.Id != o.Id || got.JSON200.TotalAmountCents != o.TotalAmountCents {
+	if !got.JSON200.CreatedAt.Equal(o.CreatedAt) || got.JSON200.ID != o.ID || got.JSON200.TotalAmountCents != o.TotalAmountCents {
 		t.Errorf("GET /orders/{id} = %+v, want %+v", *got.JSON200, o)
 	}
 }
@@ -146,18 +146,18 @@ func TestRejectedOrderChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("few", 2, 100)
 
-	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: p.Id, Quantity: 3, BuyerId: "b"})
+	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 3, BuyerID: "b"})
 	if err != nil || resp.StatusCode() != http.StatusConflict {
 		t.Fatalf("over-order: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	resp, err = h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductId: p.Id + 1000, Quantity: 1, BuyerId: "b"})
+	resp, err = h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID + 1000, Quantity: 1, BuyerID: "b"})
 	if err != nil || resp.JSON404 == nil || resp.JSON404.Error.Code != gen.CodeProductNotFound {
 		t.Fatalf("unknown product: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	if stock := h.productStock(p.Id); stock != 2 {
+	if stock := h.productStock(p.ID); stock != 2 {
 		t.Errorf("stock = %d, want 2", stock)
 	}
-	if n, _ := h.countOrders(p.Id); n != 0 {
+	if n, _ := h.countOrders(p.ID); n != 0 {
 		t.Errorf("%d orders recorded, want 0", n)
 	}
 }

@@ -30,9 +30,9 @@ func (s *Server) CreateProduct(ctx context.Context, req gen.CreateProductRequest
 // GetProduct implements GET /products/{id}.
 func (s *Server) GetProduct(ctx context.Context, req gen.GetProductRequestObject) (gen.GetProductResponseObject, error) {
 	ctx = requestContext(ctx)
-	p, err := s.store.GetProduct(ctx, req.Id)
+	p, err := s.store.GetProduct(ctx, req.ID)
 	if errors.Is(err, store.ErrProductNotFound) {
-		return gen.GetProduct404JSONResponse{ProductNotFoundJSONResponse: productNotFound(req.Id)}, nil
+		return gen.GetProduct404JSONResponse{ProductNotFoundJSONResponse: productNotFound(req.ID)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -48,8 +48,8 @@ func (s *Server) ListProducts(ctx context.Context, req gen.ListProductsRequestOb
 		limit = int(*req.Params.Limit)
 	}
 	var after int32
-	if req.Params.AfterId != nil {
-		after = *req.Params.AfterId
+	if req.Params.AfterID != nil {
+		after = *req.Params.AfterID
 	}
 	products, more, err := s.store.ListProducts(ctx, after, limit)
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) ListProducts(ctx context.Context, req gen.ListProductsRequestOb
 	}
 	if more {
 		last := products[len(products)-1].ID
-		page.NextAfterId = &last
+		page.NextAfterID = &last
 	}
 	return gen.ListProducts200JSONResponse(page), nil
 }
@@ -72,6 +72,6 @@ func productNotFound(id int32) gen.ProductNotFoundJSONResponse {
 
 func productJSON(p store.Product) gen.Product {
 	return gen.Product{
-		Id: p.ID, Name: p.Name, Stock: p.Stock, PriceCents: p.PriceCents, CreatedAt: p.CreatedAt.UTC(),
+		ID: p.ID, Name: p.Name, Stock: p.Stock, PriceCents: p.PriceCents, CreatedAt: p.CreatedAt.UTC(),
 	}
 }

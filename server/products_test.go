@@ -39,21 +39,21 @@ func TestCreateAndGetProduct(t *testing.T) {
 			t.Fatalf("create %q: status %d, want 201: %s", in.Name, resp.StatusCode(), resp.Body)
 		}
 		p := *resp.JSON201
-		if p.Id < 1 || p.Name != in.Name || p.Stock != in.Stock || p.PriceCents != in.PriceCents {
+		if p.ID < 1 || p.Name != in.Name || p.Stock != in.Stock || p.PriceCents != in.PriceCents {
 			t.Errorf("create %q: got %+v, want the body echoed with an id >= 1", in.Name, p)
 		}
 		checkUTCTimestamp(t, resp.Body, "created_at", before)
 
-		got, err := h.client.GetProductWithResponse(ctx, p.Id)
+		got, err := h.client.GetProductWithResponse(ctx, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.StatusCode() != http.StatusOK || got.JSON200 == nil {
-			t.Fatalf("get %d: status %d, want 200: %s", p.Id, got.StatusCode(), got.Body)
+			t.Fatalf("get %d: status %d, want 200: %s", p.ID, got.StatusCode(), got.Body)
 		}
 		g := *got.JSON200
-		if g.Id != p.Id || g.Name != p.Name || g.Stock != p.Stock || g.PriceCents != p.PriceCents || !g.CreatedAt.Equal(p.CreatedAt) {
-			t.Errorf("get %d = %+v, want %+v", p.Id, g, p)
+		if g.ID != p.ID || g.Name != p.Name || g.Stock != p.Stock || g.PriceCents != p.PriceCents || !g.CreatedAt.Equal(p.CreatedAt) {
+			t.Errorf("get %d = %+v, want %+v", p.ID, g, p)
 		}
 		checkUTCTimestamp(t, got.Body, "created_at", before)
 	}
@@ -91,7 +91,7 @@ func TestGetProductNotFound(t *testing.T) {
 	h := newHarness(t)
 	p := h.createProduct("exists", 1, 1)
 
-	for _, id := range []int32{p.Id + 1, 2147483647} {
+	for _, id := range []int32{p.ID + 1, 2147483647} {
 		resp, err := h.client.GetProductWithResponse(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestListProductsPagination(t *testing.T) {
 			created := map[int32]gen.Product{}
 			for i := range tc.products {
 				p := h.createProduct(fmt.Sprintf("p%d", i), int32(i), int32(100+i))
-				created[p.Id] = p
+				created[p.ID] = p
 			}
 
 			seen := map[int32]int{}
@@ -138,25 +138,25 @@ func TestListProductsPagination(t *testing.T) {
 				if page > tc.products+1 {
 					t.Fatalf("more than %d pages; pagination does not end", page)
 				}
-				got := h.listProducts(&gen.ListProductsParams{Limit: &tc.limit, AfterId: after})
+				got := h.listProducts(&gen.ListProductsParams{Limit: &tc.limit, AfterID: after})
 				sizes = append(sizes, len(got.Items))
 				for _, p := range got.Items {
-					if p.Id <= last {
-						t.Errorf("page %d: id %d after id %d; ids must ascend across pages", page, p.Id, last)
+					if p.ID <= last {
+						t.Errorf("page %d: id %d after id %d; ids must ascend across pages", page, p.ID, last)
 					}
-					last = p.Id
-					seen[p.Id]++
-					if want := created[p.Id]; p.Name != want.Name || p.Stock != want.Stock || p.PriceCents != want.PriceCents {
+					last = p.ID
+					seen[p.ID]++
+					if want := created[p.ID]; p.Name != want.Name || p.Stock != want.Stock || p.PriceCents != want.PriceCents {
 						t.Errorf("page %d: %+v, want %+v", page, p, want)
 					}
 				}
-				if got.NextAfterId == nil {
+				if got.NextAfterID == nil {
 					break
 				}
-				if len(got.Items) == 0 || *got.NextAfterId != got.Items[len(got.Items)-1].Id {
-					t.Fatalf("page %d: next_after_id = %d, want the page's last id (items %+v)", page, *got.NextAfterId, got.Items)
+				if len(got.Items) == 0 || *got.NextAfterID != got.Items[len(got.Items)-1].ID {
+					t.Fatalf("page %d: next_after_id = %d, want the page's last id (items %+v)", page, *got.NextAfterID, got.Items)
 				}
-				after = got.NextAfterId
+				after = got.NextAfterID
 			}
 
 			if fmt.Sprint(sizes) != fmt.Sprint(tc.pageSizes) {
@@ -190,18 +190,18 @@ func TestListProductsDefaultLimit(t *testing.T) {
 	if len(first.Items) != 50 {
 		t.Fatalf("default page holds %d products, want 50", len(first.Items))
 	}
-	if first.NextAfterId == nil || *first.NextAfterId != first.Items[49].Id {
-		t.Fatalf("next_after_id = %v, want %d", first.NextAfterId, first.Items[49].Id)
+	if first.NextAfterID == nil || *first.NextAfterID != first.Items[49].ID {
+		t.Fatalf("next_after_id = %v, want %d", first.NextAfterID, first.Items[49].ID)
 	}
-	rest := h.listProducts(&gen.ListProductsParams{AfterId: first.NextAfterId})
-	if len(rest.Items) != 1 || rest.NextAfterId != nil {
-		t.Fatalf("second page = %d items, next_after_id %v; want 1 item and null", len(rest.Items), rest.NextAfterId)
+	rest := h.listProducts(&gen.ListProductsParams{AfterID: first.NextAfterID})
+	if len(rest.Items) != 1 || rest.NextAfterID != nil {
+		t.Fatalf("second page = %d items, next_after_id %v; want 1 item and null", len(rest.Items), rest.NextAfterID)
 	}
 
 	limit := int32(500)
 	all := h.listProducts(&gen.ListProductsParams{Limit: &limit})
-	if len(all.Items) != 51 || all.NextAfterId != nil {
-		t.Errorf("limit 500: %d items, next_after_id %v; want 51 and null", len(all.Items), all.NextAfterId)
+	if len(all.Items) != 51 || all.NextAfterID != nil {
+		t.Errorf("limit 500: %d items, next_after_id %v; want 51 and null", len(all.Items), all.NextAfterID)
 	}
 }
 
@@ -212,7 +212,7 @@ func TestListProductsAfterLastID(t *testing.T) {
 	h := newHarness(t)
 	p := h.createProduct("only", 1, 1)
 
-	for _, after := range []int32{p.Id, p.Id + 1, 2147483647} {
+	for _, after := range []int32{p.ID, p.ID + 1, 2147483647} {
 		status, body := h.do(http.MethodGet, "/products?after_id="+itoa(after), nil, nil)
 		if status != http.StatusOK {
 			t.Fatalf("after_id=%d: status %d: %s", after, status, body)
@@ -222,8 +222,8 @@ func TestListProductsAfterLastID(t *testing.T) {
 		}
 	}
 	// after_id=0 (the minimum) starts at the beginning.
-	if got := h.listProducts(&gen.ListProductsParams{AfterId: new(int32(0))}); len(got.Items) != 1 || got.Items[0].Id != p.Id {
-		t.Errorf("after_id=0: %+v, want product %d", got, p.Id)
+	if got := h.listProducts(&gen.ListProductsParams{AfterID: new(int32(0))}); len(got.Items) != 1 || got.Items[0].ID != p.ID {
+		t.Errorf("after_id=0: %+v, want product %d", got, p.ID)
 	}
 }
 

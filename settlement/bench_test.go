@@ -115,7 +115,7 @@ func benchSettlement(b *testing.B) {
 		sweep.WriteString("\n")
 	}
 
-	b.Logf("\n1,000,000 transactions, 31 days, 1000 merchants; median of %d runs, durability on\n"+
+	fmt.Printf("\n1,000,000 transactions, 31 days, 1000 merchants; median of %d runs, durability on\n"+
 		"  raw-SQL floor (INSERT … GROUP BY … ON CONFLICT + COPY TO file): %v  %v\n"+
 		"  POST /jobs/settlement → COMPLETED over HTTP (WORKERS=8, BATCH_SIZE=10000): %v  %v\n"+
 		"  ratio service / floor: %.2fx (target <= 1.30x)\n"+
@@ -145,7 +145,7 @@ GROUP BY merchant_id, paid_at::date
 ON CONFLICT (merchant_id, date) DO UPDATE SET gross_cents = EXCLUDED.gross_cents, fee_cents = EXCLUDED.fee_cents,
   net_cents = EXCLUDED.net_cents, txn_count = EXCLUDED.txn_count, unique_run_id = EXCLUDED.unique_run_id, generated_at = now();
 COMMIT;`, f, t)
-	copyOut := fmt.Sprintf(`\copy (SELECT merchant_id, to_char(date, 'YYYY-MM-DD'), gross_cents, fee_cents, net_cents, txn_count FROM settlements WHERE date >= '%s' AND date < '%s' ORDER BY date, merchant_id) TO '%s' WITH (FORMAT csv, HEADER)`, f, t, out)
+	copyOut := fmt.Sprintf(`\copy (SELECT merchant_id, to_char(date, 'YYYY-MM-DD') AS date, gross_cents, fee_cents, net_cents, txn_count FROM settlements WHERE date >= '%s' AND date < '%s' ORDER BY date, merchant_id) TO '%s' WITH (FORMAT csv, HEADER)`, f, t, out)
 	cmd := exec.Command(filepath.Join(binDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", upsert, "-c", copyOut, dsn)
 	start := time.Now()
 	if outp, err := cmd.CombinedOutput(); err != nil {
@@ -243,16 +243,16 @@ func (s *serverProcess) settle(b *testing.B, from, to time.Time) (time.Duration,
 	if err != nil || resp.JSON202 == nil {
 		b.Fatalf("create job: %v %s", err, resp.Body)
 	}
-	id := resp.JSON202.JobId
+	id := resp.JSON202.JobID
 	for {
 		got, err := s.client.GetJobWithResponse(ctx, id)
 		if err != nil || got.JSON200 == nil {
 			b.Fatalf("get job: %v", err)
 		}
 		switch got.JSON200.Status {
-		case gen.COMPLETED:
+		case gen.JobCompleted:
 			return time.Since(start), id
-		case gen.FAILED, gen.CANCELLED:
+		case gen.JobFailed, gen.JobCancelled:
 			b.Fatalf("job ended %s", got.JSON200.Status)
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -71,4 +71,3 @@ func translate(err error) error {
 	}
 	return err
 }
-
