@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // an API or network error, or a job that did not complete
+	exitUsage       = 2 // a bad command line, found before any request
+	exitInterrupted = 130
+)
+
+// exitError ends the command with code, after printing msg on stderr unless it
+// is empty (the command has already said what happened).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError is a problem with the command line.
+type usageError struct {
+	cmd string // the command, e.g. "jobs create"; empty for settle itself
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(cmd, format string, a ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, a...)}
+}
+
+// apiError is an error response from the API.
+type apiError struct {
+	status  int
+	code    gen.ErrorCode // empty when the body is not the contract's error shape
+	message string
+}
+
+func (e *apiError) Error() string {
+	if e.code == "" {
+		return fmt.Sprintf("unexpected response: %s (HTTP %d)", e.message, e.status)
+	}
+	return fmt.Sprintf("%s: %s (HTTP %d)", e.code, e.message, e.status)
+}
+
+// unreachableError says that nothing answered at the base URL.
+type unreachableError struct {
+	url   string
+	cause string
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("the server is not reachable at %s (%s): start it with 'make run', or set --url or $%s to a running server",
+		e.url, e.cause, urlEnv)
+}
+
+// report prints err as one line on stderr and returns the exit status.
+func report(stderr io.Writer, err error) int {
+	var (
+		exit  *exitError
+		usage *usageError
+		api   *apiError
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &exit):
+		if exit.msg != "" {
+			fmt.Fprintln(stderr, "settle: "+exit.msg)
+		}
+		return exit.code
+	case errors.As(err, &usage):
+		name, helpCmd := "settle", "settle help"
+		if usage.cmd != "" {
+			name = "settle " + usage.cmd
+			helpCmd = name + " -h"
+		}
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s' for usage.\n", name, usage.msg, helpCmd)
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "settle: interrupted")
+		return exitInterrupted
+	case errors.As(err, &api):
+		fmt.Fprintln(stderr, api.Error())
+		return exitFailure
+	default:
+		fmt.Fprintln(stderr, "settle: "+err.Error())
+		return exitFailure
+	}
+}
+
+// response is what every generated *Response type offers.
+type response interface {
+	StatusCode() int
+	GetBody() []byte
+	ContentType() string
+}
+
+// expect returns nil if r has the status want, and otherwise the API error in
+// its body.
+func expect(r response, want int) error {
+	if r.StatusCode() == want {
+		return nil
+	}
+	return errorFromBody(r.StatusCode(), r.GetBody())
+}
+
+// errorFromBody reads the contract's error shape from an error response body;
+// a body of another shape (from a proxy, say) is quoted briefly instead.
+func errorFromBody(status int, body []byte) *apiError {
+	var e gen.Error
+	if err := json.Unmarshal(body, &e); err == nil && e.Error.Code != "" {
+		return &apiError{status: status, code: e.Error.Code, message: e.Error.Message}
+	}
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if len(text) > 200 {
+		text = text[:200]
+		for !utf8.ValidString(text) {
+			text = text[:len(text)-1]
+		}
+		text += "…"
+	}
+	if text == "" {
+		text = "empty body"
+	}
+	return &apiError{status: status, message: text}
+}
+
+// requestError turns the error of a generated client call into one that says
+// what to do next. Interrupts pass through unchanged.
+func requestError(baseURL string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &unreachableError{url: baseURL, cause: dialCause(op)}
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return fmt.Errorf("request to %s failed: %w", baseURL, uerr.Err)
+	}
+	// The generated client could not decode the response.
+	return fmt.Errorf("unexpected response from %s (is it the ordersettle API?): %w", baseURL, err)
+}
+
+// dialCause names why a connection could not be made, in a few words.
+func dialCause(op *net.OpError) string {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(op, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(op, &dns):
+		return dns.Err + ": " + dns.Name
+	case op.Timeout():
+		return "connection timed out"
+	default:
+		return op.Err.Error()
+	}
+}

@@ -1,0 +1,57 @@
+// Command settle is a small command-line client for the ordersettle API, built
+// on the generated client in package gen.
+//
+// Usage:
+//
+//	settle [--url URL] [--json] <group> <command> [flags] [arguments]
+//
+//	settle jobs create --from 2025-01-01 --to 2025-01-31 [--wait] [--out FILE|-]
+//	settle jobs get ID
+//	settle jobs list [--status S] [--limit N]
+//	settle jobs cancel ID
+//	settle jobs download ID [--out FILE|-]
+//	settle orders create --product ID --quantity N --buyer BUYER [--idempotency-key K]
+//	settle orders get ID
+//	settle help
+//
+// The API base URL comes from --url, else $ORDERSETTLE_URL, else
+// http://localhost:8080. Every command accepts --url and --json; --json prints
+// the response JSON (indented) instead of the text view. Flags may come before
+// or after the arguments.
+//
+// "jobs create --wait" polls the job every 250 ms and draws a progress bar on
+// stderr (a plain progress line at most once a second when stderr is not a
+// terminal); "--out FILE" also waits and then streams the CSV into FILE through
+// a temporary file in FILE's directory, renamed into place when complete.
+// Ctrl-C while waiting cancels the job on the server before exiting.
+//
+// Exit status: 0 success, 1 API or network error (or a job that ended FAILED or
+// CANCELLED), 2 usage error, 130 interrupted.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// After the first Ctrl-C, restore the default handling so that a second
+	// one kills the process even while the job's cancel is being confirmed.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args (without the program name), writing
+// results to stdout and progress and errors to stderr, and returns the exit
+// status. Cancelling ctx is how an interrupt reaches a running command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return report(stderr, dispatch(ctx, args, stdout, stderr))
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+// printJSON writes a response body to w, indented, as one JSON object.
+func printJSON(w io.Writer, body []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, body, "", "  "); err != nil {
+		return fmt.Errorf("the response is not JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// showJob prints a job: its response body with --json, else key: value lines.
+func (s *session) showJob(body []byte, j *gen.Job) error {
+	if s.json {
+		return printJSON(s.stdout, body)
+	}
+	return writeJob(s.stdout, s.baseURL, j)
+}
+
+// writeJob writes a job as aligned key: value lines. A relative download_url
+// is shown against baseURL, so that it can be pasted into a browser.
+func writeJob(w io.Writer, baseURL string, j *gen.Job) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "job_id:\t%s\n", j.JobID)
+	fmt.Fprintf(tw, "status:\t%s\n", j.Status)
+	fmt.Fprintf(tw, "progress:\t%s\n", progressText(j))
+	fmt.Fprintf(tw, "from:\t%s\n", j.From)
+	fmt.Fprintf(tw, "to:\t%s\n", j.To)
+	fmt.Fprintf(tw, "created_at:\t%s\n", j.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "updated_at:\t%s\n", j.UpdatedAt.Format(time.RFC3339))
+	if j.DownloadURL != nil {
+		u := *j.DownloadURL
+		if strings.HasPrefix(u, "/") {
+			u = baseURL + u
+		}
+		fmt.Fprintf(tw, "download_url:\t%s\n", u)
+	}
+	if j.Error != nil {
+		fmt.Fprintf(tw, "error:\t%s\n", *j.Error)
+	}
+	return tw.Flush()
+}
+
+// writeJobs writes jobs as a table.
+func writeJobs(w io.Writer, jobs []gen.Job) error {
+	if len(jobs) == 0 {
+		_, err := fmt.Fprintln(w, "no jobs")
+		return err
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "JOB ID\tSTATUS\tPROGRESS\tFROM\tTO\tCREATED")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t%s\n",
+			j.JobID, j.Status, j.Progress, j.From, j.To, j.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// writeOrder writes an order as aligned key: value lines.
+func writeOrder(w io.Writer, o *gen.Order) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "id:\t%s\n", o.ID)
+	fmt.Fprintf(tw, "product_id:\t%d\n", o.ProductID)
+	fmt.Fprintf(tw, "quantity:\t%d\n", o.Quantity)
+	fmt.Fprintf(tw, "buyer_id:\t%s\n", o.BuyerID)
+	fmt.Fprintf(tw, "total_amount_cents:\t%d\n", o.TotalAmountCents)
+	fmt.Fprintf(tw, "status:\t%s\n", o.Status)
+	fmt.Fprintf(tw, "created_at:\t%s\n", o.CreatedAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// progressText is a job's progress in words, e.g. "63.0% (630,000 of 1,000,000 rows)".
+func progressText(j *gen.Job) string {
+	if j.Total == 0 && !isFinal(j.Status) {
+		return fmt.Sprintf("%.1f%% (rows not counted yet)", j.Progress)
+	}
+	return fmt.Sprintf("%.1f%% (%s of %s)", j.Progress, thousands(j.Processed), plural(j.Total, "row"))
+}
+
+// plural formats n with thousands separators and the noun, e.g. "1,000 rows".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(n) + " " + noun + "s"
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return sign + b.String()
+}

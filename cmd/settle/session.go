@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+// responseHeaderTimeout bounds the wait for a response to start; a CSV body
+// may then stream for as long as it takes.
+const responseHeaderTimeout = 30 * time.Second
+
+// session is what a command runs with: the API client, the output mode and
+// the output streams. Results go to stdout; progress, notes and errors to
+// stderr.
+type session struct {
+	baseURL string // without a trailing slash
+	api     *gen.ClientWithResponses
+	json    bool // print response JSON instead of text
+	stdout  io.Writer
+	stderr  io.Writer
+	tty     bool // stderr is a terminal, so a progress bar can be drawn
+}
+
+// newSession validates the global flags and builds the client.
+func newSession(g globals, stdout, stderr io.Writer) (*session, error) {
+	base, err := parseBaseURL(g.url)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = responseHeaderTimeout
+	api, err := gen.NewClientWithResponses(base,
+		gen.WithHTTPClient(&http.Client{Transport: transport}),
+		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("User-Agent", "settle")
+			return nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("--url %q: %v", g.url, err)
+	}
+	return &session{
+		baseURL: base,
+		api:     api,
+		json:    g.json,
+		stdout:  stdout,
+		stderr:  stderr,
+		tty:     isTerminal(stderr),
+	}, nil
+}
+
+// parseBaseURL checks that raw is an absolute http(s) URL and returns it
+// without a trailing slash.
+func parseBaseURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--url %q is not an http(s) base URL such as %s", raw, defaultURL)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// fail turns the error of a generated client call into one that says what to
+// do next.
+func (s *session) fail(err error) error {
+	return requestError(s.baseURL, err)
+}
+
+// unexpected describes a success status without the body the contract
+// promises, as when --url points at some other server.
+func (s *session) unexpected(r response) error {
+	return fmt.Errorf("unexpected response from %s: HTTP %d with Content-Type %q; is --url the ordersettle API?",
+		s.baseURL, r.StatusCode(), r.ContentType())
+}

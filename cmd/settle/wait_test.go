@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/ordersettle/ordersettle/gen"
+)
+
+func TestBarShowsStatusCountsAndPercent(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := newBarProgress(&buf)
+	p.update(&gen.Job{Status: gen.JobQueued})
+	p.update(&gen.Job{Status: gen.JobRunning, Progress: 63, Processed: 630_000, Total: 1_000_000})
+	if out := buf.String(); !strings.Contains(out, "RUNNING 630,000/1,000,000 rows") || !strings.Contains(out, "63%") {
+		t.Errorf("bar output lacks the description or the percent:\n%q", out)
+	}
+	// 100% while RUNNING must not finish the bar.
+	p.update(&gen.Job{Status: gen.JobRunning, Progress: 100, Processed: 10, Total: 10})
+	if p.bar.IsFinished() {
+		t.Error("the bar finished before the job COMPLETED")
+	}
+	p.end(&gen.Job{Status: gen.JobCompleted, Progress: 100, Processed: 10, Total: 10})
+	out := buf.String()
+	if !p.bar.IsFinished() || !strings.Contains(out, "100%") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("the bar did not end full on its own line:\n%q", out)
+	}
+}
+
+func TestProgressLinesAtMostOncePerSecond(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := &lineProgress{w: &buf}
+	p.update(&gen.Job{Status: gen.JobQueued})
+	p.update(&gen.Job{Status: gen.JobRunning, Progress: 63, Processed: 630000, Total: 1000000})
+	p.update(&gen.Job{Status: gen.JobRunning, Progress: 64, Processed: 640000, Total: 1000000})
+	p.end(&gen.Job{Status: gen.JobCompleted, Progress: 100, Processed: 1000000, Total: 1000000})
+	want := "QUEUED 0.0% 0/0\nCOMPLETED 100.0% 1000000/1000000\n"
+	if buf.String() != want {
+		t.Errorf("lines = %q, want %q", buf.String(), want)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 630000: "630,000", 1000000: "1,000,000", -12345: "-12,345"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestParseArgsAcceptsFlagsAfterArguments(t *testing.T) {
+	t.Parallel()
+	fs := newFlagSet("test")
+	out := fs.String("out", "", "")
+	pos, err := parseArgs(fs, []string{"ID", "--out", "f.csv", "--", "--not-a-flag"})
+	if err != nil || *out != "f.csv" || strings.Join(pos, " ") != "ID --not-a-flag" {
+		t.Errorf("parseArgs = %q, out %q, err %v", pos, *out, err)
+	}
+}
