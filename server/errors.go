@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,12 +27,17 @@ func apiError(code gen.ErrorCode, format string, args ...any) gen.Error {
 	return gen.Error{Error: gen.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
-// writeError writes an error in the contract's shape and stops the handler chain.
+// writeError writes an error in the contract's shape, encoded like the
+// generated responses (application/json, one line), and stops the handler
+// chain.
 func writeError(c *gin.Context, status int, body gen.Error) {
+	c.Abort()
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	c.AbortWithStatusJSON(status, body)
+	c.Header("Content-Type", "application/json")
+	c.Status(status)
+	_ = json.NewEncoder(c.Writer).Encode(body) // the client is gone if this fails
 }
 
 // problem is how an error that no handler expected is answered.
@@ -115,6 +121,17 @@ func methodNotAllowed(c *gin.Context) {
 	writeError(c, http.StatusMethodNotAllowed,
 		apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s",
 			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+}
+
+// routeNotInSpec answers a request that Gin routed but the spec has no
+// operation for (for example /downloads/x without the .csv suffix).
+func routeNotInSpec(c *gin.Context, methodMismatch bool) {
+	if methodMismatch {
+		writeError(c, http.StatusMethodNotAllowed,
+			apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		return
+	}
+	notFound(c)
 }
 
 // recovered answers a request whose handler panicked.

@@ -38,7 +38,7 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 		return gen.CreateOrder404JSONResponse{ProductNotFoundJSONResponse: productNotFound(in.ProductID)}, nil
 	case errors.Is(err, store.ErrOutOfStock):
 		return gen.CreateOrder409JSONResponse(apiError(gen.CodeOutOfStock,
-			"product %d has fewer than %d units in stock", in.ProductID, in.Quantity)), nil
+			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)), nil
 	case errors.Is(err, store.ErrIdempotencyKeyInUse):
 		return gen.CreateOrder409JSONResponse(apiError(gen.CodeIdempotencyKeyInUse,
 			"a request with this Idempotency-Key is still in progress; retry shortly")), nil

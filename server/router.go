@@ -34,7 +34,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/docs/*asset", gin.WrapH(docs))
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 
-	routes := r.Group("", s.shedLoad, s.deadline, limitBody, validateRequest(s.specRouter))
+	routes := r.Group("", s.shedLoad, s.deadline, readBody, validateRequest(s.specRouter))
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc:  requestError,
 		HandlerErrorFunc:         s.handlerError,

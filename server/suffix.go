@@ -1,12 +1,9 @@
 package server
 
 import (
-	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/ordersettle/ordersettle/gen"
 )
 
 // suffixRouter registers the generated routes, mending the one Gin cannot
@@ -44,15 +41,4 @@ func (r suffixRouter) GET(path string, handlers ...gin.HandlerFunc) gin.IRoutes 
 		c.Next()
 	}
 	return r.IRouter.GET(path[:i+2]+param, append([]gin.HandlerFunc{strip}, handlers...)...)
-}
-
-// routeNotInSpec answers a request that Gin routed but the spec has no
-// operation for (for example /downloads/x without the .csv suffix).
-func routeNotInSpec(c *gin.Context, methodMismatch bool) {
-	if methodMismatch {
-		writeError(c, http.StatusMethodNotAllowed,
-			apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-		return
-	}
-	notFound(c)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -50,10 +49,12 @@ func newSpecRouter() (routers.Router, error) {
 	return r, nil
 }
 
-// limitBody reads the whole request body, up to MaxBodyBytes, so that a body
+// readBody reads the whole request body, up to MaxBodyBytes, so that a body
 // over the limit is refused with 413 before anything else reads it, chunked
-// or not.
-func limitBody(c *gin.Context) {
+// or not, and a JSON body that is more than one JSON value is refused with
+// 400 (kin-openapi decodes the first value and ignores the rest, so
+// `{…}{…}` or `{…} junk` would otherwise pass).
+func readBody(c *gin.Context) {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		c.Next()
 		return
@@ -76,8 +77,22 @@ func limitBody(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "reading the request body failed: %v", err))
 		return
 	}
+	if err := singleJSONValue(c.ContentType(), body); err != nil {
+		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
+		return
+	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	c.Next()
+}
+
+// singleJSONValue reports a JSON body that is not exactly one JSON value.
+// Other media types and empty bodies are left to the validator.
+func singleJSONValue(mediaType string, body []byte) error {
+	if mediaType != "application/json" || len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var v json.RawMessage // checks the whole body, decodes nothing
+	return json.Unmarshal(body, &v)
 }
 
 // validateRequest checks the request's parameters and body against the spec
@@ -97,10 +112,6 @@ func validateRequest(router routers.Router) gin.HandlerFunc {
 			routeNotInSpec(c, errors.Is(err, routers.ErrMethodNotAllowed))
 			return
 		}
-		if err := singleJSONValue(c.Request); err != nil {
-			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
-			return
-		}
 		err = openapi3filter.ValidateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
 			Request:    c.Request,
 			PathParams: pathParams,
@@ -113,30 +124,6 @@ func validateRequest(router routers.Router) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// singleJSONValue reports a JSON body that is not exactly one JSON value.
-// kin-openapi decodes the first value and ignores what follows it, so that
-// `{…}{…}` or `{…} junk` would otherwise pass. Other media types and empty
-// bodies are left to the validator.
-func singleJSONValue(r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "application/json" {
-		return nil
-	}
-	body, err := io.ReadAll(r.Body) // from memory: limitBody has read it
-	if err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	var v json.RawMessage // checks the whole body, decodes nothing
-	return json.Unmarshal(body, &v)
 }
 
 // describeValidationError turns a kin-openapi validation error into one line
@@ -175,7 +162,11 @@ func describeValidationError(err error) string {
 			return where + " is not valid JSON"
 		}
 		if parseErr.Value != nil {
-			return fmt.Sprintf("%s: value %q is %s", where, fmt.Sprint(parseErr.Value), describeParseReason(parseErr))
+			reason := parseErr.Reason
+			if reason == "" {
+				reason = "invalid"
+			}
+			return fmt.Sprintf("%s: value %q is %s", where, fmt.Sprint(parseErr.Value), reason)
 		}
 		return where + ": " + parseErr.Error()
 	}
@@ -189,12 +180,4 @@ func describeValidationError(err error) string {
 		return where + ": " + reqErr.Err.Error()
 	}
 	return where + ": " + reqErr.Reason
-}
-
-// describeParseReason phrases why a parameter value could not be parsed.
-func describeParseReason(e *openapi3filter.ParseError) string {
-	if e.Reason != "" {
-		return e.Reason
-	}
-	return "invalid"
 }

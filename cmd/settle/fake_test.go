@@ -324,7 +324,7 @@ func (f *fakeAPI) createOrder(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, gen.CodeProductNotFound, "product 99 not found")
 		return
 	case 2:
-		writeErr(w, http.StatusConflict, gen.CodeOutOfStock, fmt.Sprintf("product 2 has fewer than %d units in stock", in.Quantity))
+		writeErr(w, http.StatusConflict, gen.CodeOutOfStock, fmt.Sprintf("product 2 has not enough stock for quantity %d", in.Quantity))
 		return
 	}
 	writeJSON(w, http.StatusOK, gen.Order{

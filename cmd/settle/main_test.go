@@ -176,7 +176,7 @@ func TestAPIErrorsPrintCodeMessageAndStatus(t *testing.T) {
 		{[]string{"jobs", "download", fakeJobID.String(), "--out", "-"}, "FILE_NOT_READY: job " + fakeJobID.String() + " is RUNNING; the file is ready when it is COMPLETED (HTTP 404)"},
 		{[]string{"orders", "get", otherID.String()}, "ORDER_NOT_FOUND: order " + otherID.String() + " not found (HTTP 404)"},
 		{[]string{"orders", "create", "--product", "99", "--quantity", "1", "--buyer", "b"}, "PRODUCT_NOT_FOUND: product 99 not found (HTTP 404)"},
-		{[]string{"orders", "create", "--product", "2", "--quantity", "3", "--buyer", "b"}, "OUT_OF_STOCK: product 2 has fewer than 3 units in stock (HTTP 409)"},
+		{[]string{"orders", "create", "--product", "2", "--quantity", "3", "--buyer", "b"}, "OUT_OF_STOCK: product 2 has not enough stock for quantity 3 (HTTP 409)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[:2], "_"), func(t *testing.T) {
