@@ -115,20 +115,8 @@ func newHarnessWithStore(t testing.TB, st *store.Store, opts ...func(*server.Con
 // and body.
 func (h *harness) do(method, path string, body io.Reader, header map[string]string) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.url+path, body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := h.http.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	r := h.send(h.newRequest(method, path, body, header))
+	return r.status, r.body
 }
 
 // createProduct makes a product through the API.

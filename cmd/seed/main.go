@@ -68,16 +68,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := config.NewLogger(cfg)
-	dsn, stopDB, err := config.Database(ctx, cfg, log)
+	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 4})
 	if err != nil {
 		return err
 	}
-	defer stopDB()
-	st, err := store.Open(ctx, dsn, store.Options{MaxOpenConns: 4})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeDB()
 	if err := migrations.Up(ctx, st.DB().DB); err != nil {
 		return err
 	}

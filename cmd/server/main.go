@@ -52,17 +52,11 @@ func run(ctx context.Context) error {
 	log := config.NewLogger(cfg)
 	slog.SetDefault(log)
 
-	dsn, stopDB, err := config.Database(ctx, cfg, log)
+	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
-	defer stopDB()
-
-	st, err := store.Open(ctx, dsn, store.Options{MaxOpenConns: cfg.DBMaxConns})
-	if err != nil {
-		return fmt.Errorf("%w (check DATABASE_URL / DB_* or unset them to use a local PostgreSQL)", err)
-	}
-	defer st.Close()
+	defer closeDB()
 
 	if cfg.Migrate {
 		if err := migrations.Up(ctx, st.DB().DB); err != nil {

@@ -42,3 +42,23 @@ func Database(ctx context.Context, c Config, log *slog.Logger) (dsn string, stop
 	}
 	return cluster.URL(c.DBName), stop, nil
 }
+
+// OpenStore opens the service's database (see Database) with the pool
+// options opt. closeFn closes the pool, then stops the local cluster if this
+// call started it.
+func OpenStore(ctx context.Context, c Config, log *slog.Logger, opt store.Options) (st *store.Store, closeFn func(), err error) {
+	dsn, stopDB, err := Database(ctx, c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err = store.Open(ctx, dsn, opt)
+	if err != nil {
+		stopDB()
+		hint := "check DATABASE_URL / DB_* or unset them to use a local PostgreSQL"
+		if c.UsesLocalDB() {
+			hint = "the local PostgreSQL in " + c.LocalPGDir + " did not accept connections; see its postgresql.log"
+		}
+		return nil, nil, fmt.Errorf("%w (%s)", err, hint)
+	}
+	return st, func() { _ = st.Close(); stopDB() }, nil
+}
