@@ -103,7 +103,8 @@ type ClientInterface interface {
 	// GetHealth Report service and database health
 	//
 	// Answers 200 when the service can reach its database and 503 when it
-	// cannot. This endpoint keeps its own response shape.
+	// cannot; both keep this endpoint's own response shape. An unexpected
+	// failure is a 500 with the usual error body.
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -250,7 +251,8 @@ func (c *Client) DownloadSettlementCSV(ctx context.Context, jobID openapi_types.
 // GetHealth Report service and database health
 //
 // Answers 200 when the service can reach its database and 503 when it
-// cannot. This endpoint keeps its own response shape.
+// cannot; both keep this endpoint's own response shape. An unexpected
+// failure is a 500 with the usual error body.
 //
 // Corresponds with GET /health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1026,7 +1028,8 @@ type ClientWithResponsesInterface interface {
 	// GetHealthWithResponse Report service and database health
 	//
 	// Answers 200 when the service can reach its database and 503 when it
-	// cannot. This endpoint keeps its own response shape.
+	// cannot; both keep this endpoint's own response shape. An unexpected
+	// failure is a 500 with the usual error body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1253,6 +1256,8 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Health
 }
@@ -1260,6 +1265,11 @@ type GetHealthResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetHealthResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -2021,7 +2031,8 @@ func (c *ClientWithResponses) DownloadSettlementCSVWithResponse(ctx context.Cont
 // GetHealthWithResponse Report service and database health
 //
 // Answers 200 when the service can reach its database and 503 when it
-// cannot. This endpoint keeps its own response shape.
+// cannot; both keep this endpoint's own response shape. An unexpected
+// failure is a 500 with the usual error body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2334,6 +2345,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Health

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -136,6 +137,6 @@ func routeNotInSpec(c *gin.Context, methodMismatch bool) {
 
 // recovered answers a request whose handler panicked.
 func (s *Server) recovered(c *gin.Context, v any) {
-	s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", v)
+	s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", v, "stack", string(debug.Stack()))
 	writeError(c, http.StatusInternalServerError, apiError(gen.CodeInternal, "internal error; the server log has the details"))
 }

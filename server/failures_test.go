@@ -3,8 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -265,4 +268,31 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPanicIsA500 runs the server over a store without a pool, so that
+// every database call panics: the recovery middleware must answer 500
+// INTERNAL in the contract's shape without leaking the panic, and the
+// server must go on serving.
+func TestPanicIsA500(t *testing.T) {
+	t.Parallel()
+	broken := store.New(nil)
+	srv, err := server.New(broken, settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}),
+		server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	doer := newValidatingDoer(t, ts.Client())
+	for range 2 { // the second answer proves the server survived the first panic
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/health", nil)
+		resp, err := doer.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantError(t, resp.StatusCode, body, http.StatusInternalServerError, gen.CodeInternal)
+	}
 }
