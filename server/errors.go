@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 
@@ -96,8 +97,33 @@ func (s *Server) responseError(c *gin.Context, err error) {
 
 // requestError is the strict server's hook for a body it could not decode.
 // Request validation normally rejects such bodies first.
+// A JSON number that validates as an integer but does not decode as one (1.0)
+// ends up here; its message names the field, not Go's types.
 func requestError(c *gin.Context, err error) {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest,
+			"request body: %s: %s is not a valid %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type.Kind())))
+		return
+	}
 	writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body: %v", err))
+}
+
+// jsonKind names a Go kind the way the API documents its fields.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	default:
+		return "value here"
+	}
 }
 
 // bindError is the generated wrapper's hook for path, query and header
