@@ -27,7 +27,7 @@ func Database(ctx context.Context, c Config, log *slog.Logger) (dsn string, stop
 	log.Info("no DATABASE_URL or DB_HOST set: using a local PostgreSQL cluster", "dir", dir)
 	cluster, err := pglocal.Start(ctx, pglocal.Config{DataDir: dir, Durable: true, Logger: log})
 	if err != nil {
-		return "", nil, fmt.Errorf("start local PostgreSQL: %w", err)
+		return "", nil, fmt.Errorf("start local PostgreSQL: %w (LOCAL_PG_DIR sets its directory; DATABASE_URL uses an existing server instead)", err)
 	}
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
