@@ -147,9 +147,6 @@ func New(st Store, cfg Config) *Engine {
 	}
 }
 
-// Config returns the engine's configuration, defaults applied.
-func (e *Engine) Config() Config { return e.cfg }
-
 // Submit queues a job for the days from..to (both included, UTC) and wakes
 // the engine. Any engine on the database may run it.
 func (e *Engine) Submit(ctx context.Context, from, to time.Time) (store.Job, error) {

@@ -114,10 +114,11 @@ func (e *Engine) execute(ctx context.Context, job store.Job, processed *atomic.I
 		return stats, err
 	}
 	stats.settlements = totals.len()
+	rows := totals.sorted() // sorted once; the CSV and the completion both read it
 	t1 := time.Now()
 	stats.aggregate = t1.Sub(t0)
 
-	tmp, err := writeTempCSV(e.cfg.Dir, job.ID, totals.sorted())
+	tmp, err := writeTempCSV(e.cfg.Dir, job.ID, rows)
 	if err != nil {
 		return stats, err
 	}
@@ -134,7 +135,7 @@ func (e *Engine) execute(ctx context.Context, job store.Job, processed *atomic.I
 	// than throwing the finished work away.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	err = e.complete(cctx, job.ID, totals.sorted(), tmp)
+	err = e.complete(cctx, job.ID, rows, tmp)
 	stats.complete = time.Since(t2)
 	return stats, err
 }

@@ -49,7 +49,8 @@ func (d *dailyTotals) add(batch []store.DailyTotal) (scanned int64) {
 func (d *dailyTotals) len() int { return len(d.m) }
 
 // sorted yields the settlements ordered by date, then merchant_id. Only the
-// keys are sorted; rows are built one at a time as they are consumed.
+// keys are sorted (once, here); rows are built one at a time as they are
+// consumed, and the sequence can be read more than once.
 func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
 	keys := make([]dayKey, 0, len(d.m))
 	for k := range d.m {

@@ -136,14 +136,9 @@ func NewDSN(t testing.TB) string {
 // New returns a Store on a fresh, migrated database of t's own. Its pool is
 // closed, and the database dropped, when t ends.
 func New(t testing.TB) *store.Store {
-	return NewWithOptions(t, store.Options{})
-}
-
-// NewWithOptions is New with the pool options opt.
-func NewWithOptions(t testing.TB, opt store.Options) *store.Store {
 	t.Helper()
 	dsn := NewDSN(t)
-	st, err := store.Open(context.Background(), dsn, opt)
+	st, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
