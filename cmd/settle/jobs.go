@@ -51,22 +51,17 @@ func setupJobsCreate(fs *flag.FlagSet) action {
 			From: openapi_types.Date{Time: fromDay},
 			To:   openapi_types.Date{Time: toDay},
 		})
+		queued, err := result(s, r, err, http.StatusAccepted, func() *gen.Job { return r.JSON202 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusAccepted); err != nil {
 			return err
 		}
-		if r.JSON202 == nil {
-			return s.unexpected(r)
-		}
 		if !*wait && !download {
-			return s.showJob(r.Body, r.JSON202)
+			return s.showJob(r.Body, queued)
 		}
 
-		id := r.JSON202.JobID
+		id := queued.JobID
 		fmt.Fprintf(s.stderr, "job %s queued for %s..%s\n", id, *from, *to)
-		job, body, err := s.waitJob(ctx, r.JSON202, r.Body)
+		job, body, err := s.waitJob(ctx, queued, r.Body)
 		if err != nil {
 			if job != nil && s.json {
 				_ = printJSON(s.stdout, body)
@@ -105,16 +100,11 @@ func setupJobsGet(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.GetJobWithResponse(ctx, id)
+		job, err := result(s, r, err, http.StatusOK, func() *gen.Job { return r.JSON200 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusOK); err != nil {
 			return err
 		}
-		if r.JSON200 == nil {
-			return s.unexpected(r)
-		}
-		return s.showJob(r.Body, r.JSON200)
+		return s.showJob(r.Body, job)
 	}
 }
 
@@ -139,19 +129,14 @@ func setupJobsList(fs *flag.FlagSet) action {
 			params.Status = &st
 		}
 		r, err := s.api.ListJobsWithResponse(ctx, &params)
+		list, err := result(s, r, err, http.StatusOK, func() *gen.JobList { return r.JSON200 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusOK); err != nil {
 			return err
-		}
-		if r.JSON200 == nil {
-			return s.unexpected(r)
 		}
 		if s.json {
 			return printJSON(s.stdout, r.Body)
 		}
-		return writeJobs(s.stdout, r.JSON200.Items)
+		return writeJobs(s.stdout, list.Items)
 	}
 }
 
@@ -163,19 +148,14 @@ func setupJobsCancel(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.CancelJobWithResponse(ctx, id)
+		job, err := result(s, r, err, http.StatusAccepted, func() *gen.Job { return r.JSON202 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusAccepted); err != nil {
 			return err
 		}
-		if r.JSON202 == nil {
-			return s.unexpected(r)
-		}
-		if r.JSON202.Status == gen.JobRunning {
+		if job.Status == gen.JobRunning {
 			fmt.Fprintf(s.stderr, "cancel recorded: job %s is winding down and will end CANCELLED within seconds\n", id)
 		}
-		return s.showJob(r.Body, r.JSON202)
+		return s.showJob(r.Body, job)
 	}
 }
 

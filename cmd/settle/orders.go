@@ -49,19 +49,14 @@ func setupOrdersCreate(fs *flag.FlagSet) action {
 			Quantity:  qty,
 			BuyerID:   *buyer,
 		})
+		order, err := result(s, r, err, http.StatusOK, func() *gen.Order { return r.JSON200 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusOK); err != nil {
 			return err
-		}
-		if r.JSON200 == nil {
-			return s.unexpected(r)
 		}
 		if s.json {
 			return printJSON(s.stdout, r.Body)
 		}
-		return writeOrder(s.stdout, r.JSON200)
+		return writeOrder(s.stdout, order)
 	}
 }
 
@@ -73,18 +68,13 @@ func setupOrdersGet(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.GetOrderWithResponse(ctx, id)
+		order, err := result(s, r, err, http.StatusOK, func() *gen.Order { return r.JSON200 })
 		if err != nil {
-			return s.fail(err)
-		}
-		if err := expect(r, http.StatusOK); err != nil {
 			return err
-		}
-		if r.JSON200 == nil {
-			return s.unexpected(r)
 		}
 		if s.json {
 			return printJSON(s.stdout, r.Body)
 		}
-		return writeOrder(s.stdout, r.JSON200)
+		return writeOrder(s.stdout, order)
 	}
 }

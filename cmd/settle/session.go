@@ -86,3 +86,21 @@ func (s *session) unexpected(r response) error {
 	return fmt.Errorf("unexpected response from %s: HTTP %d with Content-Type %q; is --url the ordersettle API?",
 		s.baseURL, r.StatusCode(), r.ContentType())
 }
+
+// result turns a generated-client call into its decoded body or one error:
+// the network failure, the API error for any status but want, or a success
+// status without the body the contract promises. body reads the decoded
+// field (JSON200, JSON202); it is only called when r is there.
+func result[T any](s *session, r response, err error, want int, body func() *T) (*T, error) {
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if err := expect(r, want); err != nil {
+		return nil, err
+	}
+	v := body()
+	if v == nil {
+		return nil, s.unexpected(r)
+	}
+	return v, nil
+}
