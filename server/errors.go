@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -55,6 +56,12 @@ func problemFor(err error) problem {
 	case errors.Is(err, store.ErrUnavailable):
 		return problem{http.StatusServiceUnavailable,
 			apiError(gen.CodeUnavailable, "the database is unavailable; retry later")}
+	case errors.Is(err, ordercommit.ErrQueueFull):
+		return problem{http.StatusServiceUnavailable,
+			apiError(gen.CodeUnavailable, "the server has too many orders waiting; retry later")}
+	case errors.Is(err, ordercommit.ErrClosed):
+		return problem{http.StatusServiceUnavailable,
+			apiError(gen.CodeUnavailable, "the server is shutting down; retry later")}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// The request ran out of time, most often waiting for a database
 		// connection under load, or its client went away.

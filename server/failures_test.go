@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -277,8 +278,9 @@ func grepLines(s, substr string) string {
 func TestPanicIsA500(t *testing.T) {
 	t.Parallel()
 	broken := store.New(nil)
-	srv, err := server.New(broken, settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}),
-		server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(broken, ordercommit.New(broken, ordercommit.Config{Logger: quiet}),
+		settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: quiet}), server.Config{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -74,8 +75,16 @@ func newHarness(t testing.TB, opts ...func(*server.Config)) *harness {
 	return h
 }
 
-// newHarnessWithStore starts a server and a settlement engine over st.
+// newHarnessWithStore starts a server, an order committer and a settlement
+// engine over st.
 func newHarnessWithStore(t testing.TB, st *store.Store, opts ...func(*server.Config)) *harness {
+	t.Helper()
+	return newHarnessWithOrders(t, st, startCommitter(t, st, ordercommit.Config{}), opts...)
+}
+
+// newHarnessWithOrders starts a server and a settlement engine over st, with
+// orders placed by orders.
+func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, opts ...func(*server.Config)) *harness {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := server.Config{Logger: quiet}
@@ -96,7 +105,7 @@ func newHarnessWithStore(t testing.TB, st *store.Store, opts ...func(*server.Con
 		}
 	})
 
-	srv, err := server.New(st, eng, cfg)
+	srv, err := server.New(st, orders, eng, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func waitForClaim(t *testing.T, h *harness, k string) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		if err := h.store.DB().QueryRow(`SELECT count(*) FROM idempotency_keys WHERE key = $1 AND status_code IS NULL`, k).Scan(&n); err != nil {
+		if err := h.store.DB().QueryRow(`SELECT count(*) FROM idempotency_keys WHERE key = $1 AND outcome IS NULL`, k).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 1 {

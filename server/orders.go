@@ -11,6 +11,8 @@ import (
 )
 
 // CreateOrder implements POST /orders, with or without an Idempotency-Key.
+// The order committer places it in a batch with the orders that arrived
+// alongside; the answer goes out once that batch is durable.
 func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObject) (gen.CreateOrderResponseObject, error) {
 	ctx = requestContext(ctx)
 	in := store.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
@@ -18,18 +20,14 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 		return badOrder("request body: buyer_id: must not be blank"), nil
 	}
 
-	var (
-		order store.Order
-		err   error
-	)
-	if key := req.Params.IdempotencyKey; key != nil {
-		if *key == "" {
+	key := ""
+	if k := req.Params.IdempotencyKey; k != nil {
+		if *k == "" {
 			return badOrder(`header parameter "Idempotency-Key": must not be empty`), nil
 		}
-		order, err = s.store.CreateOrderIdempotent(ctx, *key, in)
-	} else {
-		order, err = s.store.CreateOrder(ctx, in)
+		key = *k
 	}
+	order, err := s.orders.Place(ctx, key, in)
 
 	switch {
 	case err == nil:

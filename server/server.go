@@ -20,9 +20,14 @@ type Store interface {
 	CreateProduct(ctx context.Context, in store.NewProduct) (store.Product, error)
 	GetProduct(ctx context.Context, id int32) (store.Product, error)
 	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
-	CreateOrder(ctx context.Context, in store.NewOrder) (store.Order, error)
-	CreateOrderIdempotent(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
 	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
+}
+
+// Orders places orders: the order committer (*ordercommit.Committer).
+type Orders interface {
+	// Place places in, under the Idempotency-Key key unless key is empty,
+	// and returns the order once it is durable.
+	Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
 }
 
 // Jobs is what the HTTP layer needs of the settlement engine.
@@ -61,6 +66,7 @@ const (
 // Server implements the API.
 type Server struct {
 	store      Store
+	orders     Orders
 	jobs       Jobs
 	log        *slog.Logger
 	cfg        Config
@@ -71,8 +77,9 @@ type Server struct {
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
-// New builds a Server over st and the settlement engine jobs.
-func New(st Store, jobs Jobs, cfg Config) (*Server, error) {
+// New builds a Server over st, the order committer orders and the settlement
+// engine jobs.
+func New(st Store, orders Orders, jobs Jobs, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -92,6 +99,7 @@ func New(st Store, jobs Jobs, cfg Config) (*Server, error) {
 	}
 	return &Server{
 		store:      st,
+		orders:     orders,
 		jobs:       jobs,
 		log:        cfg.Logger,
 		cfg:        cfg,

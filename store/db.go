@@ -21,10 +21,6 @@ type Options struct {
 	MaxIdleConns int
 	// ConnMaxIdleTime closes connections idle for longer (default 5 minutes).
 	ConnMaxIdleTime time.Duration
-	// OrdersPerProduct caps the order statements for one product that this
-	// process runs at once (default DefaultOrdersPerProduct); more wait their
-	// turn in the process instead of on the product's row lock.
-	OrdersPerProduct int
 }
 
 // DefaultMaxOpenConns is the pool size when Options.MaxOpenConns is 0.
@@ -32,8 +28,7 @@ const DefaultMaxOpenConns = 32
 
 // Store is the data access layer. It is safe for concurrent use.
 type Store struct {
-	db   *sqlx.DB
-	gate *productGate
+	db *sqlx.DB
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
@@ -65,11 +60,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect to database: %w", translate(err))
 	}
-	return &Store{db: db, gate: newProductGate(opt.OrdersPerProduct)}, nil
+	return &Store{db: db}, nil
 }
 
 // New wraps an open pool. The pool's connections must run with TimeZone=UTC.
-func New(db *sqlx.DB) *Store { return &Store{db: db, gate: newProductGate(0)} }
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
 // DB returns the underlying pool, for migrations, health metrics and tests.
 func (s *Store) DB() *sqlx.DB { return s.db }

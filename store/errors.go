@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ var (
 	// ErrIdempotencyKeyInUse means another request with the same
 	// Idempotency-Key is still in flight.
 	ErrIdempotencyKeyInUse = errors.New("idempotency key in use by a request in flight")
+	// ErrAbandoned means an order was left out of its batch because nobody
+	// waited for it any more (see BatchOrder.Abandoned).
+	ErrAbandoned = errors.New("order abandoned by its requester")
 	// ErrJobNotCancellable means the job is COMPLETED or FAILED.
 	ErrJobNotCancellable = errors.New("job is not cancellable")
 	// ErrInvalidInput means the database refused a value (for example a string
@@ -37,6 +41,14 @@ var (
 	// ErrUnavailable means the database cannot be reached or refuses new work
 	// (connection refused or lost, too many connections, shutting down).
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrConflict means the transaction lost a conflict with a concurrent one
+	// (a serialization failure or a deadlock) and was rolled back: running
+	// it again may succeed.
+	ErrConflict = errors.New("transaction conflict")
+	// ErrCommitUnknown means the connection failed after COMMIT was sent:
+	// the transaction may or may not have committed, so it must not simply
+	// be run again. It comes wrapped together with ErrUnavailable.
+	ErrCommitUnknown = errors.New("commit outcome unknown")
 )
 
 // translate turns driver errors into the package's sentinel errors, keeping
@@ -61,6 +73,9 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		case pqErr.Code.Class() == "22": // data_exception (NUL bytes, bad encoding, out of range)
 			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		case pqErr.Code == "40001", // serialization_failure
+			pqErr.Code == "40P01": // deadlock_detected
+			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 		return err
 	}
@@ -70,4 +85,28 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// translateCommit translates an error of COMMIT. Only an ERROR the server
+// sent in answer to it, or a COMMIT that was never sent (the context ended
+// first), proves that the transaction did not commit. Anything else — the
+// connection broke, or the server ended the session with a FATAL error, which
+// can happen just after it committed — leaves the outcome unknown.
+func translateCommit(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pqErr *pq.Error
+	switch {
+	case errors.As(err, &pqErr) && pqErr.Severity == "ERROR", // not FATAL or PANIC
+		errors.Is(err, pq.ErrInFailedTransaction),
+		errors.Is(err, sql.ErrTxDone),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return translate(err)
+	}
+	err = translate(err)
+	if !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 }

@@ -21,193 +21,193 @@ const (
 	// claimAttempts bounds the retries when a key is freed between our claim
 	// attempt and our read of it.
 	claimAttempts = 3
+	// releaseTimeout bounds ReleaseClaim, which runs after its request's
+	// context may have ended.
+	releaseTimeout = 5 * time.Second
 )
+
+// Claim is a request's hold on an Idempotency-Key while its order is being
+// placed. Pass it to PlaceOrders (BatchOrder.Claim), which records the
+// order's outcome under the key; or to ReleaseClaim when the order failed.
+type Claim struct {
+	// Key is the Idempotency-Key.
+	Key string
+	// ID tells this claim from any later claim of the same key.
+	ID uuid.UUID
+}
+
+// keyOutcome is what happened to the order placed under a key, as recorded
+// in idempotency_keys.outcome (NULL while the claim is in flight).
+type keyOutcome string
+
+const (
+	outcomePlaced          keyOutcome = "placed"            // order_id names the order
+	outcomeOutOfStock      keyOutcome = "out_of_stock"      // ErrOutOfStock
+	outcomeProductNotFound keyOutcome = "product_not_found" // ErrProductNotFound
+)
+
+// outcomeOf is the recorded outcome of an order that was placed (err nil) or
+// refused with err. Other errors are never recorded: they have no outcome
+// (the empty value, which the table's CHECK refuses).
+func outcomeOf(err error) keyOutcome {
+	switch {
+	case err == nil:
+		return outcomePlaced
+	case errors.Is(err, ErrOutOfStock):
+		return outcomeOutOfStock
+	case errors.Is(err, ErrProductNotFound):
+		return outcomeProductNotFound
+	}
+	return ""
+}
 
 // keyRecord is a row of idempotency_keys.
 type keyRecord struct {
-	ProductID  int32          `db:"product_id"`
-	Quantity   int32          `db:"quantity"`
-	BuyerID    string         `db:"buyer_id"`
-	StatusCode sql.NullInt32  `db:"status_code"`
-	OrderID    *uuid.UUID     `db:"order_id"`
-	ErrorCode  sql.NullString `db:"error_code"`
-	Expired    bool           `db:"expired"`   // older than IdempotencyKeyRetention
-	Abandoned  bool           `db:"abandoned"` // in flight for longer than the claim lease
+	ProductID int32          `db:"product_id"`
+	Quantity  int32          `db:"quantity"`
+	BuyerID   string         `db:"buyer_id"`
+	Outcome   sql.NullString `db:"outcome"`
+	OrderID   *uuid.UUID     `db:"order_id"`
+	Expired   bool           `db:"expired"`   // older than IdempotencyKeyRetention
+	Abandoned bool           `db:"abandoned"` // in flight for longer than the claim lease
 }
 
 func (r keyRecord) sameRequest(in NewOrder) bool {
 	return r.ProductID == in.ProductID && r.Quantity == in.Quantity && r.BuyerID == in.BuyerID
 }
 
-// Error codes stored for the recorded non-200 outcomes.
-const (
-	recordedOutOfStock      = "OUT_OF_STOCK"
-	recordedProductNotFound = "PRODUCT_NOT_FOUND"
-)
-
-// CreateOrderIdempotent places an order under an Idempotency-Key.
+// ClaimIdempotencyKey starts an order under an Idempotency-Key. It returns
+// exactly one of:
 //
-// The first request with key claims it, places the order and records the
-// outcome in the same statement, so the order and its record commit together.
-// A retry with the same key and the same request gets the first outcome again
-// (the same order, or ErrOutOfStock / ErrProductNotFound) and stock moves once.
-// The same key with a different request gives ErrIdempotencyKeyReused; a
-// request whose key is still in flight gives ErrIdempotencyKeyInUse at once,
-// without waiting for the request in flight. When placing the order fails
-// unexpectedly the claim is removed, so the key is free again.
-func (s *Store) CreateOrderIdempotent(ctx context.Context, key string, in NewOrder) (Order, error) {
+//   - a claim: the key is new (or its retention passed, or the request that
+//     held it was abandoned) and the caller must place the order with the
+//     claim (PlaceOrders records the outcome under the key in the same
+//     transaction as the order), or release it with ReleaseClaim;
+//   - the order first placed under the key, for a retry of the same request;
+//   - an error: the first outcome when it was a refusal (ErrOutOfStock,
+//     ErrProductNotFound), ErrIdempotencyKeyReused for a different request,
+//     ErrIdempotencyKeyInUse while the first request is in flight (at once:
+//     it never waits for that request), or ErrInvalidInput for a key or
+//     order the database cannot store, which records nothing.
+//
+// The claim is committed without waiting for its WAL flush
+// (synchronous_commit off for that one transaction): losing it in a crash
+// only frees the key, and the durable commit of the order that records the
+// outcome flushes the WAL up to and including the claim.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, key string, in NewOrder) (*Claim, *Order, error) {
+	if !storableText(key) {
+		return nil, nil, fmt.Errorf("%w: the idempotency key is not storable text", ErrInvalidInput)
+	}
+	if err := in.check(); err != nil {
+		return nil, nil, err
+	}
 	for range claimAttempts {
-		claimID, claimed, err := s.claimKey(ctx, key, in)
-		if err != nil {
-			return Order{}, err
-		}
-		if claimed {
-			return s.placeClaimed(ctx, key, claimID, in)
+		claim, err := s.claimKey(ctx, key, in)
+		if err != nil || claim != nil {
+			return claim, nil, err
 		}
 		rec, found, err := s.readKey(ctx, key)
 		if err != nil {
-			return Order{}, err
+			return nil, nil, err
 		}
 		if !found {
 			continue // freed after a failure between our two statements; claim again
 		}
 		if rec.Expired || (rec.Abandoned && rec.sameRequest(in)) {
-			claimID, claimed, err := s.takeOverKey(ctx, key, in)
-			if err != nil {
-				return Order{}, err
-			}
-			if claimed {
-				return s.placeClaimed(ctx, key, claimID, in)
+			claim, err := s.takeOverKey(ctx, key, in)
+			if err != nil || claim != nil {
+				return claim, nil, err
 			}
 			continue // someone else took it over or completed it; look again
 		}
-		return s.replay(ctx, rec, in)
+		order, err := s.replay(ctx, rec, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &order, nil
 	}
-	return Order{}, ErrIdempotencyKeyInUse
+	return nil, nil, ErrIdempotencyKeyInUse
 }
 
-// claimKey records key as in flight for in, unless the key exists. It never
-// waits for the request that holds the key.
-func (s *Store) claimKey(ctx context.Context, key string, in NewOrder) (claimID uuid.UUID, claimed bool, err error) {
-	claimID = uuid.New()
-	err = s.db.GetContext(ctx, &claimID, `
+// asyncCommit, selected from in a statement's FROM, turns synchronous_commit
+// off for the statement's own transaction.
+const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true) AS setting) AS async`
+
+// claimKey records key as in flight for in, unless the key exists (nil
+// claim). It never waits for the request that holds the key.
+func (s *Store) claimKey(ctx context.Context, key string, in NewOrder) (*Claim, error) {
+	claim := Claim{Key: key, ID: uuid.New()}
+	var got uuid.UUID
+	err := s.db.GetContext(ctx, &got, `
 		INSERT INTO idempotency_keys (key, product_id, quantity, buyer_id, claim_id)
-		VALUES ($1, $2, $3, $4, $5)
+		SELECT $1, $2, $3, $4, $5 FROM `+asyncCommit+` WHERE async.setting IS NOT NULL
 		ON CONFLICT (key) DO NOTHING
 		RETURNING claim_id`,
-		key, in.ProductID, in.Quantity, in.BuyerID, claimID)
+		key, in.ProductID, in.Quantity, in.BuyerID, claim.ID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, false, nil // the key exists
+		return nil, nil // the key exists
 	}
 	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("claim idempotency key: %w", translate(err))
+		return nil, fmt.Errorf("claim idempotency key: %w", translate(err))
 	}
-	return claimID, true, nil
+	return &claim, nil
 }
 
 // takeOverKey claims a key whose retention has passed, or whose claim was
-// abandoned, for in. SKIP LOCKED keeps it from waiting on a request that is
-// placing its order right now.
-func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (claimID uuid.UUID, claimed bool, err error) {
-	claimID = uuid.New()
+// abandoned, for in. SKIP LOCKED keeps it from waiting on a batch that is
+// recording the key's outcome right now.
+func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (*Claim, error) {
+	claim := Claim{Key: key, ID: uuid.New()}
 	var got uuid.UUID
-	err = s.db.GetContext(ctx, &got, `
+	err := s.db.GetContext(ctx, &got, `
 		UPDATE idempotency_keys SET
 			product_id = $2, quantity = $3, buyer_id = $4, claim_id = $5,
-			claimed_at = now(), created_at = now(),
-			status_code = NULL, order_id = NULL, error_code = NULL
-		WHERE key = (
+			claimed_at = now(), created_at = now(), outcome = NULL, order_id = NULL
+		FROM `+asyncCommit+`
+		WHERE async.setting IS NOT NULL AND key = (
 			SELECT key FROM idempotency_keys
 			WHERE key = $1
 			  AND (created_at < now() - make_interval(secs => $6)
-			       OR (status_code IS NULL AND claimed_at < now() - make_interval(secs => $7)
+			       OR (outcome IS NULL AND claimed_at < now() - make_interval(secs => $7)
 			           AND product_id = $2 AND quantity = $3 AND buyer_id = $4))
 			FOR UPDATE SKIP LOCKED
 		)
 		RETURNING claim_id`,
-		key, in.ProductID, in.Quantity, in.BuyerID, claimID,
+		key, in.ProductID, in.Quantity, in.BuyerID, claim.ID,
 		IdempotencyKeyRetention.Seconds(), idempotencyClaimLease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("take over idempotency key: %w", translate(err))
+		return nil, fmt.Errorf("take over idempotency key: %w", translate(err))
 	}
-	return got, true, nil
+	return &claim, nil
 }
 
-// placeClaimed places the order and records its outcome under our claim, in
-// one statement. If our claim was taken over meanwhile, nothing is placed.
-func (s *Store) placeClaimed(ctx context.Context, key string, claimID uuid.UUID, in NewOrder) (Order, error) {
-	leave, err := s.gate.enter(ctx, in.ProductID)
-	if err != nil {
-		s.releaseClaim(ctx, key, claimID)
-		return Order{}, fmt.Errorf("create order: %w", err)
-	}
-	defer leave()
-	var row struct {
-		placedRow
-		Recorded bool `db:"recorded"`
-	}
-	err = s.db.GetContext(ctx, &row, `WITH
-		claim AS (
-			SELECT key FROM idempotency_keys
-			WHERE key = $4 AND claim_id = $5 AND status_code IS NULL
-			FOR UPDATE
-		), taken AS (
-			UPDATE products SET stock = stock - $2::int
-			WHERE id = $1::int AND stock >= $2::int AND EXISTS (SELECT 1 FROM claim)
-			RETURNING id, price_cents
-		), placed AS (
-			INSERT INTO orders (product_id, buyer_id, quantity, total_amount_cents, status)
-			SELECT id, $3::text, $2::int, $2::int::bigint * price_cents, 'completed' FROM taken
-			RETURNING `+orderColumns+`
-		), product AS (
-			SELECT EXISTS (SELECT 1 FROM products WHERE id = $1::int) AS product_exists
-		), recorded AS (
-			UPDATE idempotency_keys k SET
-				status_code = CASE WHEN placed.id IS NOT NULL THEN 200
-				                   WHEN product.product_exists THEN 409 ELSE 404 END,
-				order_id = placed.id,
-				error_code = CASE WHEN placed.id IS NOT NULL THEN NULL
-				                  WHEN product.product_exists THEN $6 ELSE $7 END
-			FROM claim CROSS JOIN product LEFT JOIN placed ON true
-			WHERE k.key = claim.key
-			RETURNING k.key
-		)
-		SELECT placed.*, product.product_exists, EXISTS (SELECT 1 FROM recorded) AS recorded
-		FROM product LEFT JOIN placed ON true`,
-		in.ProductID, in.Quantity, in.BuyerID, key, claimID, recordedOutOfStock, recordedProductNotFound)
-	if err != nil {
-		s.releaseClaim(ctx, key, claimID)
-		return Order{}, fmt.Errorf("create order: %w", translate(err))
-	}
-	if !row.Recorded {
-		// Our claim was taken over as abandoned; the other request owns the key.
-		return Order{}, ErrIdempotencyKeyInUse
-	}
-	return row.outcome()
-}
-
-// releaseClaim frees a key whose request failed, unless an outcome was
-// recorded after all (the statement may have committed before the error).
-// It runs even when ctx was cancelled: a failed request must free its key.
-func (s *Store) releaseClaim(ctx context.Context, key string, claimID uuid.UUID) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// ReleaseClaim frees the key of a request whose order failed, unless an
+// outcome was recorded under the claim after all (a batch may commit after
+// its requester stopped waiting). It runs for a few seconds at most, even
+// when ctx has ended: a failed request must free its key. If it fails, the
+// claim is abandoned, and a retry of the same request takes it over once
+// the claim lease has passed.
+func (s *Store) ReleaseClaim(ctx context.Context, c Claim) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	// If this fails too, the claim is abandoned and a retry takes it over once
-	// the claim lease has passed.
-	_, _ = s.db.ExecContext(ctx,
-		`DELETE FROM idempotency_keys WHERE key = $1 AND claim_id = $2 AND status_code IS NULL`, key, claimID)
+	_, err := s.db.ExecContext(ctx,
+		`DELETE FROM idempotency_keys WHERE key = $1 AND claim_id = $2 AND outcome IS NULL`, c.Key, c.ID)
+	if err != nil {
+		return fmt.Errorf("release idempotency key: %w", translate(err))
+	}
+	return nil
 }
 
 // readKey reads the record of key.
 func (s *Store) readKey(ctx context.Context, key string) (keyRecord, bool, error) {
 	var rec keyRecord
 	err := s.db.GetContext(ctx, &rec, `
-		SELECT product_id, quantity, buyer_id, status_code, order_id, error_code,
+		SELECT product_id, quantity, buyer_id, outcome, order_id,
 			created_at < now() - make_interval(secs => $2) AS expired,
-			(status_code IS NULL AND claimed_at < now() - make_interval(secs => $3)) AS abandoned
+			(outcome IS NULL AND claimed_at < now() - make_interval(secs => $3)) AS abandoned
 		FROM idempotency_keys WHERE key = $1`,
 		key, IdempotencyKeyRetention.Seconds(), idempotencyClaimLease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
@@ -224,20 +224,21 @@ func (s *Store) replay(ctx context.Context, rec keyRecord, in NewOrder) (Order, 
 	if !rec.sameRequest(in) {
 		return Order{}, ErrIdempotencyKeyReused
 	}
-	if !rec.StatusCode.Valid {
+	if !rec.Outcome.Valid {
 		return Order{}, ErrIdempotencyKeyInUse
 	}
-	switch {
-	case rec.OrderID != nil:
+	switch keyOutcome(rec.Outcome.String) {
+	case outcomePlaced:
+		if rec.OrderID == nil {
+			break
+		}
 		return s.GetOrder(ctx, *rec.OrderID)
-	case rec.ErrorCode.String == recordedOutOfStock:
+	case outcomeOutOfStock:
 		return Order{}, ErrOutOfStock
-	case rec.ErrorCode.String == recordedProductNotFound:
+	case outcomeProductNotFound:
 		return Order{}, ErrProductNotFound
-	default:
-		return Order{}, fmt.Errorf("idempotency key has an unknown recorded outcome %d/%q",
-			rec.StatusCode.Int32, rec.ErrorCode.String)
 	}
+	return Order{}, fmt.Errorf("idempotency key has an unknown recorded outcome %q", rec.Outcome.String)
 }
 
 // PurgeIdempotencyKeys deletes keys older than IdempotencyKeyRetention and

@@ -2,15 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lib/pq"
 )
@@ -28,6 +27,8 @@ func TestTranslate(t *testing.T) {
 		{"NUL byte", &pq.Error{Code: "22021"}, ErrInvalidInput},
 		{"value too long", &pq.Error{Code: "22001"}, ErrInvalidInput},
 		{"query cancelled", &pq.Error{Code: "57014"}, context.Canceled},
+		{"serialization failure", &pq.Error{Code: "40001"}, ErrConflict},
+		{"deadlock", &pq.Error{Code: "40P01"}, ErrConflict},
 		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ErrUnavailable},
 		{"connection lost", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), ErrUnavailable},
 		{"deadline", context.DeadlineExceeded, context.DeadlineExceeded},
@@ -66,57 +67,31 @@ func TestWithSessionDefaults(t *testing.T) {
 	}
 }
 
-// TestProductGate: at most limit holders per product at once, other products
-// never wait, a cancelled wait gives up, and idle products are forgotten.
-func TestProductGate(t *testing.T) {
-	g := newProductGate(2)
-	ctx := context.Background()
-
-	var inside, most atomic.Int32
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			leave, err := g.enter(ctx, 7)
-			if err != nil {
-				t.Error(err)
-				return
+// TestTranslateCommit: only an ERROR in answer to COMMIT, or a COMMIT never
+// sent, proves that nothing committed; anything else leaves the outcome
+// unknown.
+func TestTranslateCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		unknown bool
+	}{
+		{"refused at commit", &pq.Error{Severity: "ERROR", Code: "40001"}, false},
+		{"failed transaction", pq.ErrInFailedTransaction, false},
+		{"never sent", context.Canceled, false},
+		{"already rolled back", sql.ErrTxDone, false},
+		{"connection lost", driver.ErrBadConn, true},
+		{"EOF", io.ErrUnexpectedEOF, true},
+		{"unexpected", errors.New("unexpected command tag"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := translateCommit(tc.err)
+			if errors.Is(got, ErrCommitUnknown) != tc.unknown {
+				t.Errorf("translateCommit(%v) = %v; unknown outcome: %v, want %v", tc.err, got, !tc.unknown, tc.unknown)
 			}
-			n := inside.Add(1)
-			for {
-				m := most.Load()
-				if n <= m || most.CompareAndSwap(m, n) {
-					break
-				}
+			if tc.unknown && !errors.Is(got, ErrUnavailable) {
+				t.Errorf("an unknown outcome must be ErrUnavailable too: %v", got)
 			}
-			time.Sleep(time.Millisecond)
-			inside.Add(-1)
-			leave()
-		}()
-	}
-	wg.Wait()
-	if most.Load() != 2 {
-		t.Errorf("at most %d holders at once, want 2", most.Load())
-	}
-
-	a, _ := g.enter(ctx, 1)
-	b, _ := g.enter(ctx, 1)
-	other, err := g.enter(ctx, 2) // another product: no wait
-	if err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := g.enter(short, 1); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("a third holder of product 1 got %v, want a deadline error", err)
-	}
-	a()
-	b()
-	other()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.slots) != 0 {
-		t.Errorf("%d products still tracked after every holder left", len(g.slots))
+		})
 	}
 }

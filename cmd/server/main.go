@@ -24,6 +24,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/migrations"
+	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -73,8 +74,15 @@ func run(ctx context.Context) error {
 		Logger:    log,
 	})
 
+	orders := ordercommit.New(st, ordercommit.Config{
+		Committers: cfg.OrderCommitters,
+		MaxBatch:   cfg.OrderBatchSize,
+		QueueSize:  cfg.OrderQueueSize,
+		Logger:     log,
+	})
+
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(st, engine, server.Config{
+	srv, err := server.New(st, orders, engine, server.Config{
 		Logger:         log,
 		MaxInFlight:    cfg.MaxInFlight,
 		RequestTimeout: cfg.RequestTimeout,
@@ -83,6 +91,7 @@ func run(ctx context.Context) error {
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewDBStatsCollector(st.DB().DB, "ordersettle"),
+			orders,
 		},
 	})
 	if err != nil {
@@ -104,6 +113,11 @@ func run(ctx context.Context) error {
 	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "health", base+"/health")
 
+	// The order committer stops after the HTTP server has shut down: the
+	// orders of requests still being served are committed and answered,
+	// and what is queued when it stops is committed before its Run returns.
+	ordersCtx, stopOrders := context.WithCancel(context.Background())
+	defer stopOrders()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -116,8 +130,11 @@ func run(ctx context.Context) error {
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		return httpServer.Shutdown(sctx)
+		err := httpServer.Shutdown(sctx)
+		stopOrders()
+		return err
 	})
+	g.Go(func() error { return orders.Run(ordersCtx) })
 	g.Go(func() error {
 		// Stops claiming on shutdown and hands running jobs back (QUEUED).
 		return engine.Run(gctx)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ordersettle/ordersettle/ordercommit"
 )
 
 // Config is the environment of the service's commands. Field comments name
@@ -36,6 +38,16 @@ type Config struct {
 	// JobLease (JOB_LEASE, 15s): a running job whose server stops renewing it
 	// for this long (the process died) is run again by another server.
 	JobLease time.Duration
+
+	// OrderCommitters (ORDER_COMMITTERS, ordercommit.DefaultCommitters) is
+	// how many order batches are committed at once.
+	OrderCommitters int
+	// OrderBatchSize (ORDER_BATCH_SIZE, ordercommit.DefaultMaxBatch) is the
+	// most orders one batch (one transaction) holds.
+	OrderBatchSize int
+	// OrderQueueSize (ORDER_QUEUE_SIZE, ordercommit.DefaultQueueSize) is how
+	// many orders may wait for a committer; more are answered 503 at once.
+	OrderQueueSize int
 
 	// Migrate (MIGRATE, true) applies the schema migrations at server start.
 	Migrate bool
@@ -81,6 +93,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.Workers = intVar("WORKERS", 8, 1, 256)
 	c.BatchSize = intVar("BATCH_SIZE", 10000, 100, 1_000_000)
 	c.MaxInFlight = intVar("MAX_IN_FLIGHT", 1024, 1, 1_000_000)
+	c.OrderCommitters = intVar("ORDER_COMMITTERS", ordercommit.DefaultCommitters, 1, 64)
+	c.OrderBatchSize = intVar("ORDER_BATCH_SIZE", ordercommit.DefaultMaxBatch, 1, 10_000)
+	c.OrderQueueSize = intVar("ORDER_QUEUE_SIZE", ordercommit.DefaultQueueSize, 1, 1_000_000)
 
 	c.Migrate = true
 	if v := getenv("MIGRATE"); v != "" {

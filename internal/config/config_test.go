@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordersettle/ordersettle/ordercommit"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -60,6 +62,29 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 	}
 	for _, name := range []string{"PORT", "WORKERS", "BATCH_SIZE", "MIGRATE", "REQUEST_TIMEOUT", "JOB_LEASE", "LOG_LEVEL"} {
 		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("the error does not name %s: %v", name, err)
+		}
+	}
+}
+
+// TestFromEnvOrderCommitter: the order committer's variables default to the
+// committer's own defaults and refuse values out of range.
+func TestFromEnvOrderCommitter(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OrderCommitters != ordercommit.DefaultCommitters || c.OrderBatchSize != ordercommit.DefaultMaxBatch ||
+		c.OrderQueueSize != ordercommit.DefaultQueueSize {
+		t.Errorf("defaults: committers %d, batch %d, queue %d", c.OrderCommitters, c.OrderBatchSize, c.OrderQueueSize)
+	}
+	c, err = FromEnv(env(map[string]string{"ORDER_COMMITTERS": "4", "ORDER_BATCH_SIZE": "64", "ORDER_QUEUE_SIZE": "100"}))
+	if err != nil || c.OrderCommitters != 4 || c.OrderBatchSize != 64 || c.OrderQueueSize != 100 {
+		t.Errorf("set: committers %d, batch %d, queue %d, err %v", c.OrderCommitters, c.OrderBatchSize, c.OrderQueueSize, err)
+	}
+	_, err = FromEnv(env(map[string]string{"ORDER_COMMITTERS": "0", "ORDER_BATCH_SIZE": "many", "ORDER_QUEUE_SIZE": "-1"}))
+	for _, name := range []string{"ORDER_COMMITTERS", "ORDER_BATCH_SIZE", "ORDER_QUEUE_SIZE"} {
+		if err == nil || !strings.Contains(err.Error(), name+"=") {
 			t.Errorf("the error does not name %s: %v", name, err)
 		}
 	}

@@ -1,0 +1,156 @@
+package ordercommit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// Retries of a batch that failed before COMMIT was sent.
+const (
+	maxAttempts  = 3
+	retryBackoff = 20 * time.Millisecond // times the attempt number
+)
+
+// commitLoop is one committer goroutine: it takes everything queued (up to
+// MaxBatch) as soon as its previous batch is committed, until the queue is
+// closed and empty.
+func (c *Committer) commitLoop() {
+	batch := make([]*request, 0, c.cfg.MaxBatch)
+	for r := range c.queue {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < c.cfg.MaxBatch {
+			select {
+			case r, ok := <-c.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		c.commit(batch)
+		clear(batch) // drop the requests for the garbage collector
+	}
+}
+
+// commit places batch in one transaction and answers every request in it.
+func (c *Committer) commit(batch []*request) {
+	live := make([]*request, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.answer(answer{err: err}) // its requester has gone: leave it out
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("order batch panicked", "orders", len(live), "panic", v, "stack", string(debug.Stack()))
+			for _, r := range live {
+				r.answer(answer{err: fmt.Errorf("order batch panicked: %v", v)})
+			}
+		}
+	}()
+
+	orders := make([]store.BatchOrder, len(live))
+	for i, r := range live {
+		orders[i] = r.order
+	}
+	ctx, cancel := batchContext(live)
+	placements, err := c.place(ctx, orders)
+	cancel()
+
+	switch {
+	case err == nil:
+		c.metrics.batchSize.Observe(float64(len(live)))
+		for i, r := range live {
+			r.answer(answer{order: placements[i].Order, err: placements[i].Err})
+		}
+	case len(live) > 1 && refused(err):
+		// One bad order must not fail the others: place them one at a
+		// time, in arrival order, so that only the bad one fails.
+		c.log.Warn("the database refused an order batch; placing its orders one at a time",
+			"orders", len(live), "err", err)
+		for _, r := range live {
+			c.commit([]*request{r})
+		}
+	default:
+		if !errors.Is(err, context.Canceled) {
+			c.log.Warn("order batch failed; none of its orders was placed", "orders", len(live), "err", err)
+		}
+		for _, r := range live {
+			r.answer(answer{err: err})
+		}
+	}
+}
+
+// place runs the batch, again after a failure before COMMIT was sent, up to
+// maxAttempts times in all.
+func (c *Committer) place(ctx context.Context, orders []store.BatchOrder) ([]store.Placement, error) {
+	for attempt := 1; ; attempt++ {
+		placements, err := c.store.PlaceOrders(ctx, orders)
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return placements, err
+		}
+		c.metrics.retries.Inc()
+		c.log.Warn("order batch failed before its commit; running it again",
+			"attempt", attempt, "orders", len(orders), "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * retryBackoff):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (after: %w)", ctx.Err(), err)
+		}
+	}
+}
+
+// retryable reports whether a batch that failed with err is sure not to have
+// committed, and may succeed if run again.
+func retryable(err error) bool {
+	if errors.Is(err, store.ErrCommitUnknown) {
+		return false
+	}
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUnavailable)
+}
+
+// refused reports whether err is the database refusing the batch itself
+// (rather than being unreachable, or the batch being cancelled): then one of
+// its orders may be to blame.
+func refused(err error) bool {
+	return !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// batchContext returns the context a batch runs under: it outlives any one
+// request (a requester that leaves must not fail the others), and ends when
+// every requester of the batch has left, since nobody waits for it then.
+// Call cancel when the batch is done.
+func batchContext(live []*request) (ctx context.Context, cancel func()) {
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	var waiting atomic.Int64
+	waiting.Store(int64(len(live)))
+	stops := make([]func() bool, len(live))
+	for i, r := range live {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancelCtx()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancelCtx()
+	}
+}

@@ -1,0 +1,31 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/store"
+)
+
+// startCommitter runs an order committer over st until t ends; a zero cfg
+// gets the committer's defaults and a silent logger.
+func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *ordercommit.Committer {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := ordercommit.New(st, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("order committer: %v", err)
+		}
+	})
+	return c
+}
