@@ -8,6 +8,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // startCommitter runs an order committer over st until t ends; a zero cfg
@@ -28,4 +29,19 @@ func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *orde
 		}
 	})
 	return c
+}
+
+// newHarnessWithCommitter is newHarness with an order committer configured
+// by cfg.
+func newHarnessWithCommitter(t testing.TB, cfg ordercommit.Config) *harness {
+	t.Helper()
+	dsn := storetest.NewDSN(t)
+	st, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h := newHarnessWithOrders(t, st, startCommitter(t, st, cfg))
+	h.store, h.dsn = st, dsn
+	return h
 }

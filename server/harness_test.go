@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/ordercommit"
@@ -35,6 +36,10 @@ import (
 var contract = &contractRecorder{seen: map[string]map[int]bool{}}
 
 func TestMain(m *testing.M) {
+	if dsn := os.Getenv(serverChildEnv); dsn != "" {
+		runServerChild(dsn) // a server process of the process tests
+		return
+	}
 	code := storetest.Run(m)
 	if code == 0 && fullRun() {
 		code = contract.check()
@@ -88,6 +93,9 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := server.Config{Logger: quiet}
+	if c, ok := orders.(prometheus.Collector); ok {
+		cfg.Collectors = append(cfg.Collectors, c) // the committer's metrics
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -1,0 +1,466 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/migrations"
+	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
+	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/pglocal"
+)
+
+// serverChildEnv holds the database URL when the test binary runs as a
+// server process of TestOrdersSurviveServerKill or TestTwoServers.
+const serverChildEnv = "ORDERSETTLE_SERVER_CHILD_DSN"
+
+// runServerChild serves the API on a free port of 127.0.0.1, wired like
+// cmd/server (store, order committer, server), and prints "listening URL"
+// on stdout. On SIGTERM it shuts down like cmd/server: the HTTP server
+// first, then the committer.
+func runServerChild(dsn string) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	fail := func(err error) { fmt.Fprintln(os.Stderr, "server child:", err); os.Exit(2) }
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		fail(err)
+	}
+	orders := ordercommit.New(st, ordercommit.Config{Logger: log})
+	srv, err := server.New(st, orders, settlement.New(st, settlement.Config{Dir: os.TempDir(), Logger: log}),
+		server.Config{Logger: log, Collectors: []prometheus.Collector{orders}})
+	if err != nil {
+		fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	httpServer := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	ordersCtx, stopOrders := context.WithCancel(context.Background())
+	committed := make(chan error, 1)
+	go func() { committed <- orders.Run(ordersCtx) }()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = httpServer.Shutdown(sctx)
+	}()
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		fail(err)
+	}
+	stopOrders()
+	if err := <-committed; err != nil {
+		fail(err)
+	}
+	os.Exit(0)
+}
+
+// serverProcess is a server child process.
+type serverProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	done   chan struct{} // closed once the process has exited
+}
+
+// startServer starts a server process on the database at dsn and waits
+// until it listens. It is killed when t ends, if still running.
+func startServer(t *testing.T, dsn string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serverChildEnv+"="+dsn)
+	p := &serverProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() && p.stderr.String() != "" {
+			t.Logf("server process %d stderr:\n%s", cmd.Process.Pid, p.stderr)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("server process did not start: %v\n%s", err, p.stderr)
+	}
+	p.url = strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return p
+}
+
+// kill ends the process with SIGKILL: no shutdown code runs.
+func (p *serverProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+// placedOrder is an order answered 200.
+type placedOrder struct {
+	id        uuid.UUID
+	productID int32
+	quantity  int32
+}
+
+// buyUntil sends orders from clients goroutines, round robin over servers
+// and products, quantities 1 and 2, a third of them with an Idempotency-Key,
+// until stop is closed or a server stops answering. It returns the orders
+// answered 200 and counts the 409 OUT_OF_STOCK answers; any other answer
+// fails the test unless allowErrors.
+func buyUntil(t *testing.T, stop <-chan struct{}, servers []string, products []int32, clients, perClient int,
+	allowErrors bool) (placed []placedOrder, outOfStock int) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for c := range clients {
+		httpClient := &http.Client{Timeout: 30 * time.Second}
+		wg.Go(func() {
+			<-start
+			for i := range perClient {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := c*perClient + i
+				client, err := gen.NewClientWithResponses(servers[n%len(servers)], gen.WithHTTPClient(httpClient))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				order := gen.NewOrder{ProductID: products[n%len(products)], Quantity: int32(1 + n%2), BuyerID: fmt.Sprint("buyer-", n)}
+				var params *gen.CreateOrderParams
+				if n%3 == 0 {
+					params = key(fmt.Sprint("key-", n))
+				}
+				resp, err := client.CreateOrderWithResponse(context.Background(), params, order)
+				mu.Lock()
+				switch {
+				case err == nil && resp.JSON200 != nil:
+					placed = append(placed, placedOrder{resp.JSON200.ID, order.ProductID, order.Quantity})
+				case err == nil && resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+					outOfStock++
+				case allowErrors:
+					mu.Unlock()
+					return // the server went away
+				case err != nil:
+					t.Errorf("order %d: %v", n, err)
+				default:
+					t.Errorf("order %d: status %d: %s", n, resp.StatusCode(), resp.Body)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return placed, outOfStock
+}
+
+// checkConserved checks every product's stock + units ordered = its initial
+// stock, and returns the units ordered per product.
+func checkConserved(t *testing.T, st *store.Store, initial map[int32]int32) map[int32]int64 {
+	t.Helper()
+	ordered := map[int32]int64{}
+	for id, want := range initial {
+		var stock int32
+		var units int64
+		if err := st.DB().QueryRow(`SELECT stock, (SELECT coalesce(sum(quantity), 0) FROM orders WHERE product_id = $1)
+			FROM products WHERE id = $1`, id).Scan(&stock, &units); err != nil {
+			t.Fatal(err)
+		}
+		if int64(stock)+units != int64(want) {
+			t.Errorf("product %d: stock %d + units ordered %d != initial stock %d", id, stock, units, want)
+		}
+		ordered[id] = units
+	}
+	return ordered
+}
+
+// TestOrdersSurviveServerKill kills (SIGKILL) a server process while 32
+// clients place orders through it: every order answered 200 exists once a
+// new server process serves the same database, and stock + units ordered
+// equals the initial stock for every product.
+//
+// What it proves: a 200 goes out only after the order's transaction
+// committed, so killing the server (not the database) loses no answered
+// order and leaves no half-placed batch. That the commit itself survives a
+// crash of the machine is the database's fsync and synchronous_commit,
+// which the test cluster runs without (for speed); the committer never
+// turns synchronous_commit off for an order.
+func TestOrdersSurviveServerKill(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // for its database and store
+	initial := map[int32]int32{}
+	var products []int32
+	for range 3 {
+		p := h.createProduct("kill", 1_000_000, 100)
+		initial[p.ID] = p.Stock
+		products = append(products, p.ID)
+	}
+	srv := startServer(t, h.dsn)
+
+	stop := make(chan struct{})
+	var placed []placedOrder
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		placed, _ = buyUntil(t, stop, []string{srv.url}, products, 32, 1_000_000, true)
+	}()
+	waitForOrders(t, h, 300)
+	srv.kill(t)
+	close(stop)
+	<-loaded
+	if len(placed) == 0 {
+		t.Fatal("no order was answered 200 before the kill")
+	}
+
+	restarted := startServer(t, h.dsn)
+	client, err := gen.NewClientWithResponses(restarted.url, gen.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range placed {
+		resp, err := client.GetOrderWithResponse(context.Background(), o.id)
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("order %s was answered 200 but is gone after the kill: %v, status %d", o.id, err, resp.StatusCode())
+		}
+		if resp.JSON200.ProductID != o.productID || resp.JSON200.Quantity != o.quantity {
+			t.Errorf("order %s: %+v, want product %d quantity %d", o.id, *resp.JSON200, o.productID, o.quantity)
+		}
+	}
+	checkConserved(t, h.store, initial)
+	var rows int
+	if err := h.store.DB().QueryRow(`SELECT count(*) FROM orders`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d orders answered 200 before the kill; %d orders in the database", len(placed), rows)
+}
+
+// waitForOrders waits until the harness's database holds n orders.
+func waitForOrders(t *testing.T, h *harness, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var got int
+		if err := h.store.DB().QueryRow(`SELECT count(*) FROM orders`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d orders after 30 s", n)
+}
+
+// TestTwoServers: two server processes on one database take concurrent
+// orders for the same products, more than their stock: every product sells
+// exactly its stock, and the orders answered 200 are exactly the order rows.
+func TestTwoServers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	initial := map[int32]int32{}
+	var products []int32
+	for range 3 {
+		p := h.createProduct("shared", 150, 100)
+		initial[p.ID] = p.Stock
+		products = append(products, p.ID)
+	}
+	a, b := startServer(t, h.dsn), startServer(t, h.dsn)
+
+	// 900 orders of 1 or 2 units: 450 units asked per product, 150 in stock,
+	// and at least 150 orders of 1 unit per product, so each sells out.
+	placed, outOfStock := buyUntil(t, nil, []string{a.url, b.url}, products, 60, 15, false)
+	sold := map[int32]int64{}
+	for _, o := range placed {
+		sold[o.productID] += int64(o.quantity)
+	}
+	ordered := checkConserved(t, h.store, initial)
+	for id, want := range initial {
+		if sold[id] != int64(want) || ordered[id] != int64(want) {
+			t.Errorf("product %d: answered %d units sold, %d units in order rows; want both %d", id, sold[id], ordered[id], want)
+		}
+	}
+	if len(placed)+outOfStock != 900 {
+		t.Errorf("%d placed + %d out of stock != 900 orders", len(placed), outOfStock)
+	}
+
+	// A graceful stop (SIGTERM) of one server leaves the other serving.
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.stderr)
+	}
+	p := h.createProduct("after", 1, 1)
+	resp := postOrder(t, b.url, p.ID)
+	if resp.JSON200 == nil {
+		t.Errorf("the other server: status %d: %s", resp.StatusCode(), resp.Body)
+	}
+}
+
+func postOrder(t *testing.T, url string, productID int32) *gen.CreateOrderResponse {
+	t.Helper()
+	client, err := gen.NewClientWithResponses(url, gen.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.CreateOrderWithResponse(context.Background(), nil, gen.NewOrder{ProductID: productID, Quantity: 1, BuyerID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestOrdersSurviveDatabaseCrash crashes PostgreSQL itself (an immediate
+// shutdown: every server process quits at once, nothing more is written,
+// and the next start runs crash recovery) while 32 clients place orders, on
+// a cluster of its own with durability on (fsync, synchronous_commit): every
+// order answered 200 is there after recovery, and stock + units ordered
+// equals the initial stock. A 200 sent before the order's commit record
+// reached the WAL on disk would be lost here.
+func TestOrdersSurviveDatabaseCrash(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster of its own")
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "ordersettle-crash-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // the cluster may run as another user
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := pglocal.Config{DataDir: dir + "/data", Durable: true, Logger: quiet, MaxConnections: 50}
+	cluster, err := pglocal.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Stop(context.Background()) })
+	cfg.Port = cluster.Port()
+	dsn := cluster.URL("postgres")
+
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(ctx, st.DB().DB); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWithStore(t, st)
+	h.store, h.dsn = st, dsn
+	initial := map[int32]int32{}
+	var products []int32
+	for range 3 {
+		p := h.createProduct("crash", 1_000_000, 100)
+		initial[p.ID] = p.Stock
+		products = append(products, p.ID)
+	}
+
+	stop := make(chan struct{})
+	var placed []placedOrder
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		placed, _ = buyUntil(t, stop, []string{h.url}, products, 32, 1_000_000, true)
+	}()
+	waitForOrders(t, h, 300)
+	crash(t, dir+"/data")
+	close(stop)
+	<-loaded
+	_ = st.Close()
+	if len(placed) == 0 {
+		t.Fatal("no order was answered 200 before the crash")
+	}
+
+	restarted, err := pglocal.Start(ctx, cfg) // runs crash recovery
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Stop(context.Background()) })
+	after, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = after.Close() })
+	ids := make([]string, len(placed))
+	for i, o := range placed {
+		ids[i] = o.id.String()
+	}
+	var found int
+	if err := after.DB().QueryRow(`SELECT count(*) FROM orders WHERE id = ANY($1::uuid[])`,
+		"{"+strings.Join(ids, ",")+"}").Scan(&found); err != nil {
+		t.Fatal(err)
+	}
+	if found != len(placed) {
+		t.Fatalf("%d of the %d orders answered 200 are gone after the crash", len(placed)-found, len(placed))
+	}
+	checkConserved(t, after, initial)
+	t.Logf("%d orders answered 200 before the crash, all there after recovery", len(placed))
+}
+
+// crash makes the PostgreSQL serving dataDir quit at once, as in a crash:
+// SIGQUIT to the postmaster is an immediate shutdown (every server process
+// exits without writing anything more; the next start recovers from the
+// WAL). It waits until the postmaster is gone.
+func crash(t *testing.T, dataDir string) {
+	t.Helper()
+	pidFile, err := os.ReadFile(dataDir + "/postmaster.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(pidFile), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("postmaster.pid: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("PostgreSQL did not quit after SIGQUIT")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
