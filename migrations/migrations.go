@@ -32,6 +32,12 @@ func Down(ctx context.Context, db *sql.DB) error {
 	return run(ctx, db, func(m *migrate.Migrate) error { return m.Down() })
 }
 
+// Goto migrates up or down to version, applying or reverting the
+// migrations in between.
+func Goto(ctx context.Context, db *sql.DB, version uint) error {
+	return run(ctx, db, func(m *migrate.Migrate) error { return m.Migrate(version) })
+}
+
 // Version reports the version of the last applied migration (0 when none) and
 // whether a failed migration left the database dirty.
 func Version(ctx context.Context, db *sql.DB) (version uint, dirty bool, err error) {
