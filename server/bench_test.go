@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,6 +103,11 @@ type benchClient struct {
 }
 
 func (c benchClient) do(method, path string, body []byte) error {
+	return c.doWithKey(method, path, body, "")
+}
+
+// doWithKey is do with an Idempotency-Key header unless key is empty.
+func (c benchClient) doWithKey(method, path string, body []byte, key string) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -112,6 +118,9 @@ func (c benchClient) do(method, path string, body []byte) error {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -173,7 +182,8 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 // BenchmarkOrders measures POST /orders over HTTP with 128 keep-alive
 // clients against the HTTP path's own ceiling, GET /products/{id} with the
 // same clients: on one hot product (a flash sale) and spread over 1,000
-// products. It also runs the first release's single-statement order from
+// products; and orders on the hot product each under an Idempotency-Key of
+// its own. It also runs the first release's single-statement order from
 // 64 goroutines straight on the database, and reports the committer's mean
 // batch size. Durability is on (fsync, synchronous_commit); stock is ample,
 // so every request must succeed.
@@ -214,6 +224,10 @@ func BenchmarkOrders(b *testing.B) {
 		orderHot, batchHot := orderPhase(func(client int, _ *rand.Rand) error {
 			return c.do(http.MethodPost, "/orders", orderBody(hot, client))
 		})
+		var keys atomic.Int64
+		orderKeyed, batchKeyed := orderPhase(func(client int, _ *rand.Rand) error {
+			return c.doWithKey(http.MethodPost, "/orders", orderBody(hot, client), "k-"+strconv.FormatInt(keys.Add(1), 10))
+		})
 		readSpread := phase(func(_ int, rng *rand.Rand) error {
 			return c.do(http.MethodGet, "/products/"+itoa(ids[rng.IntN(len(ids))]), nil)
 		})
@@ -241,6 +255,9 @@ func BenchmarkOrders(b *testing.B) {
 			"    GET /products/{id}  %s\n"+
 			"    POST /orders        %s  mean batch %.1f\n"+
 			"    orders / reads: %.2fx (goal >= 0.70x)\n"+
+			"    POST /orders, each with its own Idempotency-Key:\n"+
+			"                        %s  mean batch %.1f\n"+
+			"    keyed orders / reads: %.2fx\n"+
 			"  spread over %d products:\n"+
 			"    GET /products/{id}  %s\n"+
 			"    POST /orders        %s  mean batch %.1f\n"+
@@ -249,11 +266,11 @@ func BenchmarkOrders(b *testing.B) {
 			"                        %s\n"+
 			"    hot POST /orders / single statement: %.1fx\n",
 			benchClients, benchDuration, settings,
-			readHot, orderHot, batchHot, hotRatio,
+			readHot, orderHot, batchHot, hotRatio, orderKeyed, batchKeyed, orderKeyed.perSecond()/readHot.perSecond(),
 			benchProducts, readSpread, orderSpread, batchSpread, spreadRatio,
 			benchSQLClients, baseline, orderHot.perSecond()/baseline.perSecond())
 		for name, r := range map[string]loadResult{
-			"hot reads": readHot, "hot orders": orderHot, "spread reads": readSpread,
+			"hot reads": readHot, "hot orders": orderHot, "hot keyed orders": orderKeyed, "spread reads": readSpread,
 			"spread orders": orderSpread, "single statement": baseline,
 		} {
 			if r.failed > 0 {
@@ -262,6 +279,7 @@ func BenchmarkOrders(b *testing.B) {
 		}
 		b.ReportMetric(orderHot.perSecond(), "hot-orders/s")
 		b.ReportMetric(hotRatio, "hot-x-reads")
+		b.ReportMetric(orderKeyed.perSecond(), "hot-keyed-orders/s")
 		b.ReportMetric(orderSpread.perSecond(), "spread-orders/s")
 		b.ReportMetric(spreadRatio, "spread-x-reads")
 		b.ReportMetric(orderHot.perSecond()/baseline.perSecond(), "x-single-statement")
