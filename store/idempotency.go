@@ -148,7 +148,9 @@ func (s *Store) claimKey(ctx context.Context, key string, in NewOrder) (*Claim, 
 		return nil, nil // the key exists
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim idempotency key: %w", translate(err))
+		err = translate(err)
+		s.releaseIfCancelled(ctx, claim, err)
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
 	}
 	return &claim, nil
 }
@@ -179,9 +181,20 @@ func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (*Clai
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take over idempotency key: %w", translate(err))
+		err = translate(err)
+		s.releaseIfCancelled(ctx, claim, err)
+		return nil, fmt.Errorf("take over idempotency key: %w", err)
 	}
 	return &claim, nil
+}
+
+// releaseIfCancelled releases claim when err says that the statement making
+// it was cancelled: it may have committed all the same, and nobody would
+// use it.
+func (s *Store) releaseIfCancelled(ctx context.Context, claim Claim, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		_ = s.ReleaseClaim(ctx, claim)
+	}
 }
 
 // ReleaseClaim frees the key of a request whose order failed, unless an
