@@ -23,19 +23,7 @@ const (
 func (c *Committer) commitLoop() {
 	batch := make([]*request, 0, c.cfg.MaxBatch)
 	for r := range c.queue {
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < c.cfg.MaxBatch {
-			select {
-			case r, ok := <-c.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = c.take(c.queue, r, batch)
 		c.commit(batch)
 		clear(batch) // drop the requests for the garbage collector
 	}
@@ -43,14 +31,7 @@ func (c *Committer) commitLoop() {
 
 // commit places batch in one transaction and answers every request in it.
 func (c *Committer) commit(batch []*request) {
-	live := make([]*request, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.answer(answer{err: err}) // its requester has gone: leave it out
-			continue
-		}
-		live = append(live, r)
-	}
+	live := live(batch)
 	if len(live) == 0 {
 		return
 	}
@@ -68,7 +49,9 @@ func (c *Committer) commit(batch []*request) {
 		orders[i] = r.order
 	}
 	ctx, cancel := batchContext(live)
-	placements, err := c.place(ctx, orders)
+	placements, err := retry(ctx, c, "order batch", len(orders), func() ([]store.Placement, error) {
+		return c.store.PlaceOrders(ctx, orders)
+	})
 	cancel()
 
 	switch {
@@ -95,21 +78,21 @@ func (c *Committer) commit(batch []*request) {
 	}
 }
 
-// place runs the batch, again after a failure before COMMIT was sent, up to
+// retry runs do, and again after a failure before COMMIT was sent, up to
 // maxAttempts times in all.
-func (c *Committer) place(ctx context.Context, orders []store.BatchOrder) ([]store.Placement, error) {
+func retry[T any](ctx context.Context, c *Committer, what string, n int, do func() (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
-		placements, err := c.store.PlaceOrders(ctx, orders)
+		v, err := do()
 		if err == nil || !retryable(err) || attempt == maxAttempts {
-			return placements, err
+			return v, err
 		}
 		c.metrics.retries.Inc()
-		c.log.Warn("order batch failed before its commit; running it again",
-			"attempt", attempt, "orders", len(orders), "err", err)
+		c.log.Warn(what+" failed before its commit; running it again", "attempt", attempt, "orders", n, "err", err)
 		select {
 		case <-time.After(time.Duration(attempt) * retryBackoff):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (after: %w)", ctx.Err(), err)
+			var zero T
+			return zero, fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 		}
 	}
 }

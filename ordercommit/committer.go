@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -50,49 +51,93 @@ type Config struct {
 
 // Store is what the committer needs of the data layer (*store.Store).
 type Store interface {
-	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
-	ClaimIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
+	ClaimIdempotencyKeys(ctx context.Context, orders []store.KeyedOrder) ([]*store.Claim, error)
+	ResolveIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
 	ReleaseClaim(ctx context.Context, c store.Claim) error
+	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
 }
 
 // Committer places orders by group commit. Create it with New, run it with
 // Run, and call Place from any number of goroutines.
+//
+// An order with an Idempotency-Key goes through two stages, each a queue
+// worked by Committers goroutines that take everything queued (up to
+// MaxBatch) in one statement: first its key is claimed (claims), then it is
+// placed (queue). An order without a key goes to the second stage directly.
 type Committer struct {
 	store   Store
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
 
-	// queue is written by Place (under mu's read lock, never after closed
-	// is set) and read by the committer goroutines; Run closes it.
+	// claims holds orders whose Idempotency-Key is to be claimed. Place
+	// writes it (under mu's read lock, never once closed is set), the
+	// claimers read it; Run closes it.
+	claims chan *request
+	// queue holds orders waiting for a batch. Place and the claimers write
+	// it (Place under mu's read lock, never once closed is set; the
+	// claimers until they have returned), the committers read it; Run closes
+	// it once the claimers have returned.
 	queue   chan *request
 	mu      sync.RWMutex
 	closed  bool
 	running bool
 }
 
-// request is an order waiting for its batch.
+// request is an order on its way through the stages.
 type request struct {
-	ctx   context.Context // the requester's; it is waiting while ctx lasts
+	ctx context.Context // the requester's; it is waiting while ctx lasts
+	key string          // its Idempotency-Key; empty for none
+	// order is what the batch places. Its Claim is set by whoever claims the
+	// key (a claimer, or Place after resolving the key) before it queues the
+	// request for a batch.
 	order store.BatchOrder
-	// done receives the answer: written once by the committer, read by
-	// Place. Its buffer of one keeps a committer from ever waiting for a
-	// requester that has left.
+	// claim is the same claim, for Place to release when the order fails.
+	claim atomic.Pointer[store.Claim]
+	// done receives the answer of each stage: written by a claimer or a
+	// committer, read by Place. Its buffer of one keeps them from ever
+	// waiting for a requester that has left.
 	done chan answer
 }
 
-// answer is the outcome of a request.
+// answer is the outcome of a stage for a request.
 type answer struct {
 	order store.Order
 	err   error
+	// resolve means the request's key was held already: Place asks the
+	// store what to answer (store.ResolveIdempotencyKey).
+	resolve bool
 }
 
 // answer sends a to the requester; it never blocks.
 func (r *request) answer(a answer) {
 	select {
 	case r.done <- a:
-	default: // answered already (a batch that panicked after answering)
+	default: // answered already (a stage that panicked after answering)
 	}
+}
+
+// wait waits for the answer of the request's stage, or for its context to
+// end; an answer already there wins.
+func (r *request) wait() answer {
+	select {
+	case a := <-r.done:
+		return a
+	case <-r.ctx.Done():
+		select {
+		case a := <-r.done:
+			return a
+		default:
+			return answer{err: r.ctx.Err()}
+		}
+	}
+}
+
+// setClaim records the request's claim; call it before queueing the
+// request for a batch.
+func (r *request) setClaim(c *store.Claim) {
+	r.order.Claim = c
+	r.claim.Store(c)
 }
 
 // New returns a Committer over st. It places nothing until Run is called.
@@ -110,19 +155,21 @@ func New(st Store, cfg Config) *Committer {
 		cfg.Logger = slog.Default()
 	}
 	c := &Committer{
-		store: st,
-		cfg:   cfg,
-		log:   cfg.Logger,
-		queue: make(chan *request, cfg.QueueSize),
+		store:  st,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		claims: make(chan *request, cfg.QueueSize),
+		queue:  make(chan *request, cfg.QueueSize),
 	}
-	c.metrics = newMetrics(func() float64 { return float64(len(c.queue)) })
+	c.metrics = newMetrics(func() float64 { return float64(len(c.claims) + len(c.queue)) })
 	return c
 }
 
-// Run runs the committer goroutines until ctx ends, then stops taking
-// orders (Place fails with ErrClosed), commits every order still queued,
-// answers it, and returns. Stop the HTTP server first, so that no order is
-// refused while its clients are still being served. Run may be called once.
+// Run runs the claimer and committer goroutines until ctx ends, then stops
+// taking orders (Place fails with ErrClosed), places every order still
+// queued, answers it, and returns. Stop the HTTP server first, so that no
+// order is refused while its clients are still being served. Run may be
+// called once.
 func (c *Committer) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.running || c.closed {
@@ -132,33 +179,54 @@ func (c *Committer) Run(ctx context.Context) error {
 	c.running = true
 	c.mu.Unlock()
 
-	var wg sync.WaitGroup
+	var claimers, committers sync.WaitGroup
 	for range c.cfg.Committers {
-		wg.Go(c.commitLoop)
+		claimers.Go(c.claimLoop)
+		committers.Go(c.commitLoop)
 	}
 	<-ctx.Done()
 	c.mu.Lock()
 	c.closed = true
-	close(c.queue) // the committers drain what is queued, then return
+	close(c.claims) // the claimers drain it into queue, then return
 	c.mu.Unlock()
-	wg.Wait()
+	claimers.Wait()
+	close(c.queue) // nobody writes it any more; the committers drain it, then return
+	committers.Wait()
 	return nil
 }
 
 // Place places the order in, under the Idempotency-Key key unless key is
 // empty, and returns it once it is committed. Its errors are those of
-// store.PlaceOrders and store.ClaimIdempotencyKey (ErrOutOfStock,
-// ErrProductNotFound, ErrIdempotencyKeyInUse, ErrIdempotencyKeyReused,
-// ErrInvalidInput; ErrUnavailable and others when the batch failed),
-// ErrQueueFull, ErrClosed, or ctx's error when ctx ended first. An order
-// whose context ends after it has joined a batch may still be placed; with
-// a key, its outcome is then recorded, so that a retry gets the order.
+// store.CheckOrder, store.ResolveIdempotencyKey and store.PlaceOrders
+// (ErrInvalidInput, ErrOutOfStock, ErrProductNotFound,
+// ErrIdempotencyKeyInUse, ErrIdempotencyKeyReused; ErrUnavailable and
+// others when a statement failed), ErrQueueFull, ErrClosed, or ctx's error
+// when ctx ended first. An order whose context ends after its batch has
+// locked its rows may still be placed; with a key, its outcome is then
+// recorded, so that a retry gets the order.
 func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error) {
-	var claim *store.Claim
+	if err := store.CheckOrder(key, in); err != nil {
+		c.metrics.count(outcomeInvalid)
+		return store.Order{}, err
+	}
+	r := &request{
+		ctx:   ctx,
+		key:   key,
+		order: store.BatchOrder{NewOrder: in, Abandoned: ctx.Done()},
+		done:  make(chan answer, 1),
+	}
+	stage := c.queue
 	if key != "" {
-		var replayed *store.Order
-		var err error
-		claim, replayed, err = c.store.ClaimIdempotencyKey(ctx, key, in)
+		stage = c.claims
+	}
+	if err := c.enqueue(stage, r); err != nil {
+		c.metrics.count(outcomeShed)
+		return store.Order{}, err
+	}
+	a := r.wait()
+
+	if a.resolve { // the key was held already: replay, refuse, or take it over
+		claim, replayed, err := c.store.ResolveIdempotencyKey(ctx, key, in)
 		switch {
 		case err != nil:
 			c.metrics.count(claimOutcome(err))
@@ -167,52 +235,70 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 			c.metrics.count(outcomeReplayed)
 			return *replayed, nil
 		}
-	}
-
-	r := &request{
-		ctx:   ctx,
-		order: store.BatchOrder{NewOrder: in, Claim: claim, Abandoned: ctx.Done()},
-		done:  make(chan answer, 1),
-	}
-	if err := c.enqueue(r); err != nil {
-		c.release(claim)
-		c.metrics.count(outcomeShed)
-		return store.Order{}, err
-	}
-
-	var a answer
-	select {
-	case a = <-r.done:
-	case <-ctx.Done():
-		select {
-		case a = <-r.done: // answered meanwhile: the answer wins
-		default:
-			a = answer{err: ctx.Err()}
+		r.setClaim(claim)
+		if err := c.enqueue(c.queue, r); err != nil {
+			c.release(claim)
+			c.metrics.count(outcomeShed)
+			return store.Order{}, err
 		}
+		a = r.wait()
 	}
+
 	if errors.Is(a.err, store.ErrAbandoned) {
 		a.err = fmt.Errorf("%w: %w", ctx.Err(), a.err) // left out because ctx ended
 	}
 	if a.err != nil && !recorded(a.err) {
-		c.release(claim)
+		c.release(r.claim.Load())
 	}
 	c.metrics.count(placeOutcome(a.err))
 	return a.order, a.err
 }
 
-// enqueue adds r to the queue, or fails at once when it is full or closed.
-func (c *Committer) enqueue(r *request) error {
+// enqueue adds r to stage, or fails at once when it is full or closed.
+func (c *Committer) enqueue(stage chan<- *request, r *request) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return ErrClosed
 	}
 	select {
-	case c.queue <- r:
+	case stage <- r:
 		return nil
 	default:
 		return ErrQueueFull
 	}
+}
+
+// take returns first and what else is queued in stage, up to MaxBatch, in
+// batch (whose contents it replaces).
+func (c *Committer) take(stage <-chan *request, first *request, batch []*request) []*request {
+	batch = append(batch[:0], first)
+	for len(batch) < c.cfg.MaxBatch {
+		select {
+		case r, ok := <-stage:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// live answers the requests of batch whose requester has gone and returns
+// the others.
+func live(batch []*request) []*request {
+	out := make([]*request, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.answer(answer{err: err}) // nobody reads it; leave the request out
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // release frees the key of a request that failed; nil does nothing.

@@ -52,7 +52,7 @@ func newMetrics(queued func() float64) *metrics {
 		}),
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ordersettle_order_queue_length",
-			Help: "Orders waiting for a committer.",
+			Help: "Orders waiting for a claimer or a committer.",
 		}, queued),
 	}
 	for _, o := range outcomes {
@@ -102,6 +102,8 @@ func placeOutcome(err error) string {
 		return outcomeKeyConflict
 	case errors.Is(err, store.ErrInvalidInput):
 		return outcomeInvalid
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed):
+		return outcomeShed
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return outcomeCancelled
 	}

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 const (
@@ -76,42 +79,133 @@ func (r keyRecord) sameRequest(in NewOrder) bool {
 	return r.ProductID == in.ProductID && r.Quantity == in.Quantity && r.BuyerID == in.BuyerID
 }
 
-// ClaimIdempotencyKey starts an order under an Idempotency-Key. It returns
-// exactly one of:
+// KeyedOrder is an order placed under an Idempotency-Key.
+type KeyedOrder struct {
+	Key string
+	NewOrder
+}
+
+// CheckOrder reports ErrInvalidInput when the database cannot store the
+// order or its Idempotency-Key (empty for none), so that the order is
+// refused on its own before it joins a batch.
+func CheckOrder(key string, in NewOrder) error {
+	if !storableText(key) {
+		return fmt.Errorf("%w: the idempotency key is not storable text", ErrInvalidInput)
+	}
+	return in.check()
+}
+
+// ClaimIdempotencyKeys claims the keys of orders in one statement, in key
+// order (so that concurrent claims of overlapping keys never deadlock).
+// claims[i] is the claim of orders[i], to place the order with
+// (BatchOrder.Claim) or to release (ReleaseClaim); it is nil when the key
+// was held already, by an earlier request or by an earlier order of the same
+// slice, or when CheckOrder refuses the order: ResolveIdempotencyKey then
+// says what to answer. It never waits for the requests that hold keys.
 //
-//   - a claim: the key is new (or its retention passed, or the request that
-//     held it was abandoned) and the caller must place the order with the
-//     claim (PlaceOrders records the outcome under the key in the same
-//     transaction as the order), or release it with ReleaseClaim;
+// The claims are committed without waiting for their WAL flush
+// (synchronous_commit off for this one statement's transaction): losing a
+// claim in a crash only frees its key, and the durable commit of the batch
+// that records an outcome flushes the WAL up to and including the claim.
+func (s *Store) ClaimIdempotencyKeys(ctx context.Context, orders []KeyedOrder) ([]*Claim, error) {
+	claims := make([]*Claim, len(orders))
+	var todo []int // indexes of the orders to claim for
+	seen := make(map[string]bool, len(orders))
+	for i, o := range orders {
+		if seen[o.Key] || CheckOrder(o.Key, o.NewOrder) != nil {
+			continue
+		}
+		seen[o.Key] = true
+		claims[i] = &Claim{Key: o.Key, ID: uuid.New()}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return claims, nil
+	}
+	slices.SortFunc(todo, func(a, b int) int { return strings.Compare(orders[a].Key, orders[b].Key) })
+	keys, buyers, claimIDs := make([]string, len(todo)), make([]string, len(todo)), make([]string, len(todo))
+	productIDs, quantities := make([]int32, len(todo)), make([]int32, len(todo))
+	for j, i := range todo {
+		o := orders[i]
+		keys[j], buyers[j], claimIDs[j] = o.Key, o.BuyerID, claims[i].ID.String()
+		productIDs[j], quantities[j] = o.ProductID, o.Quantity
+	}
+
+	claimed, err := s.insertClaims(ctx, keys, productIDs, quantities, buyers, claimIDs)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+			// The claims may have committed all the same; nobody would use them.
+			_ = s.releaseClaims(ctx, keys, claimIDs)
+		}
+		return nil, fmt.Errorf("claim idempotency keys: %w", err)
+	}
+	for _, i := range todo {
+		if !claimed[claims[i].ID] {
+			claims[i] = nil // the key was held already
+		}
+	}
+	return claims, nil
+}
+
+// insertClaims inserts the claims given as columns, skipping keys that
+// exist, and returns the ids of the claims inserted.
+func (s *Store) insertClaims(ctx context.Context, keys []string, productIDs, quantities []int32, buyers, claimIDs []string) (map[uuid.UUID]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		INSERT INTO idempotency_keys (key, product_id, quantity, buyer_id, claim_id)
+		SELECT k.key, k.product_id, k.quantity, k.buyer_id, k.claim_id
+		FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::uuid[])
+			AS k(key, product_id, quantity, buyer_id, claim_id)
+		CROSS JOIN `+asyncCommit+`
+		WHERE async.setting IS NOT NULL
+		ORDER BY k.key
+		ON CONFLICT (key) DO NOTHING
+		RETURNING claim_id`,
+		pq.Array(keys), pq.Array(productIDs), pq.Array(quantities), pq.Array(buyers), pq.Array(claimIDs))
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	claimed := make(map[uuid.UUID]bool, len(keys))
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, translate(err)
+		}
+		claimed[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	return claimed, nil
+}
+
+// ResolveIdempotencyKey answers an order whose key ClaimIdempotencyKeys did
+// not claim. It returns exactly one of:
+//
+//   - a claim: the key was freed meanwhile, its retention passed, or the
+//     request that held it was abandoned; place the order with it, or
+//     release it;
 //   - the order first placed under the key, for a retry of the same request;
 //   - an error: the first outcome when it was a refusal (ErrOutOfStock,
 //     ErrProductNotFound), ErrIdempotencyKeyReused for a different request,
 //     ErrIdempotencyKeyInUse while the first request is in flight (at once:
-//     it never waits for that request), or ErrInvalidInput for a key or
-//     order the database cannot store, which records nothing.
-//
-// The claim is committed without waiting for its WAL flush
-// (synchronous_commit off for that one transaction): losing it in a crash
-// only frees the key, and the durable commit of the order that records the
-// outcome flushes the WAL up to and including the claim.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, key string, in NewOrder) (*Claim, *Order, error) {
-	if !storableText(key) {
-		return nil, nil, fmt.Errorf("%w: the idempotency key is not storable text", ErrInvalidInput)
-	}
-	if err := in.check(); err != nil {
+//     it never waits for that request), or ErrInvalidInput (see CheckOrder),
+//     which records nothing.
+func (s *Store) ResolveIdempotencyKey(ctx context.Context, key string, in NewOrder) (*Claim, *Order, error) {
+	if err := CheckOrder(key, in); err != nil {
 		return nil, nil, err
 	}
 	for range claimAttempts {
-		claim, err := s.claimKey(ctx, key, in)
-		if err != nil || claim != nil {
-			return claim, nil, err
-		}
 		rec, found, err := s.readKey(ctx, key)
 		if err != nil {
 			return nil, nil, err
 		}
-		if !found {
-			continue // freed after a failure between our two statements; claim again
+		if !found { // freed meanwhile: claim it
+			claims, err := s.ClaimIdempotencyKeys(ctx, []KeyedOrder{{Key: key, NewOrder: in}})
+			if err != nil || claims[0] != nil {
+				return claims[0], nil, err
+			}
+			continue // claimed by another request meanwhile; look again
 		}
 		if rec.Expired || (rec.Abandoned && rec.sameRequest(in)) {
 			claim, err := s.takeOverKey(ctx, key, in)
@@ -132,28 +226,6 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, key string, in NewOrder
 // asyncCommit, selected from in a statement's FROM, turns synchronous_commit
 // off for the statement's own transaction.
 const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true) AS setting) AS async`
-
-// claimKey records key as in flight for in, unless the key exists (nil
-// claim). It never waits for the request that holds the key.
-func (s *Store) claimKey(ctx context.Context, key string, in NewOrder) (*Claim, error) {
-	claim := Claim{Key: key, ID: uuid.New()}
-	var got uuid.UUID
-	err := s.db.GetContext(ctx, &got, `
-		INSERT INTO idempotency_keys (key, product_id, quantity, buyer_id, claim_id)
-		SELECT $1, $2, $3, $4, $5 FROM `+asyncCommit+` WHERE async.setting IS NOT NULL
-		ON CONFLICT (key) DO NOTHING
-		RETURNING claim_id`,
-		key, in.ProductID, in.Quantity, in.BuyerID, claim.ID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil // the key exists
-	}
-	if err != nil {
-		err = translate(err)
-		s.releaseIfCancelled(ctx, claim, err)
-		return nil, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	return &claim, nil
-}
 
 // takeOverKey claims a key whose retention has passed, or whose claim was
 // abandoned, for in. SKIP LOCKED keeps it from waiting on a batch that is
@@ -204,12 +276,19 @@ func (s *Store) releaseIfCancelled(ctx context.Context, claim Claim, err error) 
 // claim is abandoned, and a retry of the same request takes it over once
 // the claim lease has passed.
 func (s *Store) ReleaseClaim(ctx context.Context, c Claim) error {
+	return s.releaseClaims(ctx, []string{c.Key}, []string{c.ID.String()})
+}
+
+// releaseClaims is ReleaseClaim for the claims given as columns.
+func (s *Store) releaseClaims(ctx context.Context, keys, claimIDs []string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	_, err := s.db.ExecContext(ctx,
-		`DELETE FROM idempotency_keys WHERE key = $1 AND claim_id = $2 AND outcome IS NULL`, c.Key, c.ID)
+	_, err := s.db.ExecContext(ctx, `
+		DELETE FROM idempotency_keys k USING unnest($1::text[], $2::uuid[]) AS r(key, claim_id)
+		WHERE k.key = r.key AND k.claim_id = r.claim_id AND k.outcome IS NULL`,
+		pq.Array(keys), pq.Array(claimIDs))
 	if err != nil {
-		return fmt.Errorf("release idempotency key: %w", translate(err))
+		return fmt.Errorf("release idempotency keys: %w", translate(err))
 	}
 	return nil
 }

@@ -142,7 +142,7 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 
 	claim := func(key string, in store.NewOrder) *store.Claim {
 		t.Helper()
-		c, replayed, err := st.ClaimIdempotencyKey(ctx, key, in)
+		c, replayed, err := claimKey(ctx, st, key, in)
 		if err != nil || c == nil || replayed != nil {
 			t.Fatalf("claim %s: %v, %v, %v", key, c, replayed, err)
 		}
@@ -170,25 +170,25 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 		t.Fatalf("outcomes: %v, %v, %v, %v", got[0].Err, got[1].Err, got[2].Err, got[3].Err)
 	}
 
-	if _, replayed, err := st.ClaimIdempotencyKey(ctx, "k-first", first); err != nil || replayed == nil || *replayed != got[1].Order {
+	if _, replayed, err := claimKey(ctx, st, "k-first", first); err != nil || replayed == nil || *replayed != got[1].Order {
 		t.Errorf("replay of k-first: %+v, %v; want %+v", replayed, err, got[1].Order)
 	}
-	if _, _, err := st.ClaimIdempotencyKey(ctx, "k-second", second); !errors.Is(err, store.ErrOutOfStock) {
+	if _, _, err := claimKey(ctx, st, "k-second", second); !errors.Is(err, store.ErrOutOfStock) {
 		t.Errorf("replay of k-second: %v, want ErrOutOfStock", err)
 	}
-	if _, _, err := st.ClaimIdempotencyKey(ctx, "k-missing", missing); !errors.Is(err, store.ErrProductNotFound) {
+	if _, _, err := claimKey(ctx, st, "k-missing", missing); !errors.Is(err, store.ErrProductNotFound) {
 		t.Errorf("replay of k-missing: %v, want ErrProductNotFound", err)
 	}
-	if _, _, err := st.ClaimIdempotencyKey(ctx, "k-first", second); !errors.Is(err, store.ErrIdempotencyKeyReused) {
+	if _, _, err := claimKey(ctx, st, "k-first", second); !errors.Is(err, store.ErrIdempotencyKeyReused) {
 		t.Errorf("k-first with another request: %v, want ErrIdempotencyKeyReused", err)
 	}
-	if c, _, err := st.ClaimIdempotencyKey(ctx, "k-released", released); err != nil || c == nil {
+	if c, _, err := claimKey(ctx, st, "k-released", released); err != nil || c == nil {
 		t.Errorf("a released key must be free: %v, %v", c, err)
 	}
-	if _, _, err := st.ClaimIdempotencyKey(ctx, "k-released", released); !errors.Is(err, store.ErrIdempotencyKeyInUse) {
+	if _, _, err := claimKey(ctx, st, "k-released", released); !errors.Is(err, store.ErrIdempotencyKeyInUse) {
 		t.Errorf("a key claimed and in flight: %v, want ErrIdempotencyKeyInUse", err)
 	}
-	if _, _, err := st.ClaimIdempotencyKey(ctx, "k-\x00", first); !errors.Is(err, store.ErrInvalidInput) {
+	if _, _, err := claimKey(ctx, st, "k-\x00", first); !errors.Is(err, store.ErrInvalidInput) {
 		t.Errorf("a key with NUL: %v, want ErrInvalidInput", err)
 	}
 }
@@ -231,5 +231,67 @@ func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	}
 	if s := stockOf(t, st, p.ID); s != 5 {
 		t.Errorf("stock = %d after a refused batch, want 5", s)
+	}
+}
+
+// claimKey claims key for in the way the order committer does: a claim, or
+// else what ResolveIdempotencyKey says.
+func claimKey(ctx context.Context, st *store.Store, key string, in store.NewOrder) (*store.Claim, *store.Order, error) {
+	claims, err := st.ClaimIdempotencyKeys(ctx, []store.KeyedOrder{{Key: key, NewOrder: in}})
+	if err != nil || claims[0] != nil {
+		return claims[0], nil, err
+	}
+	return st.ResolveIdempotencyKey(ctx, key, in)
+}
+
+// TestClaimIdempotencyKeys: one statement claims the free keys of a batch;
+// the first order of a key shared within the batch gets the claim; keys
+// held already and orders that cannot be stored get none, and
+// ResolveIdempotencyKey says why.
+func TestClaimIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := context.Background()
+	a := store.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "a"}
+	b := store.NewOrder{ProductID: 1, Quantity: 2, BuyerID: "b"}
+	held, _, err := claimKey(ctx, st, "held", a)
+	if err != nil || held == nil {
+		t.Fatal(held, err)
+	}
+
+	claims, err := st.ClaimIdempotencyKeys(ctx, []store.KeyedOrder{
+		{Key: "z-new", NewOrder: a},
+		{Key: "shared", NewOrder: a},
+		{Key: "held", NewOrder: a},
+		{Key: "shared", NewOrder: b},
+		{Key: "bad\x00", NewOrder: a},
+		{Key: "a-new", NewOrder: b},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false, false, false, true} {
+		if (claims[i] != nil) != want {
+			t.Errorf("order %d: claim %v, want one: %v", i, claims[i], want)
+		}
+	}
+	for _, tc := range []struct {
+		key  string
+		in   store.NewOrder
+		want error
+	}{
+		{"held", a, store.ErrIdempotencyKeyInUse},
+		{"shared", b, store.ErrIdempotencyKeyReused},
+		{"bad\x00", a, store.ErrInvalidInput},
+	} {
+		if _, _, err := st.ResolveIdempotencyKey(ctx, tc.key, tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("resolve %q: %v, want %v", tc.key, err, tc.want)
+		}
+	}
+	if err := st.ReleaseClaim(ctx, *held); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := st.ResolveIdempotencyKey(ctx, "held", a); err != nil || c == nil {
+		t.Errorf("resolving a released key claims it: %v, %v", c, err)
 	}
 }
