@@ -11,7 +11,8 @@ import (
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// Retries of a batch that failed before COMMIT was sent.
+// Retries of a statement or transaction, of a batch of orders or of key
+// claims, that failed before it could commit.
 const (
 	maxAttempts  = 3
 	retryBackoff = 20 * time.Millisecond // times the attempt number

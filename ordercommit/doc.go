@@ -11,8 +11,11 @@
 // one COMMIT and so one WAL flush. Only then is any order of the batch
 // answered, so an order reported placed is durable (with the database's
 // synchronous_commit on, its default). Orders with an Idempotency-Key join
-// batches too: the key is claimed first (store.ClaimIdempotencyKey), and the
-// batch records the outcome under it in the transaction that places the
+// batches too: their keys are claimed first, also in groups (claimer
+// goroutines insert all the claims queued in one statement,
+// store.ClaimIdempotencyKeys, which never waits for a product's row lock, so
+// that a request whose key is in flight is refused at once), and the batch
+// records the outcome under the key in the transaction that places the
 // order.
 //
 // Failures: a batch that fails before COMMIT is sent (connection lost,

@@ -39,7 +39,7 @@ func newMetrics(queued func() float64) *metrics {
 	m := &metrics{
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ordersettle_order_batch_size",
-			Help:    "Orders per committed batch (one database transaction and WAL flush).",
+			Help:    "Orders per batch: one database transaction, and at most one WAL flush, for all of them.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 … 1024
 		}),
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,7 +48,7 @@ func newMetrics(queued func() float64) *metrics {
 		}, []string{"outcome"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ordersettle_order_batch_retries_total",
-			Help: "Order batches run again after failing before their commit.",
+			Help: "Order batches and key claims run again after failing before their commit.",
 		}),
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ordersettle_order_queue_length",
