@@ -1,7 +1,8 @@
 // Package server is the HTTP layer of ordersettle. It implements
-// gen.StrictServerInterface (generated from api/openapi.yaml) over the store
-// and wires it into a Gin engine with the middleware every request goes
-// through:
+// gen.StrictServerInterface (generated from api/openapi.yaml) over the
+// store, the order committer (package ordercommit: orders are placed by
+// group commit) and the settlement engine, and wires it into a Gin engine
+// with the middleware every request goes through:
 //
 //   - recovery and metrics (Prometheus, labelled by route template);
 //   - load shedding (a cap on requests in flight, 503 beyond it) and a
