@@ -35,15 +35,17 @@ var (
 
 // Config tunes a Committer. Zero values get the defaults.
 type Config struct {
-	// Committers is how many batches may be committed at once
-	// (DefaultCommitters). Batches on the same products wait for each other
-	// on the products' row locks; more committers help orders spread over
-	// many products.
+	// Committers is how many batches may be committed at once, and how many
+	// key claims (DefaultCommitters). Batches on the same products wait for
+	// each other on the products' row locks; another committer keeps orders
+	// for other products moving meanwhile.
 	Committers int
-	// MaxBatch is the most orders one batch holds (DefaultMaxBatch).
+	// MaxBatch is the most orders one batch (or one claim statement) holds
+	// (DefaultMaxBatch).
 	MaxBatch int
-	// QueueSize is how many orders may wait for a committer
-	// (DefaultQueueSize); beyond it Place fails at once with ErrQueueFull.
+	// QueueSize is how many orders may wait for a committer, and how many
+	// for a key claim (DefaultQueueSize); beyond it Place fails at once with
+	// ErrQueueFull.
 	QueueSize int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
