@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
@@ -153,20 +153,20 @@ func BenchmarkOrders(b *testing.B) {
 
 		// The service over HTTP: a plain client (no response validation).
 		p := h.createProduct("flash", 2147483647, 100)
-		client, err := gen.NewClientWithResponses(h.url, gen.WithHTTPClient(&http.Client{
+		api, err := client.NewClientWithResponses(h.url, client.WithHTTPClient(&http.Client{
 			Transport: &http.Transport{MaxIdleConnsPerHost: benchClients},
 		}))
 		if err != nil {
 			b.Fatal(err)
 		}
 		viaHTTP := func(c int) (bool, error) {
-			resp, err := client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", c)})
+			resp, err := api.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", c)})
 			switch {
 			case err != nil:
 				return false, err
 			case resp.JSON200 != nil:
 				return true, nil
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeOutOfStock:
 				return false, nil
 			default:
 				return false, errors.New(resp.Status() + ": " + string(resp.Body))
