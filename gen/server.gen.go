@@ -43,6 +43,12 @@ type ServerInterface interface {
 	// CancelJob Cancel a settlement job
 	// (POST /jobs/{id}/cancel)
 	CancelJob(c *gin.Context, id JobID)
+	// RetryJob Run a failed or cancelled job again
+	// (POST /jobs/{id}/retry)
+	RetryJob(c *gin.Context, id JobID)
+	// GetLiveness Report that the process serves
+	// (GET /livez)
+	GetLiveness(c *gin.Context)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(c *gin.Context, params CreateOrderParams)
@@ -58,6 +64,12 @@ type ServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(c *gin.Context, id ProductID)
+	// GetReadiness Report whether the service can take traffic
+	// (GET /readyz)
+	GetReadiness(c *gin.Context)
+	// ListSettlements List stored settlements
+	// (GET /settlements)
+	ListSettlements(c *gin.Context, params ListSettlementsParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -132,6 +144,14 @@ func (siw *ServerInterfaceWrapper) ListJobs(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -203,6 +223,44 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 	}
 
 	siw.Handler.CancelJob(c, id)
+}
+
+// RetryJob operation middleware
+func (siw *ServerInterfaceWrapper) RetryJob(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RetryJob(c, id)
+}
+
+// GetLiveness operation middleware
+func (siw *ServerInterfaceWrapper) GetLiveness(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetLiveness(c)
 }
 
 // CreateOrder operation middleware
@@ -343,6 +401,78 @@ func (siw *ServerInterfaceWrapper) GetProduct(c *gin.Context) {
 	siw.Handler.GetProduct(c, id)
 }
 
+// GetReadiness operation middleware
+func (siw *ServerInterfaceWrapper) GetReadiness(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReadiness(c)
+}
+
+// ListSettlements operation middleware
+func (siw *ServerInterfaceWrapper) ListSettlements(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSettlementsParams
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "merchant_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "merchant_id", c.Request.URL.Query(), &params.MerchantID, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListSettlements(c, params)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -370,6 +500,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 		ErrorHandler:       errorHandler,
 	}
 
+	router.GET(options.BaseURL+"/livez", wrapper.GetLiveness)
+	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth)
 	router.GET(options.BaseURL+"/products", wrapper.ListProducts)
 	router.POST(options.BaseURL+"/products", wrapper.CreateProduct)
@@ -380,21 +512,87 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/jobs", wrapper.ListJobs)
 	router.GET(options.BaseURL+"/jobs/:id", wrapper.GetJob)
 	router.POST(options.BaseURL+"/jobs/:id/cancel", wrapper.CancelJob)
+	router.POST(options.BaseURL+"/jobs/:id/retry", wrapper.RetryJob)
+	router.GET(options.BaseURL+"/settlements", wrapper.ListSettlements)
 	router.GET(options.BaseURL+"/downloads/:job_id.csv", wrapper.DownloadSettlementCSV)
 }
 
-type BadRequestJSONResponse Error
+type BadRequestResponseHeaders struct {
+	XRequestID string
+}
+type BadRequestJSONResponse struct {
+	Body Error
 
-type InternalJSONResponse Error
+	Headers BadRequestResponseHeaders
+}
 
-type JobNotFoundJSONResponse Error
+type InternalResponseHeaders struct {
+	XRequestID string
+}
+type InternalJSONResponse struct {
+	Body Error
 
-type PayloadTooLargeJSONResponse Error
+	Headers InternalResponseHeaders
+}
 
-type ProductNotFoundJSONResponse Error
+type JobNotFoundResponseHeaders struct {
+	XRequestID string
+}
+type JobNotFoundJSONResponse struct {
+	Body Error
+
+	Headers JobNotFoundResponseHeaders
+}
+
+type NotReadyResponseHeaders struct {
+	RetryAfter int
+	XRequestID string
+}
+type NotReadyJSONResponse struct {
+	Body Readiness
+
+	Headers NotReadyResponseHeaders
+}
+
+type PayloadTooLargeResponseHeaders struct {
+	XRequestID string
+}
+type PayloadTooLargeJSONResponse struct {
+	Body Error
+
+	Headers PayloadTooLargeResponseHeaders
+}
+
+type ProductNotFoundResponseHeaders struct {
+	XRequestID string
+}
+type ProductNotFoundJSONResponse struct {
+	Body Error
+
+	Headers ProductNotFoundResponseHeaders
+}
+
+type ReadyResponseHeaders struct {
+	XRequestID string
+}
+type ReadyJSONResponse struct {
+	Body Readiness
+
+	Headers ReadyResponseHeaders
+}
+
+type RequestTimeoutResponseHeaders struct {
+	XRequestID string
+}
+type RequestTimeoutJSONResponse struct {
+	Body Error
+
+	Headers RequestTimeoutResponseHeaders
+}
 
 type UnavailableResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter int
+	XRequestID string
 }
 type UnavailableJSONResponse struct {
 	Body Error
@@ -411,7 +609,8 @@ type DownloadSettlementCSVResponseObject interface {
 }
 
 type DownloadSettlementCSV200ResponseHeaders struct {
-	ContentDisposition *string
+	ContentDisposition string
+	XRequestID         string
 }
 
 type DownloadSettlementCSV200TextCsvResponse struct {
@@ -426,9 +625,8 @@ func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementC
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
-	if response.Headers.ContentDisposition != nil {
-		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
-	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -443,38 +641,55 @@ type DownloadSettlementCSV400JSONResponse struct{ BadRequestJSONResponse }
 func (response DownloadSettlementCSV400JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type DownloadSettlementCSV404JSONResponse Error
+type DownloadSettlementCSV404ResponseHeaders struct {
+	XRequestID string
+}
+
+type DownloadSettlementCSV404JSONResponse struct {
+	Body    Error
+	Headers DownloadSettlementCSV404ResponseHeaders
+}
 
 func (response DownloadSettlementCSV404JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type DownloadSettlementCSV410JSONResponse Error
+type DownloadSettlementCSV410ResponseHeaders struct {
+	XRequestID string
+}
+
+type DownloadSettlementCSV410JSONResponse struct {
+	Body    Error
+	Headers DownloadSettlementCSV410ResponseHeaders
+}
 
 func (response DownloadSettlementCSV410JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(410)
 	_, err := buf.WriteTo(w)
 	return err
@@ -485,10 +700,11 @@ type DownloadSettlementCSV500JSONResponse struct{ InternalJSONResponse }
 func (response DownloadSettlementCSV500JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -503,9 +719,8 @@ func (response DownloadSettlementCSV503JSONResponse) VisitDownloadSettlementCSVR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -518,15 +733,16 @@ type GetHealthResponseObject interface {
 	VisitGetHealthResponse(w http.ResponseWriter) error
 }
 
-type GetHealth200JSONResponse Health
+type GetHealth200JSONResponse struct{ ReadyJSONResponse }
 
 func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -537,24 +753,27 @@ type GetHealth500JSONResponse struct{ InternalJSONResponse }
 func (response GetHealth500JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type GetHealth503JSONResponse Health
+type GetHealth503JSONResponse struct{ NotReadyJSONResponse }
 
 func (response GetHealth503JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -568,15 +787,23 @@ type ListJobsResponseObject interface {
 	VisitListJobsResponse(w http.ResponseWriter) error
 }
 
-type ListJobs200JSONResponse JobList
+type ListJobs200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListJobs200JSONResponse struct {
+	Body    JobList
+	Headers ListJobs200ResponseHeaders
+}
 
 func (response ListJobs200JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -587,10 +814,11 @@ type ListJobs400JSONResponse struct{ BadRequestJSONResponse }
 func (response ListJobs400JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -601,10 +829,11 @@ type ListJobs500JSONResponse struct{ InternalJSONResponse }
 func (response ListJobs500JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -619,9 +848,8 @@ func (response ListJobs503JSONResponse) VisitListJobsResponse(w http.ResponseWri
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -636,7 +864,8 @@ type CreateSettlementJobResponseObject interface {
 }
 
 type CreateSettlementJob202ResponseHeaders struct {
-	Location *string
+	Location   string
+	XRequestID string
 }
 
 type CreateSettlementJob202JSONResponse struct {
@@ -651,9 +880,8 @@ func (response CreateSettlementJob202JSONResponse) VisitCreateSettlementJobRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.Location != nil {
-		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
-	}
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -664,11 +892,27 @@ type CreateSettlementJob400JSONResponse struct{ BadRequestJSONResponse }
 func (response CreateSettlementJob400JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateSettlementJob408JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -678,10 +922,11 @@ type CreateSettlementJob413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateSettlementJob413JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -692,10 +937,11 @@ type CreateSettlementJob500JSONResponse struct{ InternalJSONResponse }
 func (response CreateSettlementJob500JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -710,9 +956,8 @@ func (response CreateSettlementJob503JSONResponse) VisitCreateSettlementJobRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -726,15 +971,23 @@ type GetJobResponseObject interface {
 	VisitGetJobResponse(w http.ResponseWriter) error
 }
 
-type GetJob200JSONResponse Job
+type GetJob200ResponseHeaders struct {
+	XRequestID string
+}
+
+type GetJob200JSONResponse struct {
+	Body    Job
+	Headers GetJob200ResponseHeaders
+}
 
 func (response GetJob200JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -745,10 +998,11 @@ type GetJob400JSONResponse struct{ BadRequestJSONResponse }
 func (response GetJob400JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -759,10 +1013,11 @@ type GetJob404JSONResponse struct{ JobNotFoundJSONResponse }
 func (response GetJob404JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -773,10 +1028,11 @@ type GetJob500JSONResponse struct{ InternalJSONResponse }
 func (response GetJob500JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -791,9 +1047,8 @@ func (response GetJob503JSONResponse) VisitGetJobResponse(w http.ResponseWriter)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -807,15 +1062,25 @@ type CancelJobResponseObject interface {
 	VisitCancelJobResponse(w http.ResponseWriter) error
 }
 
-type CancelJob202JSONResponse Job
+type CancelJob202ResponseHeaders struct {
+	Location   string
+	XRequestID string
+}
+
+type CancelJob202JSONResponse struct {
+	Body    Job
+	Headers CancelJob202ResponseHeaders
+}
 
 func (response CancelJob202JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -826,10 +1091,11 @@ type CancelJob400JSONResponse struct{ BadRequestJSONResponse }
 func (response CancelJob400JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -840,24 +1106,33 @@ type CancelJob404JSONResponse struct{ JobNotFoundJSONResponse }
 func (response CancelJob404JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type CancelJob409JSONResponse Error
+type CancelJob409ResponseHeaders struct {
+	XRequestID string
+}
+
+type CancelJob409JSONResponse struct {
+	Body    Error
+	Headers CancelJob409ResponseHeaders
+}
 
 func (response CancelJob409JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -868,10 +1143,11 @@ type CancelJob500JSONResponse struct{ InternalJSONResponse }
 func (response CancelJob500JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -886,10 +1162,168 @@ func (response CancelJob503JSONResponse) VisitCancelJobResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJobRequestObject struct {
+	ID JobID `json:"id"`
+}
+
+type RetryJobResponseObject interface {
+	VisitRetryJobResponse(w http.ResponseWriter) error
+}
+
+type RetryJob202ResponseHeaders struct {
+	Location   string
+	XRequestID string
+}
+
+type RetryJob202JSONResponse struct {
+	Body    Job
+	Headers RetryJob202ResponseHeaders
+}
+
+func (response RetryJob202JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RetryJob400JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob404JSONResponse struct{ JobNotFoundJSONResponse }
+
+func (response RetryJob404JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob409ResponseHeaders struct {
+	XRequestID string
+}
+
+type RetryJob409JSONResponse struct {
+	Body    Error
+	Headers RetryJob409ResponseHeaders
+}
+
+func (response RetryJob409JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob500JSONResponse struct{ InternalJSONResponse }
+
+func (response RetryJob500JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RetryJob503JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLivenessRequestObject struct {
+}
+
+type GetLivenessResponseObject interface {
+	VisitGetLivenessResponse(w http.ResponseWriter) error
+}
+
+type GetLiveness200ResponseHeaders struct {
+	XRequestID string
+}
+
+type GetLiveness200JSONResponse struct {
+	Body    Liveness
+	Headers GetLiveness200ResponseHeaders
+}
+
+func (response GetLiveness200JSONResponse) VisitGetLivenessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLiveness500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetLiveness500JSONResponse) VisitGetLivenessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -903,15 +1337,23 @@ type CreateOrderResponseObject interface {
 	VisitCreateOrderResponse(w http.ResponseWriter) error
 }
 
-type CreateOrder200JSONResponse Order
+type CreateOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type CreateOrder200JSONResponse struct {
+	Body    Order
+	Headers CreateOrder200ResponseHeaders
+}
 
 func (response CreateOrder200JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -922,10 +1364,11 @@ type CreateOrder400JSONResponse struct{ BadRequestJSONResponse }
 func (response CreateOrder400JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -936,24 +1379,48 @@ type CreateOrder404JSONResponse struct{ ProductNotFoundJSONResponse }
 func (response CreateOrder404JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type CreateOrder409JSONResponse Error
+type CreateOrder408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateOrder408JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder409ResponseHeaders struct {
+	XRequestID string
+}
+
+type CreateOrder409JSONResponse struct {
+	Body    Error
+	Headers CreateOrder409ResponseHeaders
+}
 
 func (response CreateOrder409JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -964,24 +1431,33 @@ type CreateOrder413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateOrder413JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type CreateOrder422JSONResponse Error
+type CreateOrder422ResponseHeaders struct {
+	XRequestID string
+}
+
+type CreateOrder422JSONResponse struct {
+	Body    Error
+	Headers CreateOrder422ResponseHeaders
+}
 
 func (response CreateOrder422JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -992,10 +1468,11 @@ type CreateOrder500JSONResponse struct{ InternalJSONResponse }
 func (response CreateOrder500JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1010,9 +1487,8 @@ func (response CreateOrder503JSONResponse) VisitCreateOrderResponse(w http.Respo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1026,15 +1502,23 @@ type GetOrderResponseObject interface {
 	VisitGetOrderResponse(w http.ResponseWriter) error
 }
 
-type GetOrder200JSONResponse Order
+type GetOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type GetOrder200JSONResponse struct {
+	Body    Order
+	Headers GetOrder200ResponseHeaders
+}
 
 func (response GetOrder200JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1045,24 +1529,33 @@ type GetOrder400JSONResponse struct{ BadRequestJSONResponse }
 func (response GetOrder400JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type GetOrder404JSONResponse Error
+type GetOrder404ResponseHeaders struct {
+	XRequestID string
+}
+
+type GetOrder404JSONResponse struct {
+	Body    Error
+	Headers GetOrder404ResponseHeaders
+}
 
 func (response GetOrder404JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1073,10 +1566,11 @@ type GetOrder500JSONResponse struct{ InternalJSONResponse }
 func (response GetOrder500JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1091,9 +1585,8 @@ func (response GetOrder503JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1107,15 +1600,23 @@ type ListProductsResponseObject interface {
 	VisitListProductsResponse(w http.ResponseWriter) error
 }
 
-type ListProducts200JSONResponse ProductPage
+type ListProducts200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListProducts200JSONResponse struct {
+	Body    ProductPage
+	Headers ListProducts200ResponseHeaders
+}
 
 func (response ListProducts200JSONResponse) VisitListProductsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1126,10 +1627,11 @@ type ListProducts400JSONResponse struct{ BadRequestJSONResponse }
 func (response ListProducts400JSONResponse) VisitListProductsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1140,10 +1642,11 @@ type ListProducts500JSONResponse struct{ InternalJSONResponse }
 func (response ListProducts500JSONResponse) VisitListProductsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1158,9 +1661,8 @@ func (response ListProducts503JSONResponse) VisitListProductsResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1174,15 +1676,23 @@ type CreateProductResponseObject interface {
 	VisitCreateProductResponse(w http.ResponseWriter) error
 }
 
-type CreateProduct201JSONResponse Product
+type CreateProduct201ResponseHeaders struct {
+	XRequestID string
+}
+
+type CreateProduct201JSONResponse struct {
+	Body    Product
+	Headers CreateProduct201ResponseHeaders
+}
 
 func (response CreateProduct201JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1193,11 +1703,27 @@ type CreateProduct400JSONResponse struct{ BadRequestJSONResponse }
 func (response CreateProduct400JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateProduct408JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1207,10 +1733,11 @@ type CreateProduct413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateProduct413JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1221,10 +1748,11 @@ type CreateProduct500JSONResponse struct{ InternalJSONResponse }
 func (response CreateProduct500JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1239,9 +1767,8 @@ func (response CreateProduct503JSONResponse) VisitCreateProductResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1255,15 +1782,23 @@ type GetProductResponseObject interface {
 	VisitGetProductResponse(w http.ResponseWriter) error
 }
 
-type GetProduct200JSONResponse Product
+type GetProduct200ResponseHeaders struct {
+	XRequestID string
+}
+
+type GetProduct200JSONResponse struct {
+	Body    Product
+	Headers GetProduct200ResponseHeaders
+}
 
 func (response GetProduct200JSONResponse) VisitGetProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1274,10 +1809,11 @@ type GetProduct400JSONResponse struct{ BadRequestJSONResponse }
 func (response GetProduct400JSONResponse) VisitGetProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1288,10 +1824,11 @@ type GetProduct404JSONResponse struct{ ProductNotFoundJSONResponse }
 func (response GetProduct404JSONResponse) VisitGetProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1302,10 +1839,11 @@ type GetProduct500JSONResponse struct{ InternalJSONResponse }
 func (response GetProduct500JSONResponse) VisitGetProductResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1320,9 +1858,137 @@ func (response GetProduct503JSONResponse) VisitGetProductResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse struct{ ReadyJSONResponse }
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetReadiness500JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503JSONResponse struct{ NotReadyJSONResponse }
+
+func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlementsRequestObject struct {
+	Params ListSettlementsParams
+}
+
+type ListSettlementsResponseObject interface {
+	VisitListSettlementsResponse(w http.ResponseWriter) error
+}
+
+type ListSettlements200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListSettlements200JSONResponse struct {
+	Body    SettlementPage
+	Headers ListSettlements200ResponseHeaders
+}
+
+func (response ListSettlements200JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListSettlements400JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListSettlements500JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListSettlements503JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1348,6 +2014,12 @@ type StrictServerInterface interface {
 	// CancelJob Cancel a settlement job
 	// (POST /jobs/{id}/cancel)
 	CancelJob(ctx context.Context, request CancelJobRequestObject) (CancelJobResponseObject, error)
+	// RetryJob Run a failed or cancelled job again
+	// (POST /jobs/{id}/retry)
+	RetryJob(ctx context.Context, request RetryJobRequestObject) (RetryJobResponseObject, error)
+	// GetLiveness Report that the process serves
+	// (GET /livez)
+	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(ctx context.Context, request CreateOrderRequestObject) (CreateOrderResponseObject, error)
@@ -1363,6 +2035,12 @@ type StrictServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(ctx context.Context, request GetProductRequestObject) (GetProductResponseObject, error)
+	// GetReadiness Report whether the service can take traffic
+	// (GET /readyz)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// ListSettlements List stored settlements
+	// (GET /settlements)
+	ListSettlements(ctx context.Context, request ListSettlementsRequestObject) (ListSettlementsResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx *gin.Context, request any) (any, error)
@@ -1592,6 +2270,56 @@ func (sh *strictHandler) CancelJob(ctx *gin.Context, id JobID) {
 	}
 }
 
+// RetryJob operation middleware
+func (sh *strictHandler) RetryJob(ctx *gin.Context, id JobID) {
+	var request RetryJobRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryJob(ctx, request.(RetryJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryJob")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RetryJobResponseObject); ok {
+		if err := validResponse.VisitRetryJobResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetLiveness operation middleware
+func (sh *strictHandler) GetLiveness(ctx *gin.Context) {
+	var request GetLivenessRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLiveness(ctx, request.(GetLivenessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLiveness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetLivenessResponseObject); ok {
+		if err := validResponse.VisitGetLivenessResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // CreateOrder operation middleware
 func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams) {
 	var request CreateOrderRequestObject
@@ -1756,97 +2484,178 @@ func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 	}
 }
 
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(ctx *gin.Context) {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx, request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		if err := validResponse.VisitGetReadinessResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSettlements operation middleware
+func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlementsParams) {
+	var request ListSettlementsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSettlements(ctx, request.(ListSettlementsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSettlements")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListSettlementsResponseObject); ok {
+		if err := validResponse.VisitListSettlementsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"1HztUhs5s/+tqOb/r3qSOmMzNiYEU88HB5wshADLy27lrFNYnmnbgrE0O9JgXBTXcS7o3NgpteZ9xtiA",
-	"N6mnig/Mm9Rqdf/6VX60XDELBAeupNV9tAIa0hkoCPHqyINZIBRwd/EVFvqOB9INWaCY4FbX+kbvQJIQ",
-	"VMhAEknH0CUUrxdkztSUqCkQSWdA7mBBKPeyGyH8HYFUAx6CikIu8cmYhVIRESlXzIDQCWW8SVpECdLe",
-	"2SHulIbU1bQ1B9yyLXigs8AHq2vtunvw4cPuXmO3095pdBwPGnudzqgBzu7YbY33HAq7lm0xTfMUqAeh",
-	"ZVuczvS3uTU29CJtS7pTmFG92hl9OAE+UVOr297Zsa0Z48l1y7bUItADSBUyPrGenmzrWIyODqtsupoC",
-	"uRWjf0nCvGZCR0DVNKOCeZZtaZ6wEDyrq8II8oSMRTijyupaUYRvVqc+D4UXuWrZ9IF5vAkSGFfbbcvW",
-	"zGGzaGZ1263Obufj9ofOLnLI3Mz4w7iCCYTWkyYzBBkILgHF6xP1LowY6CtXcAUc/6VB4DOXavq3bqVe",
-	"xGO2248WhKEIzSeenuFT7/Dmov/7df/yStMFUtKJvh/LGBkJb9Elf0eUK6YWXcKj2QhCMov0MyBUER+o",
-	"VKSFnMyW/P9DGFtd6/9tZTqyZZ7KrT7SgGsqcnuYo2bYRbFO6GCSzKivGQkeESEZU+ZLck995uFa9/Ht",
-	"mH6ityVRC/C9VH1CoFLwpvVkW0dcQcip/zb2HZ1e9S9OeycF3rF4aIJvG8okhPcQEl9MyJQa0jxQehEb",
-	"YVxCx7BLKCcRh4cAXAVeQkI8F6EhEMZLFNmEg/43fpDIGbLpWIxOhfosIu69jVPHZ59uTs+ubj6fXZ8e",
-	"Fth1K0Zkx3PcXXBoo0M/QqMz+kgbe+MdaDjjD+OW13a3Rx1KuFBkjJRsgmUFgoZdwoUGmnh3mFF2DQ50",
-	"4QvqXQlxQsMJvI0J573vJ2e9w5urs7Obk97Fl/5SndMC7+sJQ6KmlJOW0/m4s/uBjBYKNiMyFVpKGldL",
-	"BfnGPhm2GFDcjGycX5wdXh9cLZGPGH9Jp71hCahMa6Qgma8sCdec3lPm05H/Rim4Pu390Ts66X06Ke4/",
-	"ggJVdEQlaM5H2YT7sWfgU4Xm4O2LzxERb3xx6hCoO9VTa7TN4QWTRE7B8xifEK0YBcq0eTROAhqpC/2k",
-	"0Rtrmium9RJcwT2pPZQ5ZdqajEUIZjTGJ82CN1G1hxkPcKp+wuOq/UZBFmOiMW5BOg8PaA52Hh5SpCPw",
-	"4EKgyPBL/4psTYH6ajrUBAShCCBUzNjcdB9XcvwQ4dYyVjvxCv6KB/iRmncxugVXadnCrw5QPKqOojtl",
-	"HBohUA/3A0chWpY0icC1y/BXyZDnNelb/+q3s0OU8t7JydmffX2zDonq1PDs4rB/UbhTBvKz66ubs883",
-	"l1dnB19zjw96pwf9k0TIPx+d9PH2Rb93+N2yraPD/rfzs6v+6cH3m6/97zcX/etLJKz84Oj05voyHeLL",
-	"2an+P2d288r0o+zd2dZDQzOocU9D9Ak0pzSbc+6TjTdSIDOX30BNhXcqVM/3xRyS22VjEN8tYaG5exZ6",
-	"EJbu5a1p/FakzsaXSrh3hVcOKHfBN1hj7n9mvibyAqi3iG8VQ4wLiGRKaPHREb+W+XG+CJ5cpm6Qucxj",
-	"3I9ELmNprkjmn1OqyBy4IvNQGI0tKowbC/RKfUHJf8phYXmq36IZ5TkVeAh8yhFwtWFSRNKFJHP9nxLE",
-	"E4TDg2rWOvt5fUT6slnrFPM3BIMagvC+hpUEG5kLCCxMyRRKqyxJniCexKor9N7nELcqxxrrFFWRrPks",
-	"t2Gr1huPYWdU1C35WIyq6+0RCUr5MNPbfStGNZsdAlXg3VBVMH9W22nvNJx2w2ldOU4X//7bsrOYyKMK",
-	"GorNwKpZtSfmXGvcTRTWCOAZ9xdkPgVODs6+nZ/0r/qHzUJwu5V8L7fW8TCbrryvowLqjUs2/efe0Un/",
-	"cN9IYFEjMmJyDPRYCK4SITpY2qmZh0zFyl6ZfRyKWR1LWw2nVWZk3fe3YnTDvOII63AjP3Z97Iwi4ILU",
-	"uFM1vSHlkrr6ShLpUs7BI1KQMQ0LfPmw7TiOYxeC5A8dKxcPO9V4GGeehCBldeKW45D//R+Skka2iBKK",
-	"+vvEIRFXzDdurpibcMgVEVfglWjK81VEZmfSqL2l6a0hzwTHRW19DvuOxejSvPhkW0rUb/L2WpuMK1yx",
-	"CUl8R/kEyDvKF8SQ+T7jTB0zWo7zqh2KAm9NQGivCwglPIsl286ALZWKvGgm3IlVCVlt5/GqQOsSSDxh",
-	"JtVS5O+xGEkdPs91xIQpuCowMgWz4j8rZAL305BAw5AuKus2Ay0h9DIVvSKpv1/3r/uHXXS2tfM+FiGh",
-	"ZC7COwib5OL69PTo9EuXjEA/TJnXzKAVo4QBz2DM6I9UIoQsxXJw+YcGNW2qF80YGLtkQu+BRME+kQAD",
-	"PkRAHTZJ7CTqN6QSQQAeETyJQPc1Mk41NXMq42ni7GVsAc2SLNuKqddOTEKt9hhxcn0zmWZND/FYjH6P",
-	"IELRORaji4hz8+6xGB0ILcYqefaZMj/5P3bawEPX6RTm6AJigOh5TG8D9c9zojGmvoRyYNbjROjPtCMT",
-	"+NSt8SFG0QLCGNJrwh39FJOV+3X5Xxvtzcin/K5oniIJYaPV3jZA90zuNqBK+4xW1xoMLpcYBe0Pl41O",
-	"y95AItS2klzk+mO3DHw9m18tKlhuBbkJ7Yzzdbp3CvM4EnjplqcpByWIgaXqpptMc3nDD5kMfLrAhOfL",
-	"tvuEzZjSFpkDvcOk/pt3nblw4ybVkCKd15wpgm9oK4QvFW1Me29v78XyUWt2JAZTtRRIkjrLCH+S+lA2",
-	"dZsgoiRNuHUJYUVGLZGjyxRjY2f8BdKkMeD66kDHIImtVyL23m0yEmpKPB0tMe76kWdsfVHUEoezOO5n",
-	"LDB5dEHeff/+/Xvj27fG4eH7olC9zDE1Hk9xlhNaM0ksxCZBNNTkDevnXcdXKm1O5hLU7UWK4BWN1dDs",
-	"Gah+HqFrEbbCi+ejJ83Rq9aLo6cyAdvjltse7UHjo9ehjc74w6ix57a8Rht26O7oo7vnObCm178uwL8B",
-	"v+tUex2vGvcs71cr6t/QmfZsl8FTQpOOG1Sh5JdT1lWAhS7xCihAfq60LrVE57zcnLAsFdplbiA+TCKf",
-	"2JUxQayawgLvG9nOJxfTN9d0oHCSzFP6kRUManUptn5Y9tYo7UZhqMNkRMyXZho2oyu1DsWzfklioJ8z",
-	"sauM5mp7uJ7pW2XQ1rddKI3PGLCVwhjv+3ltWu+MAwnoBIgYJ1IgbcI8Sah0gXusLqv4sngqkbtKTGVb",
-	"HB7UDR2rJc70OZWaDjJMXhmi06DxQX+JhO8THvk+ESay9rXx0rcLULFTtwX6M1NJMs0Cq7YBl1omucpv",
-	"/R3jY5EUqKjRuLhNAa2V8QTIjDKuKOMQ6nExvWZNlQpkd2trwtQ0GjVdMdvKfZL/36oUlPJjS/B9SXwj",
-	"/g0Um3R7UctFpIi41+/7vg7wdPBovpUDPoPQnVKu5L9IQBeYL1OlNMaIuneTUETcI7diJJsDPuB9LO+Y",
-	"4kha2Elq7XJKAx14Pg5MMm9gdcnjABPA+t+BdX1+3r+4uTztfe0PLJsMkqSweTqNZpQTBQ9qYD09DfeJ",
-	"4P5iwAv1InIHEEjELzHnZsYmueZ3XF8eX56dmmYEg70h3GKB3s66eUbCY2CexqzTjhuWXG3DIYQN4qNT",
-	"Lk2uptLZ4zMXuMkvx7veC6g7hUa76VQ2ej6fNyk+bopwshV/K7dOjg76p5d9/EYrDlN+SX4s29L7F2fc",
-	"mo55UQTAacC0q9F0mtrRCaiaoo7mUrGPJm/zhOnW7qM1AVUfyh5c/qGRgWY5CL3dXWJKjAM+TETlhnm2",
-	"Rnd7EgopDTTZY4hByuYQG1FbPfAb5NvQJoJjFnDAAwhJMhIy2qML27h24JHRwrjSStvI3ISG3RqYsA5x",
-	"5GGq0Kwx898PLv9ALmStYX+9osUpTXS9vs3pR6mBqO04pSq2Fu+teEsyI/Z6Fg94y85Mst1q72Acvv1h",
-	"Z8exW+3WdmfHsfd2kY2VSm9K91NdfJNLpY+ZieFyZecDs6aGDo6FZOa7MteHVCnqTvUY+ziIZvW/B7ks",
-	"fSMvpwNrWIg4Vn+9bsFhYD2//ifb6pi9qjNz6Z5u5Uqa+Eln/SYFE/XlC4zdR0tGsxkNFybJiQGYm0t9",
-	"3VM/qm1uqFR6X9How2SSj9yPm7h8SJOKxlll2BKWZfuQT7fFZqVsBQkK34rRc7RvuEfpJ3UpDfiwyPS4",
-	"n0O/Bw9MKklGkUoqTVmlbMBRUFrO27pZ8nX5Yi8LbpsYk5fsOxfEF3wCYZzw3SdhxNPlYFvrRtpfUqpz",
-	"zMriIeSXkqnglanCfqCddbQyra/jB9urP8hX4HGhqRAfxsaF0Dz+GQOj6AQDr+yB9UN/HTsnS61sj8u5",
-	"DgfbjpMGgWk126WcYFG6UNM23TPOdqKHA+5SzoXaN7kl7QUZ0QTuBYJxHUVr3Ut9stgz6uX7FAd8TJkf",
-	"hchtSnY0OUkTdCSjpJcSe3nqDO8EVFypX2nmVoh3VqA3BfYk56Cv1pa7mJal1qu+WyB2DOMugDfJ2KvW",
-	"m29ByC0832KwIQ4saTVrliT+AgIRqgK/0i+nyXYnop8KhIxFX0cGSwX/BHHxtlK+s4kITKLVX6CXT9RU",
-	"SDDSqD1Gw5ZmRQJ9JtWxnnGFt/fNJJOTRmoDj3gQIAo5ZA7g3xGEi8wDxIig4Ch4MKaRr6xu21lR/FhV",
-	"+qjta0CqYh1kMrfsOurSzNR6wpGre6/hl9YJ8NrzYNl2iRRi6Gi9zr/62eCv11FqwZHP4b5+vpW72320",
-	"AlFXwcZCp8ZcbQFNL5UJxBF7z3tHh8XoW4vEgGMSniT9PGQQOc62+28SUObdUBVfk3dKkP8iLR1PvU9f",
-	"HpJ311cH722SD7sGPI27GFciNkNZoRmbYxAAKEaF6PXX2AGTjCqWT+yksfqTMJ7t+uBoKiHFsoYSxYLD",
-	"2pBYqes8FbM8OqJ7qmhDe5Pa8IwmYJH9b6x6l8KpE2Gmq8rOBfhUsXsg1xcnSSvcrRjZZGjkLwmgStUa",
-	"83DNFqTNR0atNRSx3Oj5CzQeFbPo65nw5Xmdf2Te01Krd5E7MGZSDga5UbOS3plmnXdlFKlk2eqWlr2y",
-	"ZY50/dMI/4xMvxbc4+D5+U/yvby/QDy+gHqdcGy52Kay3CL0iOmrQVTQQXbSPUOoIoK72ndP4nN8RyoR",
-	"GMPAOGkTaRr7DaQD93Ij7BcOGJmUmpyKudTxvFTM99OB51OMvdSAz5kewxNz3iRxiw3mjHOEYfQ2pXwC",
-	"MmkayjUuaekecNMNZPwaE7GQEcY4pmeHvOs4e+9rbQq+slEF+Cmgbug2eRNXhJ4OplVyHoKVQQDP8qH9",
-	"nwktNj9TdzrO3mYOlxUPHbwu81QQG4yBs+g/LzAbPYSWIzyXkNCxsG+SXhlVIoy76n5JEsIo4IuQx1QN",
-	"luPNFZ6EHiaF8CGJsFUn9ieyUrypI+lNMfKsndY0ZTPgpmuOcYzSqBIz5hKpINjX2GIOOCYlJ6kRLKnA",
-	"xO12MXwMeIIfAz7gf+r4h3IyLJ10HtrpWe3kBEDuYDapnMse8MLBbPIOX8/ZXq2T7+Mij17lTNyDRLDd",
-	"LxwE12ioSSIeG48Bi+S5E7KddtuOneTk7hyj1ztAjTcIy/iAj302mZpvnD0yrD90M2ySr7AwFak7CFR2",
-	"2rfdIVMRJSWnOhfcNM68FDBLh+YNcr7Sd896cPKNN/nWlVa+GaX1Ej/erG4t/31zvk5u0irYGyHWPnzc",
-	"mZT+YgDKk6J3wP9RSC8fgnoprCO77pKzSoXs/VctvZwYmX0uf7/07FhmCXKakeY2Ssqd15TUKU6OOcqp",
-	"CJW/MNsgssNbBYJPhSLARTSZkqRnYinNpeNz1WOvLUz289KQ2IqQti1tb6jakCcmtkP507BjmEMYwzOe",
-	"B455iX3Zy0CkS6iGVAhrOF/CpXiL08rE6wK1Trv9xkP9y84m5ssbNXKjtS+S4JFlGL2vHxNKOMz10jdz",
-	"8r+W2Hjz7vJUmYb/ClG/xI1ALCM0ka58Gtd4C3nXYb2YVpt9g4KjBabVTTW9EskusUxLIPUf/OGRH7/U",
-	"VrzRGLxeu6onijO1Mvu3Tpvqhn8KoESUKbQaaso/A/BLAv34UMgyPUmaq1aUO9IerNEia7AjLAasO1hI",
-	"wP41Zo7WNgm2wOGpnyCEeyYiie1t/5JkWOhEG5b65JQgE1ClVrkBL3/E5JL2uRq30mdSnSfLfHGNJV15",
-	"PFXSpPfCUsvOs6WWnZeXWgx45Zrj0F1nnmbNBB3p+Jc3UAI1xL2DB9ePJLuH98sWkPYHvuE3iOo6Q/9J",
-	"wMq3idYoaF2j6H9U6SbIRDfR4PTWjyd7SWh8gCIgM0MZuxacMM4Uo34uKKbomNUcsqkLz85Tu/vq+CoW",
-	"tmqTc6GnOW5kjjuTW47zkjAr7d1dJ9BqbVoWl5nPdCuojE9rea82pv8htQgjh7X+Wk6K85ZofZ9tdfd/",
-	"xYXLpPdl6YXsh95+BpatkJ+fHY3/mgLF8wKjP8CfFVrmg8c/OhTXpcN7iH0xT7gR5h7fDWf0DkgY8SHR",
-	"LgKgVJGpUkF3a8sXLvWnQqruR+ejgwbTNEBvoQTEJFUa//Ot6mkvdiqOMfCl66hpoDBnbJDqEJDuBKgx",
-	"L4nNJRqzi2nJ3OCxd1cd+lPW+V7qBkgyPizECnkIMvKNAUiaNLLEbHXcE3YPHKSM86vUY3hV/H2TPIFZ",
-	"t83Tj6f/CwAA//8=",
+	"7H3pcts41uiroHinquO6lEzJchzLNT/cttLtxFt76bmZZq4FkZAEmwLUBGhZk/Jz3Ae6L/YVDkASXLTY",
+	"Vnemv/mqkipLXHBwcPZN35yAT6acESaF0/3mjAkOSQx/fuKDUx5gSTlTH0MigphO9UfnikRY0keCbq9O",
+	"ER8iOSbong9c1N++5wOx/e2eD+5o+NxvOq5DnvBkGhGn6+iLu6EX7BEPNzr4A2l0Bh9wY3+4Sxre8P2w",
+	"FbaDnUEHO64Tk98TGpPQ6co4Ia4jgjGZYAWLnE/V24SMKRs5z8+uc0V+T4iQJ8dVUG/GBMX68g8C0bAL",
+	"wAYRJUx9wWcM9f9Pw7ygcXLcR7MxYYhKNMEyGBPhs/7//e2w8U/c+JfX2G/edRtfv7XcVvvD89/6LiKR",
+	"IIgzgiY4JCiZosEcFhAkfiRxE92Mic/0hx8EivgIRZQRgYY8hvsMaCjAcTxHVDZ9VkDZftAevg9bpDPY",
+	"wx3iBR+GO7g1aAc7YYfsDt97SxE1xVKSWGFh0Q4ctxabMp4fDiWJq+i8JgFnoUCSoxmmEg3IkMdqGzKe",
+	"UzYqnHdrGWwTyugkmThdLwOBMklGJHaeFRBTHOMJkYYaj5JY8Bpw/jEmMQFETvGIICFxLIU+4j4jT/Iu",
+	"gAf7KZFOY/JIeSLgdhdhgaho+ky/XiAcE8Sn+PeEHMChyjGWKOREIMYlmuJYEEQF6niePieqYPg9IfHc",
+	"cR2GJ2oXekWnsFf8dErYSI6dbtvzXLX39HOr7gBOQjKZcklYMP9M5tVdn+EHIgDnlAgk8JB0EdZngGZU",
+	"jjUF4glBD2SOMAvzLwy9+SwmMomZgCtDGguJeCIDPiEIjzBlTdRSZ9ze3UXBGMc4UCdRJs69YJ+8f7+3",
+	"39jrtHcbHS8kjf1OZ9Ag3t4waA33PUz2Uixp0ZKjydpjQ21yEb52d1fj6xMfLGL9ez4Atm+mcEyxHOdQ",
+	"0HApAw15PMHS6TpJAndWl76MeZgECyXPVF/eBAiUyZ224yrkaMZptzp7nQ877zt7bs5NrXpuiomYciYI",
+	"MNOPODTyTn0KOJOEwZ94Oo2olvnb90IL/uy0vzkkjjUPBjxUK/x4eHx31fvltnd9o+AiQuCR+j6VaQMe",
+	"zrvo9wQzSeW8i1gyGZAYTRJ1jSAsUUSwkKgFmMy3/LeYDJ2u87+2c+W0ra+K7R7AAHsqYrtvQdPvFmQr",
+	"FWiCI4VIEiIeoyGmkUCPOKIh7PUA7jbwI3UsKVuQKMzYJyZYcKYO0dKStuZYBLq5fTtXUgD+CVOyGUdv",
+	"O4OT85ve1fnhaeEAqHk1grsPLIUEGmiM9f5CIhUmNoL9FI5+F2GGEkaepiSQJExBMGuBhKWsBJGLGFF/",
+	"mgspsW4O15/44JzLjzxh4dvQ/enix7vzi5u7jxe358cFnN/zAVrHsgFNMgRINoH3AkD9LmJciTxzxDQV",
+	"O5vB4jmXVwSH8/VRCCuGWOIBFuSYz+CaSCYTHM+NhEyvKi5NWExwMMaDiDiu84ijhNgvUHK4cIeQWCYC",
+	"vsaPmEbwNWB1nEhJ2ah+SUN4VKD0PhSqG+uX5A+LV1r7ABXelN0n6g6xgIbM2sBMzEgM+pwy1EICLC/0",
+	"rp/e2rXx1d9yfWZsygX7sx7tq/sYEngu0JjPtDTID2JLK3qLasAkbGQ24XKiyazHZ/ct5HaJ5xHH4Q3n",
+	"pzgekbcx7uXhl9OLw+O7m4uLu9PDq596CzWWwlukFlTIxAy1vM6H3b33aDCXZDOysgJLSV/VQoHO6I+b",
+	"Y2VjtmxGKF5eXRzfHt0sEIzGBEKd9oZFX2VZLf7S9f4QEfhC+bdUlPAH5w+QH1psiNzq18JAgssgYzwc",
+	"0mCT+ICPN3RCePJGc9IYb3c3J2e9i9uiSVlhj5CGWkrGMX3UJgWdkAMkCAuV8w5OzEbIrARWHa/WA7M5",
+	"LN9aSudNKL49P/z18OT08MfTXgW9RUWcLXhg/MoIg0TfAEItIAwyF9gAqEafkTBU+kwphgJkze+trzLE",
+	"wPq9FPFVTgWK4UOkLN456jw9AavuPj1ldi8iTwGZShOw4AMifkC73o7a4jTmUxJLqi2r7HhXHsQxmN+O",
+	"dgVTV/M384Kvmc/IB/ckkAoP8NQRUE01+hCMKSONmOAQjgneghSJQfiHKT/0t5J3aOuGs97NzxfHILcP",
+	"T08v/tFTX9Yp6DrFcnF13LsqfFO2yS9ub+4uPt5d31wcfbYuHx2eH/VOU9r/eHLag6+veofHXxzXOTnu",
+	"nV1e3PTOj77cfe59ubvq3V4DYOULJ+d3t9fZK366OO9Zi1z1bq6+mCWq8sxy1mxO/FoOLLjOU0OhsfGI",
+	"Y3BHFT7VYVieuwtfZApcfzwjcszDcy4Po4jPSPp12ZIy35ZsAP3tRRySuPSd7T6ZuxJ5MbyWPHgo3HKE",
+	"WUCiyJjn6vuPNCKZ36C/Kka3rkgiMkCLl07YrbDf8xNnpLAcsK61WEkbmXemfrb+aMvSrymhG/aoCS9i",
+	"iWaESTSLuY5uFjkwMByykgGBlZ4tmVte6udkgpnFU0/TCDMQ7DoKCbb6TP0lOQo5YuRJNmtDUjaDA3z5",
+	"qnWc/okPqtAcIkGkjMhE7f2eD6o7x1KSyVSnDYrPHkWYTkQacQ2SOFYviROGBEdDHKN3GAUxFmMU8IRJ",
+	"cYAwGsU4IMMk8plyWcBbGWOIM+sYHhrg4AF8IZ5I/Rxlo60m8tBsTCOCfrnt3faOfZbG1XVIU6lhEK9Y",
+	"yfc0RloKY7bcmiDbkui06wQxwZKEd1gW9K3T9tq7Da/d8Fo3nteFf/90rLeHWJKGgql6bq6jNq249C6J",
+	"ayjxgkVznZk4uji7PO3d9I5LuZX0+fUSLM1APNZBQeoVV778x8OT097xgSbFImvkwFjEE9KYBJLH4NEo",
+	"I2kWU2l4trL6kDKqdLzBbCXWzzJ6ICwk4QGaxkSoVcgTDmQFQ66BVhkSRvyX0VY9svb6RzaM+aSOAloN",
+	"r1V+Sd3zOktWfMOa2bEVkWng1oAIJVqrVkiMmcCB+iSQCDBjJDS8WUDO+x3P87wid7zvrOSOacxHsXJV",
+	"Kgu3PA/9//+HMtDQNpJc4ugAeUhxdKRNaz7TcUJgcxKWYLLxyhNNSFlMvGXSK2XwdOgZ/K2MNEVddiuj",
+	"W4ACwEmY8SltglvCijut12ANUlerKF+ZukKiQElYZJ44QHgAIJlUXCb9VhH6C2RT6rMuV3Sf+OBa3/js",
+	"OpLXc8bOWpwBZLGCctNoMWYjgt5hNkcazK2cnOooSJ3Oaw4omYZrCv21JUhJWRtxkKHbYiWbn1PsGPkD",
+	"qC7opAKsbq6pF2j/UypkncQ3OVU+VAJXuIiRmSK+jLaK9gCVZFL8YwWpwDFrcHAc47n6bKVsqxBdYiEQ",
+	"Fqif5nRTXa+eAlgzVuApuwh9ocgKZP7p/uSe07P7w/n5tTc7o97s7NdfZmfHXP//yOnwl5XHpTe6AKnX",
+	"GccUN6HtlC4kz5Ujq/aA0YzHDyRuoqvb8/OT85+6aEDUxezMm7moAY/ZZ5YYA1kpJI9Jnqw6uv5V6Vtl",
+	"Ts6bRgt20Qg/EpRMD5AgxGd90PX9Zq4au+o10ykJFQJNhONAKe2xgmaGhVnGGFDG0dNbUg6Phl4Z2im0",
+	"yk2CxdWX6TJrOjyf+OCXhCRA8Z/44CphTN/7iQ+OuDpLmV77iGmU/m18EBKCeX9KHwmrVUYmPasQrCMM",
+	"It2yqFJ3LgDTXfOHNbeRQnDx2flaJiHz2joaOiczcMXA1g5DqqDG0aUF1RBHgpSjK4cMcfWY8hKmEQ5I",
+	"dS+DZE5iY3fUhCfUVchXH9SVALhgww0izB6KTJUIEjda7R2tjZek7/OiFN+/XmC5KL+0bBnVmukvzYW7",
+	"TpqOXv/dLa0ulqbYi8dq7cBa0M0xv+DAjUf+0iPPQt6SI60Gqoeuiw3KB35MxTTCc8h5v+y4T+mESmU2",
+	"MoIfoK7jzadOA3IX1Ntlt4xKBHcorQ83FXV6e39//8X0scAO48FDPQQCZaEDkNsCR6RsWmwCiBI1wdGl",
+	"gBURtYCOcjPWOPcvoCYlA25vjpAyIIxtJbmJBrhowOUYhXiurK8gSkJtWxVJLfWKiu/9CA55iOfo3Zcv",
+	"X740zs4ax8dbdTbqut6TtjCLq5zimkUMEWvzuK/A69evu45tWjqc3ASrO4tMglc4VonmUIvq5RK6VsJW",
+	"cLE8IqEwetN6sdVfBmBn2Arag33S+BB2cKMzfD9o7AetsNEmu3hv8CHYDz2ypmu6roB/g/yudbHW8GLg",
+	"zGw/RuLoDk+UJ7FIPKUwKedWFqq+LGZdJbDABVkhCgCfK7VLLdCWV2ERy0KiXWS/wsXUPTc2mHaG5ZjM",
+	"4XtN23YqILtzTZMJFslNvK95wrqWl4z2g8pHJaXTkCNIzJqY7Z/AK0tjirV2Saqgl6nYVUpztT5cT/Wt",
+	"Umjr6y6gxiUKbCUxmnO/rI2Z2z6qoQLhIhoqNzEgLKR1IfuXOaop3S1yViGwXGtMZ+5qekutw8qSKFru",
+	"ru7WHYF6TKeDdb3oqmOArZZBrsN3XmhQF4WSY5KnZJU1VigrcMH9HPMZcKGV1K0eQl4UsWyVUlGDkjTF",
+	"aihbyEBxhV0ftp6sOTZrXHx23OzDrf2aguYo5bL5Q7+betl9K2teTmyXq7qWV2rVbMtKWq21rewcYV/Z",
+	"p2L2q94bdfPTqaOQ3LhckC+DbggSB2PMoPaWz0gIpK8uaNNyDqX3aSwf8luzmEuCqAS1ksg6wxIMsjeE",
+	"24dkoYNxnUzShNXl4cmxougs0PgDyh4sxnnf7+56a+hw1xkRRmK8IrqLdY4s05UbzFOMYi7E67Zu2xAl",
+	"C2Z3QRi1uv88z1FboI9mYy50oF1TAZRtxXxWRMGmMiMpbVbsz72XK22y0Ca0cI4aCyio1W7tdNakIfnE",
+	"7iCcXV3qXNfV82H1AAvL7e8tC3qvDmvYiHNTLrNpy2YxGzk29G4e5i6wxXJRs1r/WwFRV/tVJESDOfix",
+	"ri53teB/q1lgCcHvGcZ+KISx4f+JOJl49OK+t/OGELa6j7IhT6vNsLa8TccKYFfjG00wZRJTRmJ1zJC6",
+	"dsZSTkV3e3tE5TgZNAM+2bYesf92KtVh9rsFiSKBIm0GN8B8zMy8rBaAP6r7o0jpTmV+6GeFz9LTFj+g",
+	"KZ5DTk+W0kcDHDyMYp6wEFIcTZ/5rAdlWbqkKSvISjsmxBhPic/633ydKPedLvrmQ5WF+tN3bi8ve1d3",
+	"1+eHn3u+4yI/rbzQV8fJBDMkyZP0nefn/gHiLJrreH5a59X2PF0P5u1kpZzv+tsRfST/6ruovw3Ghv5z",
+	"THAkx/0t9EDIVL2GxojPmM8AzCa6ZQ+Mzxj6dH1xrptZhIvCRFcMQm+YLhOlDHph0O3Nx8YHcOFicg/d",
+	"G67PrEJHSrTjZ04ESa7LkrXdp0kMRRDzEzr1VuwdS5GboTXAMXSwFRswCwWWtS2aPiv1aKK1WjQti8t0",
+	"azZ9ljcErNGfmbXRUZMDiWhAmDZjDXMcTnEwJo1206vww2w2a2K43OTxaNs8K7ZPT45659c9eEZJEyqj",
+	"Eps5rqPI3GTRm56+kU8Jw1PqdJ2dptfccSDKOgbZZVWDpL24UPHR/eaMiKzXxEfXvypBivNck+KKLtLl",
+	"jj7rW/LTBbFqyX43k/xuJvfdTOr3XTiAmM98NlXoT81DRThgDpYkdlVgA7qVwIaaqJMQ0v96j7kwPrr+",
+	"1Sm2jv72iqbATEG9vjHwa6nlru15pcpdJQW2zZHkMv31KPZZy83NYTc1z7SRmhoa+3uAxsWt1LW15VY1",
+	"z5BG5brmI72nxjEVUy5ofcN4H0uJg7F6xwG8RKH6775VjdGw6dR3+gVVt/rpdWuefOeFreVvKNvu6EOv",
+	"eyIjjm2rpBMe6bywu2poF1gWWp0+8QG4nIGVK80anMqV4ZV62Fd0tlGRJrAPTBVKRLIsdNZWT0UuYDSe",
+	"7ovdefkOUgV2zwfLYN9wU96f1Jbns34R6UbxQXXbExVSoEEi06q5vNSo3Jr1FgJteW/rJ7BLoIvdBHD2",
+	"unRkbeJhHEWcjUhsygwOwCVMcbK5jo4MagvjeTAbkC5FRr1lqDbX1rG7jnzIypfhgZ3VD9yWeyEzdjo2",
+	"+hJhW6RrnSnxCOJG+QUdHzJG5lLDASyiYEyCB11rm3YgCdT/qXeDcpP1gUwlWFZA35SNfKYHcWg7FGAb",
+	"4AizIBs2UNT4IyJ/1vDU69flmNEy8g9DfCaFi1i/IlMeyyxiqi0eExYcp5tJ0Z9tVxj0K79kIfJPQUpU",
+	"q7NcxKc63RvNUx+DC6IzJMoQ05E+MMp8Bh40lghDuXQXTZWDWhmW8YMoTdSwXFifvSuOnejrBfpbykcY",
+	"EVn2b4tvosI4vD6reLzoEx8IU9UQmlrvOU+026+7xsWYz1AyRXKm8Mtjn00TMUZcjhUV8qEyaeFdNQQV",
+	"USHVCqusxjOdw09HGJiauNRBT33zunEg4CwVbK6QDHESSafb9laUnayKztRWaQNg5jioMEe9CLos5Lue",
+	"TLUqPNXqdbfmaNw2Q1vWMIbr1M7aEEH94gLTFdz6zenLlxt0f7aMV8go9W6IZeIdJjKJQkh/yuvqQaEU",
+	"TyCcR+xNpKU+cgwU6DOotkBpwTHyE8/bCf6OppiGd1iaz+id5Oh/o5byBLeym/vo3e3N0ZaLbIfRZ5nH",
+	"SJnkxqXPSyGhs0BrIfBnwV+p4XstUIp1Mm7aBv4jf2mPry55KaYjJC9WlqxtuFQKeJ6LYTvlszxXWKq9",
+	"SZZawk5QBvo71GWWGMseF7aMqezJYt/BwfqwjqFQ6CMDS3kNriy32X0H9gcuLdp32nlaLgC+0fB5oZVx",
+	"ZU2K0pETrTWAzdIK9Wadraa5qqRYVygNPcvpj9YZSwj8u6oL4/8vf8Rux/wONPYTka+jsO0ASrMX65hD",
+	"08YHcoaKvDAdQVo5IE10mIYY4B4h+VSkRQFtUxQgtJIgLLTecFCYLGTGn4z5TCAqkZA0irIXayOTSp/N",
+	"qHoHZOSRKSuHNIMFGPiOY8xGOr8/pmxkFesrFvGZaUIDwyzATBcjoiCtU0fvOt7+Vq2Wgls2ykV/iprQ",
+	"cOvQT8Bj6NSTaes7LUsScD7AophwRTZ/TbXycr7tePubGUZV7Gx/XeCuQLLqAK24h02sGx1aZQFuhWKU",
+	"OxjpmGEOFY9NF8tfN/yiJcgrRSc0Lq9hndc0vObRM5SwMC3g0lmsLoIZngGfEOEzI33BeUy7xpDnZkoe",
+	"6dwk48j0Dql1+lbTbt/VsjdOmEBg+osgxjIYN41kdzMpq24rJJos2QjTKWOaisYDJDlIEigMQtgK1kGB",
+	"uqvtUYQRIzNQ4TWyFBD41xOlhiG0wa1PsShLqRSwbZCk/yM6Xyg67XkdbxScJpu/gAGBupUkNZS9UTma",
+	"7aIoRcssp2CyO5b/mmL0KmEIwwxPPc0zt6PyLMESkQqVFEsiqrpZT8/d6UI5hrYHZbVd8Oebm8smOpEm",
+	"Dil5oudFl0pXQ8gimFAlCV0kOMJokIi5Aj8t/GzA0AtdieAzIfFcIAVrEx0W5mmqjScxZCYw2lXgpZHX",
+	"RCTpyE+QDgsC6FlH5Ks8LIunXjXILFt9gbxb0pH5Xci1LpQPtmqVHpaF8XUtx2L9fQN11P20m6OPEug3",
+	"y6ZWp/0kuggKVCxY1sLWhj7TrZ+UQZAfSz6hARKSTA+UmtckmNZLCeVLpXU+pmfUODI+Sz0Zn/nsH2AN",
+	"MNQvTWzuu9nMaQOmPWAaVeZL+6wwYBq9g9utUIKi2S1TSqR2OeGKApTbd1AYaK38MgUSCulwSPRwmXzS",
+	"b6fddk0AMP1Wl5c+ENCX2tejzGfDiI7G+hlvH/Xr5zz1m+gz1EnFRKevsqnF7Q4a86Q+T6XDi7r766X2",
+	"Rmn4tzY8XhmXzBvJ7O4xu/+qZXdUtV4So9S7Wys2ubnQjbVoVXZoIp5hkbbXZTMQgZ4kfiDs3z+6Ux7L",
+	"9Yag5UusJEDHQzp0q1CG8VlxDkOaX5YVYiwclZabVhZXZimqkmCxuTRzPdJhf2LMYxnN9RHwfApZAeBz",
+	"LhFhPBmNUdp0tBDm0rS46tzSFlRtsNIrIY2d9f3tbKhsxAbG2HL2ONMhmZHYqAaYCmtwCRMZFgmwLsIM",
+	"cqE1mC/JRHPEmy0xeV3gvNNuv3Ew+qJ5fnadSg3xKfGRCNNqVKdkDtRl42s+kPlmpqfXAmso4MGGSs8L",
+	"qQD11zXnQaIjnNK5bURpm8k2oNZLVCjjR+uCwRz8Y13pWbGEF+jnBYrlD/wZia/fVWP+O6jE1/N5dR5o",
+	"zuCaCNZpW9/waOoSULoAUEPzh4yl/i4pIDNpZhHHpp0aK6qXsoaOwTzv2kXUyN8HMhcESoGoHobZRJem",
+	"PMln9fVJebttsfm2thLJZ+WHlK9e25O7oHroMt3miyuIsp2/rYpod2kV0e7Lq4i0GLU6bcB9ohDGGIFj",
+	"Y2bSAxkrYfuOPAVRIugj2Vq0gazp+A2/bVPXbv5Hik6797yGy+u6z//zao2mOf2nYiD76uuzuyDecQR0",
+	"JHK9b8wthiijkuLIinRgsHhrxv/U+dyXmRnxaqfZUGx1/EJh2oIZsWBmJrQ87yW+czZVYB3vubVpgl4S",
+	"e9NHgbOKy+9sG/y3rtXRPFBr+locZKvS9c3f1TNRKtZwzjkvi1flv4D2ZwjjFbT7lwzvfJ8CnpVUp8v2",
+	"l5CbmSlRzJWYSbWV3yMp/46Ric2lP46Z9rkU5mAcQBssBC9mVBBXp5Thx9qgUqR+cLj+EUhIzEBTgigC",
+	"xB/B3ww4YwRqVZX+hmD7jLk+EzyPlf+us+oDMqYsRIeXJ1k+oprW6ZqcTrYhbTYVftpims/krM/N5NNX",
+	"/nL9DbOa6TCBMhLxA0kHxCzLkJTmMi/xGMo1v2YOsC79fQdzyfMCAUi96sadrazL1GcLBwPoRtV1WyJS",
+	"96GmJwKVWiKGNFLicmu5H1Jpiaj6IUg3Uev3wXwV0+uxyEO5tjC7wkmpHdLnIl2HbU/8WzCCpc7yNxPy",
+	"aqz+RQP21hnqVwbq4EUz/urghCnKb4DyQvfZUJGR0w/CptNFnlFxqsZGf/jTXe2E2oz0Nj90xfDLlreO",
+	"J/pv0FFSGjqywvErHfB/WJ+JHjotCgKmWnkBIh5G7yvFuCjImv5QmW4tgew/cFPIgwSU/bv+ROmSOGF9",
+	"pOQaAVsXjaWcdre3Ix7gaMyF7H7wPngQh9DTF7aBXAxUlWEs9jiRbLBFZiQbqs8Moxqu1/MQ9fgmAnCn",
+	"riuk36EFD4rmCtl36+UmaFZ99Y/5dJJSQ09qPNEYmlxiIpJI01/a1mWPp1n8IwepZkSDeUll1r6rDsis",
+	"YEbXJKQmYVoRoA0Be7e53n/++vxfAQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -19,12 +19,14 @@ const (
 	CodeInternal             ErrorCode = "INTERNAL"
 	CodeJobNotCancellable    ErrorCode = "JOB_NOT_CANCELLABLE"
 	CodeJobNotFound          ErrorCode = "JOB_NOT_FOUND"
+	CodeJobNotRetryable      ErrorCode = "JOB_NOT_RETRYABLE"
 	CodeMethodNotAllowed     ErrorCode = "METHOD_NOT_ALLOWED"
 	CodeNotFound             ErrorCode = "NOT_FOUND"
 	CodeOrderNotFound        ErrorCode = "ORDER_NOT_FOUND"
 	CodeOutOfStock           ErrorCode = "OUT_OF_STOCK"
 	CodePayloadTooLarge      ErrorCode = "PAYLOAD_TOO_LARGE"
 	CodeProductNotFound      ErrorCode = "PRODUCT_NOT_FOUND"
+	CodeRequestTimeout       ErrorCode = "REQUEST_TIMEOUT"
 	CodeUnavailable          ErrorCode = "UNAVAILABLE"
 )
 
@@ -47,6 +49,8 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case CodeJobNotFound:
 		return true
+	case CodeJobNotRetryable:
+		return true
 	case CodeMethodNotAllowed:
 		return true
 	case CodeNotFound:
@@ -59,43 +63,9 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case CodeProductNotFound:
 		return true
+	case CodeRequestTimeout:
+		return true
 	case CodeUnavailable:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthDatabase.
-const (
-	HealthDatabaseOk          HealthDatabase = "ok"
-	HealthDatabaseUnreachable HealthDatabase = "unreachable"
-)
-
-// Valid indicates whether the value is a known member of the HealthDatabase enum.
-func (e HealthDatabase) Valid() bool {
-	switch e {
-	case HealthDatabaseOk:
-		return true
-	case HealthDatabaseUnreachable:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthStatus.
-const (
-	HealthStatusOk          HealthStatus = "ok"
-	HealthStatusUnavailable HealthStatus = "unavailable"
-)
-
-// Valid indicates whether the value is a known member of the HealthStatus enum.
-func (e HealthStatus) Valid() bool {
-	switch e {
-	case HealthStatusOk:
-		return true
-	case HealthStatusUnavailable:
 		return true
 	default:
 		return false
@@ -129,6 +99,21 @@ func (e JobStatus) Valid() bool {
 	}
 }
 
+// Defines values for LivenessStatus.
+const (
+	LivenessOK LivenessStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the LivenessStatus enum.
+func (e LivenessStatus) Valid() bool {
+	switch e {
+	case LivenessOK:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderStatus.
 const (
 	OrderCompleted OrderStatus = "completed"
@@ -144,7 +129,43 @@ func (e OrderStatus) Valid() bool {
 	}
 }
 
-// Error The body of every 4xx and 5xx response except `GET /health`.
+// Defines values for ReadinessDatabase.
+const (
+	DatabaseOK          ReadinessDatabase = "ok"
+	DatabaseUnreachable ReadinessDatabase = "unreachable"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessDatabase enum.
+func (e ReadinessDatabase) Valid() bool {
+	switch e {
+	case DatabaseOK:
+		return true
+	case DatabaseUnreachable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadinessStatus.
+const (
+	ReadinessOK          ReadinessStatus = "ok"
+	ReadinessUnavailable ReadinessStatus = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatus enum.
+func (e ReadinessStatus) Valid() bool {
+	switch e {
+	case ReadinessOK:
+		return true
+	case ReadinessUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Error The body of every 4xx and 5xx response except the probes' 503.
 type Error struct {
 	// Error What went wrong.
 	Error ErrorDetail `json:"error"`
@@ -162,20 +183,16 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// Health Health of the service and its database.
-type Health struct {
-	Database HealthDatabase `json:"database"`
-	Status   HealthStatus   `json:"status"`
-}
-
-// HealthDatabase defines model for Health.Database.
-type HealthDatabase string
-
-// HealthStatus defines model for Health.Status.
-type HealthStatus string
-
 // Job A settlement job.
 type Job struct {
+	// Attempts Claims of the current run so far (a crash counts; a graceful
+	// shutdown hands the job back without counting). 0 while QUEUED
+	// for the first time and after a retry.
+	//
+	//
+	// Example: 1
+	Attempts int32 `json:"attempts"`
+
 	// CreatedAt Example: 2025-02-01T00:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
@@ -188,6 +205,11 @@ type Job struct {
 	//
 	// Example: settlement directory is not writable
 	Error *string `json:"error,omitempty"`
+
+	// FinishedAt When the job ended; present exactly when COMPLETED, FAILED or CANCELLED.
+	//
+	// Example: 2025-02-01T00:00:02Z
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 
 	// From Example: 2025-01-01
 	From openapi_types.Date `json:"from"`
@@ -204,6 +226,16 @@ type Job struct {
 	//
 	// Example: 63
 	Progress float64 `json:"progress"`
+
+	// Settlements Settlement rows the run produced; present when COMPLETED.
+	//
+	// Example: 31000
+	Settlements *int64 `json:"settlements,omitempty"`
+
+	// StartedAt When the latest claim started; absent before the first.
+	//
+	// Example: 2025-02-01T00:00:00Z
+	StartedAt *time.Time `json:"started_at,omitempty"`
 
 	// Status QUEUED: waiting for a worker. RUNNING: being processed. COMPLETED: the
 	// settlements are stored and the CSV is ready. FAILED: gave up; see
@@ -222,15 +254,28 @@ type Job struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// JobList Jobs, newest first.
+// JobList One page of jobs, newest first.
 type JobList struct {
 	Items []Job `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	//
+	// Example: eyJjIjoiMjAyNS0wMi0wMVQwMDowMDowMFoifQ
+	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
 // JobStatus QUEUED: waiting for a worker. RUNNING: being processed. COMPLETED: the
 // settlements are stored and the CSV is ready. FAILED: gave up; see
 // `error`. CANCELLED: stopped on request; nothing was stored.
 type JobStatus string
+
+// Liveness The process serves requests.
+type Liveness struct {
+	Status LivenessStatus `json:"status"`
+}
+
+// LivenessStatus defines model for Liveness.Status.
+type LivenessStatus string
 
 // NewOrder An order to place.
 type NewOrder struct {
@@ -334,6 +379,73 @@ type ProductPage struct {
 	NextAfterID *int32 `json:"next_after_id"`
 }
 
+// Readiness Whether the service takes traffic, and how its database is.
+type Readiness struct {
+	// Database Whether the database answered within 1 second.
+	Database ReadinessDatabase `json:"database"`
+
+	// Status `ok`: ready. `unavailable`: the database does not answer or the server is shutting down.
+	Status ReadinessStatus `json:"status"`
+}
+
+// ReadinessDatabase Whether the database answered within 1 second.
+type ReadinessDatabase string
+
+// ReadinessStatus `ok`: ready. `unavailable`: the database does not answer or the server is shutting down.
+type ReadinessStatus string
+
+// Settlement What one merchant is owed for one UTC day, as the job that wrote it computed.
+type Settlement struct {
+	// Date Example: 2025-01-01
+	Date openapi_types.Date `json:"date"`
+
+	// FeeCents Sum of the PAID transactions' fee_cents.
+	//
+	// Example: 36550
+	FeeCents int64 `json:"fee_cents"`
+
+	// GeneratedAt When that run completed.
+	//
+	// Example: 2025-02-01T00:00:02Z
+	GeneratedAt time.Time `json:"generated_at"`
+
+	// GrossCents Sum of the PAID transactions' amount_cents.
+	//
+	// Example: 1250000
+	GrossCents int64 `json:"gross_cents"`
+
+	// JobID The job whose run wrote this row.
+	//
+	// Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
+	JobID openapi_types.UUID `json:"job_id"`
+
+	// MerchantID Example: 17
+	MerchantID int32 `json:"merchant_id"`
+
+	// NetCents gross_cents - fee_cents.
+	//
+	// Example: 1213450
+	NetCents int64 `json:"net_cents"`
+
+	// TxnCount Number of PAID transactions.
+	//
+	// Example: 97
+	TxnCount int64 `json:"txn_count"`
+}
+
+// SettlementPage One page of settlements, ordered by date, then merchant_id.
+type SettlementPage struct {
+	Items []Settlement `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	//
+	// Example: eyJkIjoiMjAyNS0wMS0wMSIsIm0iOjE3fQ
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// Cursor defines model for Cursor.
+type Cursor = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -343,31 +455,44 @@ type JobID = openapi_types.UUID
 // ProductID defines model for ProductID.
 type ProductID = int32
 
-// BadRequest The body of every 4xx and 5xx response except `GET /health`.
+// BadRequest The body of every 4xx and 5xx response except the probes' 503.
 type BadRequest = Error
 
-// Internal The body of every 4xx and 5xx response except `GET /health`.
+// Internal The body of every 4xx and 5xx response except the probes' 503.
 type Internal = Error
 
-// JobNotFound The body of every 4xx and 5xx response except `GET /health`.
+// JobNotFound The body of every 4xx and 5xx response except the probes' 503.
 type JobNotFound = Error
 
-// PayloadTooLarge The body of every 4xx and 5xx response except `GET /health`.
+// NotReady Whether the service takes traffic, and how its database is.
+type NotReady = Readiness
+
+// PayloadTooLarge The body of every 4xx and 5xx response except the probes' 503.
 type PayloadTooLarge = Error
 
-// ProductNotFound The body of every 4xx and 5xx response except `GET /health`.
+// ProductNotFound The body of every 4xx and 5xx response except the probes' 503.
 type ProductNotFound = Error
 
-// Unavailable The body of every 4xx and 5xx response except `GET /health`.
+// Ready Whether the service takes traffic, and how its database is.
+type Ready = Readiness
+
+// RequestTimeout The body of every 4xx and 5xx response except the probes' 503.
+type RequestTimeout = Error
+
+// Unavailable The body of every 4xx and 5xx response except the probes' 503.
 type Unavailable = Error
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
-	// Limit Maximum number of jobs returned.
+	// Limit Maximum number of jobs on the page.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Status Only jobs with this status.
 	Status *JobStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
+	// Cursors are opaque; one that does not parse is 400.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // CreateOrderParams defines parameters for CreateOrder.
@@ -384,6 +509,25 @@ type ListProductsParams struct {
 
 	// AfterID Return products whose id is greater than this one (exclusive).
 	AfterID *int32 `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
+// ListSettlementsParams defines parameters for ListSettlements.
+type ListSettlementsParams struct {
+	// From First day (YYYY-MM-DD, UTC), included.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last day (YYYY-MM-DD, UTC), included; not before `from`.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+
+	// MerchantID Only this merchant's settlements.
+	MerchantID *int32 `form:"merchant_id,omitempty" json:"merchant_id,omitempty"`
+
+	// Limit Maximum number of settlements on the page.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
+	// Cursors are opaque; one that does not parse is 400.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // CreateSettlementJobJSONRequestBody defines body for CreateSettlementJob for application/json ContentType.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -23,7 +23,7 @@ type badRequest struct {
 	body   string
 	header map[string]string // nil: Content-Type application/json on a POST; a "" value: no such header
 	status int
-	code   gen.ErrorCode
+	code   client.ErrorCode
 	// mention must appear in the message: the field or parameter at fault.
 	// Empty only where the message cannot name one.
 	mention string
@@ -59,7 +59,7 @@ func TestBadInput(t *testing.T) {
 	}
 	const (
 		bad  = http.StatusBadRequest
-		code = gen.CodeBadRequest
+		code = client.CodeBadRequest
 	)
 	ideographicSpaces := strings.Repeat("\u3000", 3)
 	postOrder := func(name, body, mention string) badRequest {
@@ -165,7 +165,7 @@ func TestBadInput(t *testing.T) {
 		postProduct("price_cents 0.5", withNumbers("1", "0.5"), "price_cents"),
 	)
 
-	get := func(path string, status int, code gen.ErrorCode, mention string) badRequest {
+	get := func(path string, status int, code client.ErrorCode, mention string) badRequest {
 		return badRequest{name: "GET " + path, method: http.MethodGet, path: path, status: status, code: code, mention: mention}
 	}
 	cases = append(cases,
@@ -189,10 +189,10 @@ func TestBadInput(t *testing.T) {
 		get("/products?after_id=-1", bad, code, "after_id"),
 		get("/products?after_id=abc", bad, code, "after_id"),
 		get("/products?after_id=2147483648", bad, code, "after_id"),
-		get("/orders/"+uuid.NewString(), http.StatusNotFound, gen.CodeOrderNotFound, "not found"),
-		get("/nope", http.StatusNotFound, gen.CodeNotFound, "/nope"),
-		get("/products/1/extra", http.StatusNotFound, gen.CodeNotFound, "/products/1/extra"),
-		get("/order", http.StatusNotFound, gen.CodeNotFound, "/order"),
+		get("/orders/"+uuid.NewString(), http.StatusNotFound, client.CodeOrderNotFound, "not found"),
+		get("/nope", http.StatusNotFound, client.CodeNotFound, "/nope"),
+		get("/products/1/extra", http.StatusNotFound, client.CodeNotFound, "/products/1/extra"),
+		get("/order", http.StatusNotFound, client.CodeNotFound, "/order"),
 	)
 
 	// The group returns once its parallel subtests are done, so that the
@@ -236,10 +236,10 @@ func withHeader(r badRequest, header map[string]string) badRequest {
 
 // wantMessage asserts the status, the code and that the message mentions
 // mention.
-func wantMessage(t *testing.T, resp rawResponse, status int, code gen.ErrorCode, mention string) {
+func wantMessage(t *testing.T, resp rawResponse, status int, code client.ErrorCode, mention string) {
 	t.Helper()
 	wantError(t, resp.status, resp.body, status, code)
-	var e gen.Error
+	var e client.Error
 	if err := json.Unmarshal(resp.body, &e); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestMethodNotAllowed(t *testing.T) {
 			t.Parallel()
 			h := h.forTest(t)
 			resp := h.send(h.newRequest(tc.method, tc.path, nil, nil))
-			wantMessage(t, resp, http.StatusMethodNotAllowed, gen.CodeMethodNotAllowed, tc.method)
+			wantMessage(t, resp, http.StatusMethodNotAllowed, client.CodeMethodNotAllowed, tc.method)
 			if got := normalizeAllow(resp.header.Get("Allow")); got != tc.allow {
 				t.Errorf("Allow = %q, want %q", resp.header.Get("Allow"), tc.allow)
 			}
@@ -361,7 +361,7 @@ func TestBodyLimit(t *testing.T) {
 					}
 					resp := h.send(req)
 					if tc.size > server.MaxBodyBytes {
-						wantMessage(t, resp, http.StatusRequestEntityTooLarge, gen.CodePayloadTooLarge, fmt.Sprint(server.MaxBodyBytes))
+						wantMessage(t, resp, http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge, fmt.Sprint(server.MaxBodyBytes))
 						return
 					}
 					if resp.status != accepted[path] {
@@ -400,7 +400,7 @@ func TestBadInputMessages(t *testing.T) {
 				body = strings.NewReader(tc.body)
 			}
 			resp := h.send(h.newRequest(tc.method, tc.path, body, jsonHeader))
-			var e gen.Error
+			var e client.Error
 			if err := json.Unmarshal(resp.body, &e); err != nil || resp.status != http.StatusBadRequest {
 				t.Fatalf("status %d: %s (%v); want 400", resp.status, resp.body, err)
 			}

@@ -173,3 +173,8 @@ func (s *Server) recovered(c *gin.Context, v any) {
 	s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", v, "stack", string(debug.Stack()))
 	writeError(c, http.StatusInternalServerError, apiError(gen.CodeInternal, "internal error; the server log has the details"))
 }
+
+// badRequest builds a 400 BAD_REQUEST response.
+func badRequest(format string, args ...any) gen.BadRequestJSONResponse {
+	return gen.BadRequestJSONResponse{Body: apiError(gen.CodeBadRequest, format, args...)}
+}

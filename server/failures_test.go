@@ -16,8 +16,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -26,7 +26,7 @@ import (
 // apiOperation calls one API operation through the generated client.
 type apiOperation struct {
 	name string
-	call func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error)
+	call func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error)
 }
 
 func responseOf(resp *http.Response, body []byte) rawResponse {
@@ -37,42 +37,42 @@ func responseOf(resp *http.Response, body []byte) rawResponse {
 // requests: a healthy server answers each with a 2xx or a 404.
 func apiOperations() []apiOperation {
 	return []apiOperation{
-		{"POST /products", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
-			r, err := c.CreateProductWithResponse(ctx, gen.NewProduct{Name: "p", Stock: 1, PriceCents: 1})
+		{"POST /products", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.CreateProductWithResponse(ctx, client.NewProduct{Name: "p", Stock: 1, PriceCents: 1})
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
-		{"GET /products/{id}", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
+		{"GET /products/{id}", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
 			r, err := c.GetProductWithResponse(ctx, 1)
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
-		{"GET /products", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
+		{"GET /products", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
 			r, err := c.ListProductsWithResponse(ctx, nil)
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
-		{"POST /orders", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
-			r, err := c.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
+		{"POST /orders", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
-		{"POST /orders with an Idempotency-Key", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
-			r, err := c.CreateOrderWithResponse(ctx, key("k-"+uuid.NewString()), gen.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
+		{"POST /orders with an Idempotency-Key", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.CreateOrderWithResponse(ctx, key("k-"+uuid.NewString()), client.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "b"})
 			if err != nil {
 				return rawResponse{}, err
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
-		{"GET /orders/{id}", func(ctx context.Context, c *gen.ClientWithResponses) (rawResponse, error) {
+		{"GET /orders/{id}", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
 			r, err := c.GetOrderWithResponse(ctx, uuid.New())
 			if err != nil {
 				return rawResponse{}, err
@@ -85,7 +85,7 @@ func apiOperations() []apiOperation {
 // wantUnavailable asserts 503 UNAVAILABLE with a Retry-After of whole seconds.
 func wantUnavailable(t *testing.T, o rawResponse) {
 	t.Helper()
-	wantError(t, o.status, o.body, http.StatusServiceUnavailable, gen.CodeUnavailable)
+	wantError(t, o.status, o.body, http.StatusServiceUnavailable, client.CodeUnavailable)
 	ra := o.header.Get("Retry-After")
 	if secs, err := strconv.Atoi(ra); err != nil || secs < 1 {
 		t.Errorf("Retry-After = %q, want a positive number of seconds", ra)
@@ -109,7 +109,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if health.StatusCode() != http.StatusServiceUnavailable || health.JSON503 == nil ||
-		health.JSON503.Status != gen.HealthStatusUnavailable || health.JSON503.Database != gen.HealthDatabaseUnreachable {
+		health.JSON503.Status != client.ReadinessUnavailable || health.JSON503.Database != client.DatabaseUnreachable {
 		t.Errorf("GET /health: status %d: %s; want 503 unavailable/unreachable", health.StatusCode(), health.Body)
 	}
 
@@ -168,7 +168,7 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantError(t, o.status, o.body, http.StatusInternalServerError, gen.CodeInternal)
+			wantError(t, o.status, o.body, http.StatusInternalServerError, client.CodeInternal)
 			for _, leak := range []string{"products", "orders", "idempotency", "does not exist", "42P01"} {
 				if strings.Contains(strings.ToLower(string(o.body)), leak) {
 					t.Errorf("500 body leaks %q: %s", leak, o.body)
@@ -201,9 +201,9 @@ func TestLoadShedding(t *testing.T) {
 	p := h.createProduct("hot", 5, 100)
 
 	release := lockProduct(t, h, p.ID)
-	firstDone := make(chan *gen.CreateOrderResponse, 1)
+	firstDone := make(chan *client.CreateOrderResponse, 1)
 	go func() {
-		resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "first"})
+		resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "first"})
 		if err != nil {
 			t.Error(err)
 		}
@@ -295,6 +295,6 @@ func TestPanicIsA500(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		wantError(t, resp.StatusCode, body, http.StatusInternalServerError, gen.CodeInternal)
+		wantError(t, resp.StatusCode, body, http.StatusInternalServerError, client.CodeInternal)
 	}
 }

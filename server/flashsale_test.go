@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/ordercommit"
 )
 
@@ -32,7 +32,7 @@ func TestFlashSaleExact(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			resp, err := h.client.CreateOrderWithResponse(context.Background(), nil,
-				gen.NewOrder{ProductID: p.ID, Quantity: qty, BuyerID: fmt.Sprint("buyer-", i)})
+				client.NewOrder{ProductID: p.ID, Quantity: qty, BuyerID: fmt.Sprint("buyer-", i)})
 			switch {
 			case err != nil:
 				t.Errorf("buyer %d: %v", i, err)
@@ -41,7 +41,7 @@ func TestFlashSaleExact(t *testing.T) {
 					t.Errorf("buyer %d: order %+v", i, *resp.JSON200)
 				}
 				sold.Add(int64(qty))
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeOutOfStock:
 				refused.Add(1)
 			default:
 				t.Errorf("buyer %d: status %d: %s", i, resp.StatusCode(), resp.Body)
@@ -82,7 +82,7 @@ func TestIdempotencyKeysInBatches(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("keys", 1000, 10)
-	shared := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "same"}
+	shared := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "same"}
 
 	var mu sync.Mutex
 	ids := map[string]bool{}
@@ -94,7 +94,7 @@ func TestIdempotencyKeysInBatches(t *testing.T) {
 			<-start
 			k, order := "shared", shared
 			if i >= 50 {
-				k, order = fmt.Sprint("own-", i), gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprint("b", i)}
+				k, order = fmt.Sprint("own-", i), client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprint("b", i)}
 			}
 			resp, err := h.client.CreateOrderWithResponse(ctx, key(k), order)
 			mu.Lock()
@@ -105,7 +105,7 @@ func TestIdempotencyKeysInBatches(t *testing.T) {
 			case resp.JSON200 != nil && k == "shared":
 				ids[resp.JSON200.ID.String()] = true
 			case resp.JSON200 != nil:
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeIdempotencyKeyInUse && k == "shared":
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeIdempotencyKeyInUse && k == "shared":
 				inUse++
 			default:
 				t.Errorf("key %s: status %d: %s", k, resp.StatusCode(), resp.Body)
@@ -120,7 +120,7 @@ func TestIdempotencyKeysInBatches(t *testing.T) {
 	if n, _ := h.countOrders(p.ID); n != 101 {
 		t.Errorf("%d orders, want 101", n)
 	}
-	resp, err := h.client.CreateOrderWithResponse(ctx, key("shared"), gen.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "same"})
+	resp, err := h.client.CreateOrderWithResponse(ctx, key("shared"), client.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "same"})
 	if err != nil || resp.JSON422 == nil {
 		t.Fatalf("reuse: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
@@ -137,9 +137,9 @@ func TestOrderQueueFull(t *testing.T) {
 	p := h.createProduct("queued", 5, 100)
 
 	release := lockProduct(t, h, held.ID)
-	answers := make(chan *gen.CreateOrderResponse, 2)
+	answers := make(chan *client.CreateOrderResponse, 2)
 	order := func(id int32) {
-		resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: id, Quantity: 1, BuyerID: "b"})
+		resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: id, Quantity: 1, BuyerID: "b"})
 		if err != nil {
 			t.Error(err)
 		}

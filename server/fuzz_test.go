@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // fuzzPriceCents is the price of every product of FuzzCreateOrder, so that
@@ -89,14 +89,14 @@ func FuzzCreateOrder(f *testing.F) {
 		case resp.StatusCode >= 400:
 			checkErrorShape(t, req, resp, got)
 		case resp.StatusCode == http.StatusOK:
-			var o gen.Order
+			var o client.Order
 			dec := json.NewDecoder(bytes.NewReader(got))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&o); err != nil {
 				t.Fatalf("200 body is not an Order: %v: %s", err, got)
 			}
 			if !products[o.ProductID] || o.Quantity < 1 || o.Quantity > 10000 || o.BuyerID == "" ||
-				o.Status != gen.OrderCompleted || o.TotalAmountCents != int64(o.Quantity)*fuzzPriceCents {
+				o.Status != client.OrderCompleted || o.TotalAmountCents != int64(o.Quantity)*fuzzPriceCents {
 				t.Fatalf("implausible order %+v for body %q", o, body)
 			}
 		default:

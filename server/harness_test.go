@@ -25,6 +25,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -61,7 +62,7 @@ type harness struct {
 	dsn    string // of store's database
 	url    string
 	http   *validatingDoer // raw requests, still validated
-	client *gen.ClientWithResponses
+	client *client.ClientWithResponses
 	engine *settlement.Engine
 }
 
@@ -121,11 +122,11 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	t.Cleanup(ts.Close)
 
 	doer := newValidatingDoer(t, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 600}})
-	client, err := gen.NewClientWithResponses(ts.URL, gen.WithHTTPClient(doer))
+	api, err := client.NewClientWithResponses(ts.URL, client.WithHTTPClient(doer))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, url: ts.URL, http: doer, client: client, engine: eng}
+	return &harness{t: t, url: ts.URL, http: doer, client: api, engine: eng}
 }
 
 // do sends a raw request (through the validating doer) and returns the status
@@ -137,10 +138,10 @@ func (h *harness) do(method, path string, body io.Reader, header map[string]stri
 }
 
 // createProduct makes a product through the API.
-func (h *harness) createProduct(name string, stock, price int32) gen.Product {
+func (h *harness) createProduct(name string, stock, price int32) client.Product {
 	h.t.Helper()
 	resp, err := h.client.CreateProductWithResponse(context.Background(),
-		gen.NewProduct{Name: name, Stock: stock, PriceCents: price})
+		client.NewProduct{Name: name, Stock: stock, PriceCents: price})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func (h *harness) countOrders(productID int32) (orders int, quantity int64) {
 	return orders, quantity
 }
 
-// validatingDoer is a gen.HttpRequestDoer that checks every response against
+// validatingDoer is a client.HttpRequestDoer that checks every response against
 // api/openapi.yaml: status declared for the operation, headers and body
 // matching their schemas, and the error shape on every 4xx/5xx.
 type validatingDoer struct {
@@ -258,7 +259,7 @@ func checkErrorShape(t testing.TB, req *http.Request, resp *http.Response, body 
 		t.Errorf("%s %s answered %d without the error shape: %s", req.Method, req.URL.Path, resp.StatusCode, body)
 		return
 	}
-	if !gen.ErrorCode(e.Error.Code).Valid() {
+	if !client.ErrorCode(e.Error.Code).Valid() {
 		t.Errorf("%s %s: unknown error code %q", req.Method, req.URL.Path, e.Error.Code)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -275,12 +276,12 @@ func checkErrorShape(t testing.TB, req *http.Request, resp *http.Response, body 
 }
 
 // wantError asserts an error response's status and code.
-func wantError(t testing.TB, status int, body []byte, wantStatus int, wantCode gen.ErrorCode) {
+func wantError(t testing.TB, status int, body []byte, wantStatus int, wantCode client.ErrorCode) {
 	t.Helper()
 	if status != wantStatus {
 		t.Fatalf("status = %d, want %d; body: %s", status, wantStatus, body)
 	}
-	var e gen.Error
+	var e client.Error
 	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("error body %s: %v", body, err)
 	}

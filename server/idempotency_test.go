@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/server"
 )
 
-func key(k string) *gen.CreateOrderParams { return &gen.CreateOrderParams{IdempotencyKey: &k} }
+func key(k string) *client.CreateOrderParams { return &client.CreateOrderParams{IdempotencyKey: &k} }
 
 // TestIdempotentReplay: a retry with the same key and request returns the
 // same order and moves stock once; the same key with another request is 422.
@@ -21,7 +21,7 @@ func TestIdempotentReplay(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("idem", 10, 300)
-	order := gen.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "alice"}
+	order := client.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "alice"}
 
 	first, err := h.client.CreateOrderWithResponse(ctx, key("k-1"), order)
 	if err != nil || first.JSON200 == nil {
@@ -40,12 +40,12 @@ func TestIdempotentReplay(t *testing.T) {
 		t.Errorf("stock = %d, want 8 (moved once)", stock)
 	}
 
-	for _, changed := range []gen.NewOrder{
+	for _, changed := range []client.NewOrder{
 		{ProductID: p.ID, Quantity: 3, BuyerID: "alice"},
 		{ProductID: p.ID, Quantity: 2, BuyerID: "bob"},
 	} {
 		resp, err := h.client.CreateOrderWithResponse(ctx, key("k-1"), changed)
-		if err != nil || resp.JSON422 == nil || resp.JSON422.Error.Code != gen.CodeIdempotencyKeyReused {
+		if err != nil || resp.JSON422 == nil || resp.JSON422.Error.Code != client.CodeIdempotencyKeyReused {
 			t.Fatalf("reuse with %+v: %v, status %d: %s", changed, err, resp.StatusCode(), resp.Body)
 		}
 	}
@@ -62,7 +62,7 @@ func TestIdempotentReplayOfRejections(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("scarce", 1, 300)
 
-	over := gen.NewOrder{ProductID: p.ID, Quantity: 5, BuyerID: "carol"}
+	over := client.NewOrder{ProductID: p.ID, Quantity: 5, BuyerID: "carol"}
 	first, err := h.client.CreateOrderWithResponse(ctx, key("k-409"), over)
 	if err != nil || first.StatusCode() != http.StatusConflict {
 		t.Fatalf("first: %v, status %d: %s", err, first.StatusCode(), first.Body)
@@ -75,7 +75,7 @@ func TestIdempotentReplayOfRejections(t *testing.T) {
 		t.Fatalf("replay: %v, status %d: %s; want 409 %s", err, again.StatusCode(), again.Body, first.Body)
 	}
 
-	missing := gen.NewOrder{ProductID: p.ID + 1, Quantity: 1, BuyerID: "carol"}
+	missing := client.NewOrder{ProductID: p.ID + 1, Quantity: 1, BuyerID: "carol"}
 	first, err = h.client.CreateOrderWithResponse(ctx, key("k-404"), missing)
 	if err != nil || first.StatusCode() != http.StatusNotFound {
 		t.Fatalf("first: %v, status %d: %s", err, first.StatusCode(), first.Body)
@@ -94,7 +94,7 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("race", 50, 100)
-	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "dave"}
+	order := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "dave"}
 
 	var mu sync.Mutex
 	ids := map[string]int{}
@@ -114,7 +114,7 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 				t.Error(err)
 			case resp.JSON200 != nil:
 				ids[resp.JSON200.ID.String()]++
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeIdempotencyKeyInUse:
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeIdempotencyKeyInUse:
 				inUse++
 			default:
 				t.Errorf("status %d: %s", resp.StatusCode(), resp.Body)
@@ -178,10 +178,10 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	p := h.createProduct("slow", 5, 100)
-	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "erin"}
+	order := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "erin"}
 
 	release := lockProduct(t, h, p.ID)
-	firstDone := make(chan *gen.CreateOrderResponse, 1)
+	firstDone := make(chan *client.CreateOrderResponse, 1)
 	go func() {
 		resp, err := h.client.CreateOrderWithResponse(ctx, key("in-flight"), order)
 		if err != nil {
@@ -193,13 +193,13 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 
 	started := time.Now()
 	resp, err := h.client.CreateOrderWithResponse(ctx, key("in-flight"), order)
-	if err != nil || resp.JSON409 == nil || resp.JSON409.Error.Code != gen.CodeIdempotencyKeyInUse {
+	if err != nil || resp.JSON409 == nil || resp.JSON409.Error.Code != client.CodeIdempotencyKeyInUse {
 		t.Fatalf("same request in flight: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	if waited := time.Since(started); waited > time.Second {
 		t.Errorf("IDEMPOTENCY_KEY_IN_USE took %v; it must answer at once", waited)
 	}
-	resp, err = h.client.CreateOrderWithResponse(ctx, key("in-flight"), gen.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "erin"})
+	resp, err = h.client.CreateOrderWithResponse(ctx, key("in-flight"), client.NewOrder{ProductID: p.ID, Quantity: 2, BuyerID: "erin"})
 	if err != nil || resp.JSON422 == nil {
 		t.Fatalf("different request in flight: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
@@ -223,7 +223,7 @@ func TestIdempotencyKeyFreedAfterFailure(t *testing.T) {
 	h := newHarness(t, func(c *server.Config) { c.RequestTimeout = 300 * time.Millisecond })
 	ctx := context.Background()
 	p := h.createProduct("timeout", 5, 100)
-	order := gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "frank"}
+	order := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "frank"}
 
 	release := lockProduct(t, h, p.ID)
 	resp, err := h.client.CreateOrderWithResponse(ctx, key("freed"), order)
@@ -254,7 +254,7 @@ func TestIdempotencyKeyBadValues(t *testing.T) {
 	for name, k := range map[string]string{"empty": "", "256 chars": strings.Repeat("k", 256)} {
 		status, b := h.do(http.MethodPost, "/orders", strings.NewReader(body),
 			map[string]string{"Content-Type": "application/json", "Idempotency-Key": k})
-		t.Run(name, func(t *testing.T) { wantError(t, status, b, http.StatusBadRequest, gen.CodeBadRequest) })
+		t.Run(name, func(t *testing.T) { wantError(t, status, b, http.StatusBadRequest, client.CodeBadRequest) })
 	}
 	// 255 multi-byte characters are fine: lengths count characters.
 	status, b := h.do(http.MethodPost, "/orders", strings.NewReader(body),

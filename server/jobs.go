@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
@@ -20,17 +21,16 @@ func (s *Server) CreateSettlementJob(ctx context.Context, req gen.CreateSettleme
 	ctx = requestContext(ctx)
 	from, to := req.Body.From.Time, req.Body.To.Time
 	if to.Before(from) {
-		return gen.CreateSettlementJob400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
-			apiError(gen.CodeBadRequest, "request body: to (%s) must not be before from (%s)", req.Body.To, req.Body.From))}, nil
+		return gen.CreateSettlementJob400JSONResponse{BadRequestJSONResponse: badRequest(
+			"request body: to (%s) must not be before from (%s)", req.Body.To, req.Body.From)}, nil
 	}
 	j, err := s.jobs.Submit(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	location := "/jobs/" + j.ID.String()
 	return gen.CreateSettlementJob202JSONResponse{
 		Body:    jobJSON(j),
-		Headers: gen.CreateSettlementJob202ResponseHeaders{Location: &location},
+		Headers: gen.CreateSettlementJob202ResponseHeaders{Location: jobLocation(j.ID)},
 	}, nil
 }
 
@@ -44,7 +44,7 @@ func (s *Server) GetJob(ctx context.Context, req gen.GetJobRequestObject) (gen.G
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetJob200JSONResponse(jobJSON(j)), nil
+	return gen.GetJob200JSONResponse{Body: jobJSON(j)}, nil
 }
 
 // ListJobs implements GET /jobs.
@@ -66,7 +66,7 @@ func (s *Server) ListJobs(ctx context.Context, req gen.ListJobsRequestObject) (g
 	for i, j := range jobs {
 		list.Items[i] = jobJSON(j)
 	}
-	return gen.ListJobs200JSONResponse(list), nil
+	return gen.ListJobs200JSONResponse{Body: list}, nil
 }
 
 // CancelJob implements POST /jobs/{id}/cancel.
@@ -77,12 +77,15 @@ func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) 
 	case errors.Is(err, store.ErrJobNotFound):
 		return gen.CancelJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
 	case errors.Is(err, store.ErrJobNotCancellable):
-		return gen.CancelJob409JSONResponse(apiError(gen.CodeJobNotCancellable,
-			"job %s is %s and can no longer be cancelled", req.ID, j.Status)), nil
+		return gen.CancelJob409JSONResponse{Body: apiError(gen.CodeJobNotCancellable,
+			"job %s is %s and can no longer be cancelled", req.ID, j.Status)}, nil
 	case err != nil:
 		return nil, err
 	}
-	return gen.CancelJob202JSONResponse(jobJSON(j)), nil
+	return gen.CancelJob202JSONResponse{
+		Body:    jobJSON(j),
+		Headers: gen.CancelJob202ResponseHeaders{Location: jobLocation(j.ID)},
+	}, nil
 }
 
 // DownloadSettlementCSV implements GET /downloads/{job_id}.csv.
@@ -90,19 +93,19 @@ func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSett
 	ctx = requestContext(ctx)
 	j, err := s.jobs.Get(ctx, req.JobID)
 	if errors.Is(err, store.ErrJobNotFound) {
-		return gen.DownloadSettlementCSV404JSONResponse(jobNotFound(req.JobID)), nil
+		return gen.DownloadSettlementCSV404JSONResponse{Body: jobNotFound(req.JobID).Body}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if j.Status != store.JobCompleted {
-		return gen.DownloadSettlementCSV404JSONResponse(apiError(gen.CodeFileNotReady,
-			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)), nil
+		return gen.DownloadSettlementCSV404JSONResponse{Body: apiError(gen.CodeFileNotReady,
+			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)}, nil
 	}
 	f, err := os.Open(s.jobs.Path(j.ID))
 	if errors.Is(err, os.ErrNotExist) {
-		return gen.DownloadSettlementCSV410JSONResponse(apiError(gen.CodeFileGone,
-			"the file of job %s is no longer stored; run the job again", j.ID)), nil
+		return gen.DownloadSettlementCSV410JSONResponse{Body: apiError(gen.CodeFileGone,
+			"the file of job %s is no longer stored; run the job again", j.ID)}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open settlement file: %w", err)
@@ -116,13 +119,16 @@ func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSett
 	return gen.DownloadSettlementCSV200TextCsvResponse{
 		Body:          f, // closed by the generated response writer
 		ContentLength: info.Size(),
-		Headers:       gen.DownloadSettlementCSV200ResponseHeaders{ContentDisposition: &disposition},
+		Headers:       gen.DownloadSettlementCSV200ResponseHeaders{ContentDisposition: disposition},
 	}, nil
 }
 
 func jobNotFound(id openapi_types.UUID) gen.JobNotFoundJSONResponse {
-	return gen.JobNotFoundJSONResponse(apiError(gen.CodeJobNotFound, "job %s not found", id))
+	return gen.JobNotFoundJSONResponse{Body: apiError(gen.CodeJobNotFound, "job %s not found", id)}
 }
+
+// jobLocation is the relative URL of a job, for the Location header of 202s.
+func jobLocation(id openapi_types.UUID) string { return "/jobs/" + id.String() }
 
 // jobJSON is the API view of a job: download_url only when COMPLETED, error
 // only when FAILED.
@@ -137,6 +143,12 @@ func jobJSON(j store.Job) gen.Job {
 		To:        openapi_types.Date{Time: j.To},
 		CreatedAt: j.CreatedAt.UTC(),
 		UpdatedAt: j.UpdatedAt.UTC(),
+		Attempts:  int32(j.Attempts),
+		StartedAt: utcPtr(j.StartedAt),
+	}
+	switch j.Status {
+	case store.JobCompleted, store.JobFailed, store.JobCancelled:
+		out.FinishedAt = utcPtr(j.FinishedAt)
 	}
 	switch j.Status {
 	case store.JobCompleted:
@@ -150,4 +162,19 @@ func jobJSON(j store.Job) gen.Job {
 		out.Error = &msg
 	}
 	return out
+}
+
+// utcPtr returns t in UTC, or nil.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// RetryJob implements POST /jobs/{id}/retry.
+// TODO(jobs API): placeholder until the jobs API lands; never merged like this.
+func (s *Server) RetryJob(context.Context, gen.RetryJobRequestObject) (gen.RetryJobResponseObject, error) {
+	return nil, errors.New("retry is not implemented yet")
 }

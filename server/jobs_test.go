@@ -13,7 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -41,7 +41,7 @@ func seedTransactions(t *testing.T, h *harness) {
 }
 
 // waitJobStatus polls GET /jobs/{id} until the job is final.
-func waitJobStatus(t *testing.T, h *harness, id uuid.UUID) gen.Job {
+func waitJobStatus(t *testing.T, h *harness, id uuid.UUID) client.Job {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -50,13 +50,13 @@ func waitJobStatus(t *testing.T, h *harness, id uuid.UUID) gen.Job {
 			t.Fatalf("get job: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 		}
 		switch resp.JSON200.Status {
-		case gen.JobCompleted, gen.JobFailed, gen.JobCancelled:
+		case client.JobCompleted, client.JobFailed, client.JobCancelled:
 			return *resp.JSON200
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("job %s did not finish in 30 s", id)
-	return gen.Job{}
+	return client.Job{}
 }
 
 // TestSettlementJobLifecycle: create (202 + Location), get, list, download.
@@ -66,12 +66,12 @@ func TestSettlementJobLifecycle(t *testing.T) {
 	seedTransactions(t, h)
 	ctx := context.Background()
 
-	created, err := h.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-02")})
+	created, err := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-02")})
 	if err != nil || created.JSON202 == nil {
 		t.Fatalf("create: %v, status %d: %s", err, created.StatusCode(), created.Body)
 	}
 	job := *created.JSON202
-	if job.Status != gen.JobQueued || job.Progress != 0 || job.Total != 0 || job.DownloadURL != nil {
+	if job.Status != client.JobQueued || job.Progress != 0 || job.Total != 0 || job.DownloadURL != nil {
 		t.Errorf("new job = %+v", job)
 	}
 	if loc := created.HTTPResponse.Header.Get("Location"); loc != "/jobs/"+job.JobID.String() {
@@ -79,7 +79,7 @@ func TestSettlementJobLifecycle(t *testing.T) {
 	}
 
 	done := waitJobStatus(t, h, job.JobID)
-	if done.Status != gen.JobCompleted || done.Progress != 100 || done.Total != 4 || done.Processed != 4 ||
+	if done.Status != client.JobCompleted || done.Progress != 100 || done.Total != 4 || done.Processed != 4 ||
 		done.DownloadURL == nil || *done.DownloadURL != "/downloads/"+job.JobID.String()+".csv" || done.Error != nil {
 		t.Fatalf("completed job = %+v", done)
 	}
@@ -104,7 +104,7 @@ func TestSettlementJobLifecycle(t *testing.T) {
 		t.Errorf("Content-Disposition = %q", cd)
 	}
 
-	list, err := h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{})
+	list, err := h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{})
 	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].JobID != job.JobID {
 		t.Fatalf("list: %v, status %d: %s", err, list.StatusCode(), list.Body)
 	}
@@ -117,7 +117,7 @@ func TestListJobs(t *testing.T) {
 	ctx := context.Background()
 	var ids []uuid.UUID
 	for _, d := range []string{"2030-01-01", "2030-01-02", "2030-01-03"} {
-		resp, err := h.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: date(d), To: date(d)})
+		resp, err := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date(d), To: date(d)})
 		if err != nil || resp.JSON202 == nil {
 			t.Fatalf("create: %v %s", err, resp.Body)
 		}
@@ -127,25 +127,25 @@ func TestListJobs(t *testing.T) {
 		waitJobStatus(t, h, id)
 	}
 	two := int32(2)
-	list, err := h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{Limit: &two})
+	list, err := h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{Limit: &two})
 	if err != nil || list.JSON200 == nil {
 		t.Fatalf("list: %v %s", err, list.Body)
 	}
 	if got := list.JSON200.Items; len(got) != 2 || got[0].JobID != ids[2] || got[1].JobID != ids[1] {
 		t.Errorf("newest two = %v, want %v, %v", got, ids[2], ids[1])
 	}
-	completed, failed := gen.JobCompleted, gen.JobFailed
-	list, _ = h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{Status: &completed})
+	completed, failed := client.JobCompleted, client.JobFailed
+	list, _ = h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{Status: &completed})
 	if list.JSON200 == nil || len(list.JSON200.Items) != 3 {
 		t.Errorf("COMPLETED jobs: %s", list.Body)
 	}
-	list, _ = h.client.ListJobsWithResponse(ctx, &gen.ListJobsParams{Status: &failed})
+	list, _ = h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{Status: &failed})
 	if list.JSON200 == nil || len(list.JSON200.Items) != 0 {
 		t.Errorf("FAILED jobs: %s", list.Body)
 	}
 	for _, q := range []string{"status=DONE", "status=queued", "limit=0", "limit=101", "limit=x"} {
 		status, body := h.do(http.MethodGet, "/jobs?"+q, nil, nil)
-		wantError(t, status, body, http.StatusBadRequest, gen.CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, client.CodeBadRequest)
 	}
 }
 
@@ -168,10 +168,10 @@ func TestJobErrors(t *testing.T) {
 		"malformed":      `{"from":`,
 	} {
 		status, b := h.do(http.MethodPost, "/jobs/settlement", strings.NewReader(body), json)
-		t.Run(name, func(t *testing.T) { wantError(t, status, b, http.StatusBadRequest, gen.CodeBadRequest) })
+		t.Run(name, func(t *testing.T) { wantError(t, status, b, http.StatusBadRequest, client.CodeBadRequest) })
 	}
 	status, b := h.do(http.MethodPost, "/jobs/settlement", strings.NewReader(`{"from":"2025-01-01","to":"2025-01-02","pad":"`+strings.Repeat("x", 1<<20)+`"}`), json)
-	wantError(t, status, b, http.StatusRequestEntityTooLarge, gen.CodePayloadTooLarge)
+	wantError(t, status, b, http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge)
 
 	for _, path := range []string{"/jobs/nope", "/jobs/nope/cancel", "/downloads/nope.csv"} {
 		method := http.MethodGet
@@ -179,29 +179,29 @@ func TestJobErrors(t *testing.T) {
 			method = http.MethodPost
 		}
 		status, b := h.do(method, path, nil, nil)
-		wantError(t, status, b, http.StatusBadRequest, gen.CodeBadRequest)
+		wantError(t, status, b, http.StatusBadRequest, client.CodeBadRequest)
 	}
 	for _, path := range []string{"/jobs/" + unknown.String(), "/downloads/" + unknown.String() + ".csv"} {
 		status, b := h.do(http.MethodGet, path, nil, nil)
-		wantError(t, status, b, http.StatusNotFound, gen.CodeJobNotFound)
+		wantError(t, status, b, http.StatusNotFound, client.CodeJobNotFound)
 	}
 	status, b = h.do(http.MethodPost, "/jobs/"+unknown.String()+"/cancel", nil, nil)
-	wantError(t, status, b, http.StatusNotFound, gen.CodeJobNotFound)
+	wantError(t, status, b, http.StatusNotFound, client.CodeJobNotFound)
 	// Without the .csv suffix the download path does not exist.
 	status, b = h.do(http.MethodGet, "/downloads/"+unknown.String(), nil, nil)
-	wantError(t, status, b, http.StatusNotFound, gen.CodeNotFound)
+	wantError(t, status, b, http.StatusNotFound, client.CodeNotFound)
 
 	// A completed job: not cancellable; its file can vanish (410).
-	created, _ := h.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-03")})
+	created, _ := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-03")})
 	id := created.JSON202.JobID
 	waitJobStatus(t, h, id)
 	status, b = h.do(http.MethodPost, "/jobs/"+id.String()+"/cancel", nil, nil)
-	wantError(t, status, b, http.StatusConflict, gen.CodeJobNotCancellable)
+	wantError(t, status, b, http.StatusConflict, client.CodeJobNotCancellable)
 	if err := os.Remove(h.engine.Path(id)); err != nil {
 		t.Fatal(err)
 	}
 	status, b = h.do(http.MethodGet, "/downloads/"+id.String()+".csv", nil, nil)
-	wantError(t, status, b, http.StatusGone, gen.CodeFileGone)
+	wantError(t, status, b, http.StatusGone, client.CodeFileGone)
 }
 
 // TestCancelJobOverHTTP: a queued job is CANCELLED at once and its file is
@@ -222,7 +222,7 @@ func TestCancelJobOverHTTP(t *testing.T) {
 	}
 	var jobs []uuid.UUID
 	for range 3 {
-		resp, err := h.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-01")})
+		resp, err := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date("2025-01-01"), To: date("2025-01-01")})
 		if err != nil || resp.JSON202 == nil {
 			t.Fatalf("create: %v %s", err, resp.Body)
 		}
@@ -240,9 +240,9 @@ func TestCancelJobOverHTTP(t *testing.T) {
 		for _, id := range jobs {
 			r, _ := h.client.GetJobWithResponse(ctx, id)
 			switch r.JSON200.Status {
-			case gen.JobRunning:
+			case client.JobRunning:
 				running, n = id, n+1
-			case gen.JobQueued:
+			case client.JobQueued:
 				queued = id
 			}
 		}
@@ -253,30 +253,30 @@ func TestCancelJobOverHTTP(t *testing.T) {
 	}
 
 	status, b := h.do(http.MethodGet, "/downloads/"+queued.String()+".csv", nil, nil)
-	wantError(t, status, b, http.StatusNotFound, gen.CodeFileNotReady)
+	wantError(t, status, b, http.StatusNotFound, client.CodeFileNotReady)
 
 	resp, err := h.client.CancelJobWithResponse(ctx, queued)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobCancelled {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != client.JobCancelled {
 		t.Fatalf("cancel queued: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	resp, err = h.client.CancelJobWithResponse(ctx, queued)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobCancelled {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != client.JobCancelled {
 		t.Fatalf("cancel again: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 
 	started := time.Now()
 	resp, err = h.client.CancelJobWithResponse(ctx, running)
-	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != gen.JobRunning {
+	if err != nil || resp.JSON202 == nil || resp.JSON202.Status != client.JobRunning {
 		t.Fatalf("cancel running: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	if end := waitJobStatus(t, h, running); end.Status != gen.JobCancelled {
+	if end := waitJobStatus(t, h, running); end.Status != client.JobCancelled {
 		t.Fatalf("running job ended %s", end.Status)
 	}
 	if took := time.Since(started); took > 2*time.Second {
 		t.Errorf("cancelling a running job took %v", took)
 	}
 	status, b = h.do(http.MethodGet, "/downloads/"+running.String()+".csv", nil, nil)
-	wantError(t, status, b, http.StatusNotFound, gen.CodeFileNotReady)
+	wantError(t, status, b, http.StatusNotFound, client.CodeFileNotReady)
 }
 
 // TestJobEndpointsFailCleanly: 503 when the database is unreachable, 500
@@ -291,7 +291,7 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 		{http.MethodPost, "/jobs/" + id + "/cancel", ""},
 		{http.MethodGet, "/downloads/" + id + ".csv", ""},
 	}
-	send := func(h *harness, wantStatus int, wantCode gen.ErrorCode) {
+	send := func(h *harness, wantStatus int, wantCode client.ErrorCode) {
 		for _, c := range calls {
 			var body io.Reader
 			if c.body != "" {
@@ -304,11 +304,11 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 
 	down := newHarnessWithStore(t, store.New(sqlx.MustOpen("postgres",
 		"postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")))
-	send(down, http.StatusServiceUnavailable, gen.CodeUnavailable)
+	send(down, http.StatusServiceUnavailable, client.CodeUnavailable)
 
 	broken := newHarness(t)
 	if _, err := broken.store.DB().Exec(`DROP TABLE jobs`); err != nil {
 		t.Fatal(err)
 	}
-	send(broken, http.StatusInternalServerError, gen.CodeInternal)
+	send(broken, http.StatusInternalServerError, client.CodeInternal)
 }

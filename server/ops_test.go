@@ -13,7 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/ordersettle/ordersettle/api"
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // TestDocs: /docs redirects to /docs/, which serves Swagger UI from the
@@ -179,7 +179,7 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	if resp.StatusCode() != http.StatusOK || resp.JSON200 == nil ||
-		resp.JSON200.Status != gen.HealthStatusOk || resp.JSON200.Database != gen.HealthDatabaseOk {
+		resp.JSON200.Status != client.ReadinessOK || resp.JSON200.Database != client.DatabaseOK {
 		t.Fatalf("GET /health: status %d: %s; want 200 ok/ok", resp.StatusCode(), resp.Body)
 	}
 }

@@ -31,18 +31,18 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 
 	switch {
 	case err == nil:
-		return gen.CreateOrder200JSONResponse(orderJSON(order)), nil
+		return gen.CreateOrder200JSONResponse{Body: orderJSON(order)}, nil
 	case errors.Is(err, store.ErrProductNotFound):
 		return gen.CreateOrder404JSONResponse{ProductNotFoundJSONResponse: productNotFound(in.ProductID)}, nil
 	case errors.Is(err, store.ErrOutOfStock):
-		return gen.CreateOrder409JSONResponse(apiError(gen.CodeOutOfStock,
-			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)), nil
+		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeOutOfStock,
+			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)}, nil
 	case errors.Is(err, store.ErrIdempotencyKeyInUse):
-		return gen.CreateOrder409JSONResponse(apiError(gen.CodeIdempotencyKeyInUse,
-			"a request with this Idempotency-Key is still in progress; retry shortly")), nil
+		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeIdempotencyKeyInUse,
+			"a request with this Idempotency-Key is still in progress; retry shortly")}, nil
 	case errors.Is(err, store.ErrIdempotencyKeyReused):
-		return gen.CreateOrder422JSONResponse(apiError(gen.CodeIdempotencyKeyReused,
-			"this Idempotency-Key was used with a different request; use a new key")), nil
+		return gen.CreateOrder422JSONResponse{Body: apiError(gen.CodeIdempotencyKeyReused,
+			"this Idempotency-Key was used with a different request; use a new key")}, nil
 	default:
 		return nil, err
 	}
@@ -53,16 +53,16 @@ func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (g
 	ctx = requestContext(ctx)
 	o, err := s.store.GetOrder(ctx, req.ID)
 	if errors.Is(err, store.ErrOrderNotFound) {
-		return gen.GetOrder404JSONResponse(apiError(gen.CodeOrderNotFound, "order %s not found", req.ID)), nil
+		return gen.GetOrder404JSONResponse{Body: apiError(gen.CodeOrderNotFound, "order %s not found", req.ID)}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetOrder200JSONResponse(orderJSON(o)), nil
+	return gen.GetOrder200JSONResponse{Body: orderJSON(o)}, nil
 }
 
 func badOrder(msg string) gen.CreateOrder400JSONResponse {
-	return gen.CreateOrder400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(apiError(gen.CodeBadRequest, "%s", msg))}
+	return gen.CreateOrder400JSONResponse{BadRequestJSONResponse: badRequest("%s", msg)}
 }
 
 func orderJSON(o store.Order) gen.Order {

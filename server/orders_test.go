@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // TestConcurrentOrders places 500 concurrent orders of one unit over real
@@ -30,14 +30,14 @@ func TestConcurrentOrders(t *testing.T) {
 			defer wg.Done()
 			<-start
 			resp, err := h.client.CreateOrderWithResponse(context.Background(), nil,
-				gen.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", i)})
+				client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: fmt.Sprintf("buyer-%d", i)})
 			switch {
 			case err != nil:
 				t.Errorf("buyer %d: %v", i, err)
 				other.Add(1)
 			case resp.JSON200 != nil:
 				ok.Add(1)
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeOutOfStock:
 				outOfStock.Add(1)
 			default:
 				t.Errorf("buyer %d: status %d: %s", i, resp.StatusCode(), resp.Body)
@@ -77,7 +77,7 @@ func TestConcurrentOrdersMixedQuantities(t *testing.T) {
 			defer wg.Done()
 			<-start
 			resp, err := h.client.CreateOrderWithResponse(context.Background(), nil,
-				gen.NewOrder{ProductID: p.ID, Quantity: qty, BuyerID: fmt.Sprintf("buyer-%d", i)})
+				client.NewOrder{ProductID: p.ID, Quantity: qty, BuyerID: fmt.Sprintf("buyer-%d", i)})
 			switch {
 			case err != nil:
 				t.Errorf("order %d: %v", i, err)
@@ -86,7 +86,7 @@ func TestConcurrentOrdersMixedQuantities(t *testing.T) {
 					t.Errorf("order %d: %+v, want quantity %d and total %d", i, *resp.JSON200, qty, int64(qty)*199)
 				}
 				sold.Add(int64(qty))
-			case resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+			case resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeOutOfStock:
 				rejected.Add(1)
 			default:
 				t.Errorf("order %d: status %d: %s", i, resp.StatusCode(), resp.Body)
@@ -117,12 +117,12 @@ func TestCreateAndGetOrder(t *testing.T) {
 	// 10000 × (2^31-1) overflows a 32-bit total.
 	p := h.createProduct("expensive", 20000, 2147483647)
 
-	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 10000, BuyerID: "whale"})
+	resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 10000, BuyerID: "whale"})
 	if err != nil || resp.JSON200 == nil {
 		t.Fatalf("create order: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	o := *resp.JSON200
-	if o.TotalAmountCents != 10000*2147483647 || o.Status != gen.OrderCompleted || o.BuyerID != "whale" ||
+	if o.TotalAmountCents != 10000*2147483647 || o.Status != client.OrderCompleted || o.BuyerID != "whale" ||
 		o.ProductID != p.ID || o.Quantity != 10000 || o.CreatedAt.Location().String() != "UTC" {
 		t.Errorf("order = %+v", o)
 	}
@@ -146,12 +146,12 @@ func TestRejectedOrderChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("few", 2, 100)
 
-	resp, err := h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID, Quantity: 3, BuyerID: "b"})
+	resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 3, BuyerID: "b"})
 	if err != nil || resp.StatusCode() != http.StatusConflict {
 		t.Fatalf("over-order: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
-	resp, err = h.client.CreateOrderWithResponse(ctx, nil, gen.NewOrder{ProductID: p.ID + 1000, Quantity: 1, BuyerID: "b"})
-	if err != nil || resp.JSON404 == nil || resp.JSON404.Error.Code != gen.CodeProductNotFound {
+	resp, err = h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID + 1000, Quantity: 1, BuyerID: "b"})
+	if err != nil || resp.JSON404 == nil || resp.JSON404.Error.Code != client.CodeProductNotFound {
 		t.Fatalf("unknown product: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 	}
 	if stock := h.productStock(p.ID); stock != 2 {

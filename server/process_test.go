@@ -22,7 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
@@ -157,22 +157,22 @@ func buyUntil(t *testing.T, stop <-chan struct{}, servers []string, products []i
 				default:
 				}
 				n := c*perClient + i
-				client, err := gen.NewClientWithResponses(servers[n%len(servers)], gen.WithHTTPClient(httpClient))
+				api, err := client.NewClientWithResponses(servers[n%len(servers)], client.WithHTTPClient(httpClient))
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				order := gen.NewOrder{ProductID: products[n%len(products)], Quantity: int32(1 + n%2), BuyerID: fmt.Sprint("buyer-", n)}
-				var params *gen.CreateOrderParams
+				order := client.NewOrder{ProductID: products[n%len(products)], Quantity: int32(1 + n%2), BuyerID: fmt.Sprint("buyer-", n)}
+				var params *client.CreateOrderParams
 				if n%3 == 0 {
 					params = key(fmt.Sprint("key-", n))
 				}
-				resp, err := client.CreateOrderWithResponse(context.Background(), params, order)
+				resp, err := api.CreateOrderWithResponse(context.Background(), params, order)
 				mu.Lock()
 				switch {
 				case err == nil && resp.JSON200 != nil:
 					placed = append(placed, placedOrder{resp.JSON200.ID, order.ProductID, order.Quantity})
-				case err == nil && resp.JSON409 != nil && resp.JSON409.Error.Code == gen.CodeOutOfStock:
+				case err == nil && resp.JSON409 != nil && resp.JSON409.Error.Code == client.CodeOutOfStock:
 					outOfStock++
 				case allowErrors:
 					mu.Unlock()
@@ -250,12 +250,12 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 	}
 
 	restarted := startServer(t, h.dsn)
-	client, err := gen.NewClientWithResponses(restarted.url, gen.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	api, err := client.NewClientWithResponses(restarted.url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range placed {
-		resp, err := client.GetOrderWithResponse(context.Background(), o.id)
+		resp, err := api.GetOrderWithResponse(context.Background(), o.id)
 		if err != nil || resp.JSON200 == nil {
 			t.Fatalf("order %s was answered 200 but is gone after the kill: %v, status %d", o.id, err, resp.StatusCode())
 		}
@@ -335,13 +335,13 @@ func TestTwoServers(t *testing.T) {
 	}
 }
 
-func postOrder(t *testing.T, url string, productID int32) *gen.CreateOrderResponse {
+func postOrder(t *testing.T, url string, productID int32) *client.CreateOrderResponse {
 	t.Helper()
-	client, err := gen.NewClientWithResponses(url, gen.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	api, err := client.NewClientWithResponses(url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.CreateOrderWithResponse(context.Background(), nil, gen.NewOrder{ProductID: productID, Quantity: 1, BuyerID: "b"})
+	resp, err := api.CreateOrderWithResponse(context.Background(), nil, client.NewOrder{ProductID: productID, Quantity: 1, BuyerID: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,7 @@ const defaultProductPageSize = 50
 func (s *Server) CreateProduct(ctx context.Context, req gen.CreateProductRequestObject) (gen.CreateProductResponseObject, error) {
 	ctx = requestContext(ctx)
 	if isBlank(req.Body.Name) {
-		return gen.CreateProduct400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
-			apiError(gen.CodeBadRequest, "request body: name: must not be blank"))}, nil
+		return gen.CreateProduct400JSONResponse{BadRequestJSONResponse: badRequest("request body: name: must not be blank")}, nil
 	}
 	p, err := s.store.CreateProduct(ctx, store.NewProduct{
 		Name: req.Body.Name, Stock: req.Body.Stock, PriceCents: req.Body.PriceCents,
@@ -24,7 +23,7 @@ func (s *Server) CreateProduct(ctx context.Context, req gen.CreateProductRequest
 	if err != nil {
 		return nil, err
 	}
-	return gen.CreateProduct201JSONResponse(productJSON(p)), nil
+	return gen.CreateProduct201JSONResponse{Body: productJSON(p)}, nil
 }
 
 // GetProduct implements GET /products/{id}.
@@ -37,7 +36,7 @@ func (s *Server) GetProduct(ctx context.Context, req gen.GetProductRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetProduct200JSONResponse(productJSON(p)), nil
+	return gen.GetProduct200JSONResponse{Body: productJSON(p)}, nil
 }
 
 // ListProducts implements GET /products with keyset pagination.
@@ -63,11 +62,11 @@ func (s *Server) ListProducts(ctx context.Context, req gen.ListProductsRequestOb
 		last := products[len(products)-1].ID
 		page.NextAfterID = &last
 	}
-	return gen.ListProducts200JSONResponse(page), nil
+	return gen.ListProducts200JSONResponse{Body: page}, nil
 }
 
 func productNotFound(id int32) gen.ProductNotFoundJSONResponse {
-	return gen.ProductNotFoundJSONResponse(apiError(gen.CodeProductNotFound, "product %d not found", id))
+	return gen.ProductNotFoundJSONResponse{Body: apiError(gen.CodeProductNotFound, "product %d not found", id)}
 }
 
 func productJSON(p store.Product) gen.Product {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // TestCreateAndGetProduct: POST /products answers 201 with the body echoed,
@@ -19,7 +19,7 @@ func TestCreateAndGetProduct(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 
-	for _, in := range []gen.NewProduct{
+	for _, in := range []client.NewProduct{
 		{Name: "Limited sneaker", Stock: 100, PriceCents: 12999},
 		{Name: "x", Stock: 0, PriceCents: 0},                                 // shortest name, zero stock and price
 		{Name: "max", Stock: 2147483647, PriceCents: 2147483647},             // int32 bounds
@@ -96,7 +96,7 @@ func TestGetProductNotFound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantError(t, resp.StatusCode(), resp.Body, http.StatusNotFound, gen.CodeProductNotFound)
+		wantError(t, resp.StatusCode(), resp.Body, http.StatusNotFound, client.CodeProductNotFound)
 		if !strings.Contains(resp.JSON404.Error.Message, fmt.Sprint(id)) {
 			t.Errorf("404 message %q does not name product %d", resp.JSON404.Error.Message, id)
 		}
@@ -124,7 +124,7 @@ func TestListProductsPagination(t *testing.T) {
 		t.Run(fmt.Sprintf("%d products, limit %d", tc.products, tc.limit), func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			created := map[int32]gen.Product{}
+			created := map[int32]client.Product{}
 			for i := range tc.products {
 				p := h.createProduct(fmt.Sprintf("p%d", i), int32(i), int32(100+i))
 				created[p.ID] = p
@@ -138,7 +138,7 @@ func TestListProductsPagination(t *testing.T) {
 				if page > tc.products+1 {
 					t.Fatalf("more than %d pages; pagination does not end", page)
 				}
-				got := h.listProducts(&gen.ListProductsParams{Limit: &tc.limit, AfterID: after})
+				got := h.listProducts(&client.ListProductsParams{Limit: &tc.limit, AfterID: after})
 				sizes = append(sizes, len(got.Items))
 				for _, p := range got.Items {
 					if p.ID <= last {
@@ -193,13 +193,13 @@ func TestListProductsDefaultLimit(t *testing.T) {
 	if first.NextAfterID == nil || *first.NextAfterID != first.Items[49].ID {
 		t.Fatalf("next_after_id = %v, want %d", first.NextAfterID, first.Items[49].ID)
 	}
-	rest := h.listProducts(&gen.ListProductsParams{AfterID: first.NextAfterID})
+	rest := h.listProducts(&client.ListProductsParams{AfterID: first.NextAfterID})
 	if len(rest.Items) != 1 || rest.NextAfterID != nil {
 		t.Fatalf("second page = %d items, next_after_id %v; want 1 item and null", len(rest.Items), rest.NextAfterID)
 	}
 
 	limit := int32(500)
-	all := h.listProducts(&gen.ListProductsParams{Limit: &limit})
+	all := h.listProducts(&client.ListProductsParams{Limit: &limit})
 	if len(all.Items) != 51 || all.NextAfterID != nil {
 		t.Errorf("limit 500: %d items, next_after_id %v; want 51 and null", len(all.Items), all.NextAfterID)
 	}
@@ -222,13 +222,13 @@ func TestListProductsAfterLastID(t *testing.T) {
 		}
 	}
 	// after_id=0 (the minimum) starts at the beginning.
-	if got := h.listProducts(&gen.ListProductsParams{AfterID: new(int32(0))}); len(got.Items) != 1 || got.Items[0].ID != p.ID {
+	if got := h.listProducts(&client.ListProductsParams{AfterID: new(int32(0))}); len(got.Items) != 1 || got.Items[0].ID != p.ID {
 		t.Errorf("after_id=0: %+v, want product %d", got, p.ID)
 	}
 }
 
 // listProducts gets one page and insists on 200.
-func (h *harness) listProducts(params *gen.ListProductsParams) gen.ProductPage {
+func (h *harness) listProducts(params *client.ListProductsParams) client.ProductPage {
 	h.t.Helper()
 	resp, err := h.client.ListProductsWithResponse(context.Background(), params)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // rawResponse is a raw answer: status, headers and body.
@@ -76,7 +76,7 @@ func (h *harness) forTest(t *testing.T) *harness {
 	t.Helper()
 	doer := *h.http
 	doer.t = t
-	client, err := gen.NewClientWithResponses(h.url, gen.WithHTTPClient(&doer))
+	client, err := client.NewClientWithResponses(h.url, client.WithHTTPClient(&doer))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true // request cancellation and deadlines reach SQL
 	r.HandleMethodNotAllowed = true
-	r.Use(gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.metrics.observe) // recovered logs with slog
+	r.Use(requestID, gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.metrics.observe) // recovered logs with slog
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 

@@ -19,7 +19,7 @@ import (
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/internal/seed"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
@@ -197,7 +197,7 @@ func buildServer(b *testing.B) string {
 type serverProcess struct {
 	cmd    *exec.Cmd
 	url    string
-	client *gen.ClientWithResponses
+	client *client.ClientWithResponses
 }
 
 func startServer(b *testing.B, bin, dsn, dir string) *serverProcess {
@@ -216,7 +216,7 @@ func startServer(b *testing.B, bin, dsn, dir string) *serverProcess {
 	}
 	s := &serverProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	b.Cleanup(func() { s.stop(b) })
-	s.client, err = gen.NewClientWithResponses(s.url)
+	s.client, err = client.NewClientWithResponses(s.url)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func startServer(b *testing.B, bin, dsn, dir string) *serverProcess {
 func (s *serverProcess) settle(b *testing.B, from, to time.Time) (time.Duration, uuid.UUID) {
 	ctx := context.Background()
 	start := time.Now()
-	resp, err := s.client.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{From: dateOf(from), To: dateOf(to)})
+	resp, err := s.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: dateOf(from), To: dateOf(to)})
 	if err != nil || resp.JSON202 == nil {
 		b.Fatalf("create job: %v %s", err, resp.Body)
 	}
@@ -250,9 +250,9 @@ func (s *serverProcess) settle(b *testing.B, from, to time.Time) (time.Duration,
 			b.Fatalf("get job: %v", err)
 		}
 		switch got.JSON200.Status {
-		case gen.JobCompleted:
+		case client.JobCompleted:
 			return time.Since(start), id
-		case gen.JobFailed, gen.JobCancelled:
+		case client.JobFailed, client.JobCancelled:
 			b.Fatalf("job ended %s", got.JSON200.Status)
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // download streams the CSV of job id to out, a file path or "-" for stdout,
@@ -23,7 +23,7 @@ func (s *session) download(ctx context.Context, id uuid.UUID, out string) (int64
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		r, err := gen.ParseDownloadSettlementCSVResponse(resp)
+		r, err := client.ParseDownloadSettlementCSVResponse(resp)
 		if err != nil {
 			return 0, s.fail(err)
 		}

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // Exit statuses.
@@ -47,7 +47,7 @@ func usageErrorf(cmd, format string, a ...any) error {
 // apiError is an error response from the API.
 type apiError struct {
 	status  int
-	code    gen.ErrorCode // empty when the body is not the contract's error shape
+	code    client.ErrorCode // empty when the body is not the contract's error shape
 	message string
 }
 
@@ -123,7 +123,7 @@ func expect(r response, want int) error {
 // errorFromBody reads the contract's error shape from an error response body;
 // a body of another shape (from a proxy, say) is quoted briefly instead.
 func errorFromBody(status int, body []byte) *apiError {
-	var e gen.Error
+	var e client.Error
 	if err := json.Unmarshal(body, &e); err == nil && e.Error.Code != "" {
 		return &apiError{status: status, code: e.Error.Code, message: e.Error.Message}
 	}

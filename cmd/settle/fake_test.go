@@ -22,6 +22,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // The ids the fake knows; every other id is not found.
@@ -48,7 +49,7 @@ func init() {
 
 // jobState is one state of the fake's job, as GET /jobs/{id} shows it.
 type jobState struct {
-	status    gen.JobStatus
+	status    client.JobStatus
 	processed int64
 	total     int64
 	err       string // the job's error when FAILED
@@ -94,7 +95,7 @@ func newFakeAPI(t *testing.T, states ...jobState) *fakeAPI {
 		t.Fatal(err)
 	}
 	if len(states) == 0 {
-		states = []jobState{{status: gen.JobQueued}}
+		states = []jobState{{status: client.JobQueued}}
 	}
 	f := &fakeAPI{t: t, router: router, states: states, bodies: map[string][]byte{}, headers: map[string]http.Header{}}
 
@@ -107,7 +108,7 @@ func newFakeAPI(t *testing.T, states ...jobState) *fakeAPI {
 	mux.HandleFunc("POST /orders", f.createOrder)
 	mux.HandleFunc("GET /orders/{id}", f.getOrder)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, gen.CodeNotFound, "no route "+r.URL.Path)
+		writeErr(w, http.StatusNotFound, client.CodeNotFound, "no route "+r.URL.Path)
 	})
 	f.srv = httptest.NewServer(f.validate(mux))
 	t.Cleanup(f.srv.Close)
@@ -155,7 +156,7 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 		route, params, err := f.router.FindRoute(r)
 		if err != nil {
 			f.t.Errorf("the CLI sent %s, which is not in the spec: %v", key, err)
-			writeErr(w, http.StatusNotFound, gen.CodeNotFound, "not in spec")
+			writeErr(w, http.StatusNotFound, client.CodeNotFound, "not in spec")
 			return
 		}
 		in := &openapi3filter.RequestValidationInput{
@@ -169,6 +170,7 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
 		rec := httptest.NewRecorder()
+		rec.Header().Set("X-Request-ID", "fake-request-id") // like the real server, on every response
 		next.ServeHTTP(rec, r)
 		out := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in,
@@ -189,13 +191,13 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 }
 
 // job returns the job as it is after n GETs.
-func (f *fakeAPI) job(n int) gen.Job {
+func (f *fakeAPI) job(n int) client.Job {
 	st := f.states[min(n, len(f.states)-1)]
 	if f.cancelled {
-		st.status = gen.JobCancelled
+		st.status = client.JobCancelled
 	}
 	created := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
-	j := gen.Job{
+	j := client.Job{
 		JobID:     fakeJobID,
 		Status:    st.status,
 		Processed: st.processed,
@@ -209,11 +211,11 @@ func (f *fakeAPI) job(n int) gen.Job {
 		j.Progress = 100 * float64(st.processed) / float64(st.total)
 	}
 	switch st.status {
-	case gen.JobCompleted:
+	case client.JobCompleted:
 		j.Progress = 100
 		u := "/downloads/" + fakeJobID.String() + ".csv"
 		j.DownloadURL = &u
-	case gen.JobFailed:
+	case client.JobFailed:
 		e := st.err
 		j.Error = &e
 	}
@@ -223,7 +225,7 @@ func (f *fakeAPI) job(n int) gen.Job {
 func (f *fakeAPI) createJob(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	j := f.job(0)
-	j.Status, j.Progress, j.Processed, j.Total, j.DownloadURL, j.Error = gen.JobQueued, 0, 0, 0, nil, nil
+	j.Status, j.Progress, j.Processed, j.Total, j.DownloadURL, j.Error = client.JobQueued, 0, 0, 0, nil, nil
 	f.mu.Unlock()
 	w.Header().Set("Location", "/jobs/"+fakeJobID.String())
 	writeJSON(w, http.StatusAccepted, j)
@@ -233,12 +235,12 @@ func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	j := f.job(len(f.states))
 	f.mu.Unlock()
-	writeJSON(w, http.StatusOK, gen.JobList{Items: []gen.Job{j}})
+	writeJSON(w, http.StatusOK, client.JobList{Items: []client.Job{j}})
 }
 
 func (f *fakeAPI) getJob(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("id") != fakeJobID.String() {
-		writeErr(w, http.StatusNotFound, gen.CodeJobNotFound, fmt.Sprintf("job %s not found", r.PathValue("id")))
+		writeErr(w, http.StatusNotFound, client.CodeJobNotFound, fmt.Sprintf("job %s not found", r.PathValue("id")))
 		return
 	}
 	f.mu.Lock()
@@ -246,7 +248,7 @@ func (f *fakeAPI) getJob(w http.ResponseWriter, r *http.Request) {
 		f.unavailable--
 		f.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
-		writeErr(w, http.StatusServiceUnavailable, gen.CodeUnavailable, "the database is unavailable; retry later")
+		writeErr(w, http.StatusServiceUnavailable, client.CodeUnavailable, "the database is unavailable; retry later")
 		return
 	}
 	n := f.gets
@@ -264,21 +266,22 @@ func (f *fakeAPI) getJob(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeAPI) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("id") != fakeJobID.String() {
-		writeErr(w, http.StatusNotFound, gen.CodeJobNotFound, fmt.Sprintf("job %s not found", r.PathValue("id")))
+		writeErr(w, http.StatusNotFound, client.CodeJobNotFound, fmt.Sprintf("job %s not found", r.PathValue("id")))
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j := f.job(f.gets)
-	if j.Status == gen.JobCompleted || j.Status == gen.JobFailed {
-		writeErr(w, http.StatusConflict, gen.CodeJobNotCancellable,
+	if j.Status == client.JobCompleted || j.Status == client.JobFailed {
+		writeErr(w, http.StatusConflict, client.CodeJobNotCancellable,
 			fmt.Sprintf("job %s is %s and can no longer be cancelled", fakeJobID, j.Status))
 		return
 	}
+	w.Header().Set("Location", "/jobs/"+fakeJobID.String())
 	// A RUNNING job winds down: the answer shows it RUNNING, later GETs CANCELLED.
 	f.cancelled = true
-	if j.Status == gen.JobQueued {
-		j.Status = gen.JobCancelled
+	if j.Status == client.JobQueued {
+		j.Status = client.JobCancelled
 	}
 	writeJSON(w, http.StatusAccepted, j)
 }
@@ -286,15 +289,15 @@ func (f *fakeAPI) cancelJob(w http.ResponseWriter, r *http.Request) {
 func (f *fakeAPI) download(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	if file != fakeJobID.String()+".csv" {
-		writeErr(w, http.StatusNotFound, gen.CodeJobNotFound, "job "+strings.TrimSuffix(file, ".csv")+" not found")
+		writeErr(w, http.StatusNotFound, client.CodeJobNotFound, "job "+strings.TrimSuffix(file, ".csv")+" not found")
 		return
 	}
 	f.mu.Lock()
 	j := f.job(f.gets)
 	truncate := f.truncateCSV
 	f.mu.Unlock()
-	if j.Status != gen.JobCompleted {
-		writeErr(w, http.StatusNotFound, gen.CodeFileNotReady,
+	if j.Status != client.JobCompleted {
+		writeErr(w, http.StatusNotFound, client.CodeFileNotReady,
 			fmt.Sprintf("job %s is %s; the file is ready when it is COMPLETED", fakeJobID, j.Status))
 		return
 	}
@@ -314,34 +317,34 @@ func (f *fakeAPI) createOrder(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	body := f.bodies["POST /orders"]
 	f.mu.Unlock()
-	var in gen.NewOrder
+	var in client.NewOrder
 	if err := json.Unmarshal(body, &in); err != nil {
-		writeErr(w, http.StatusBadRequest, gen.CodeBadRequest, "request body: "+err.Error())
+		writeErr(w, http.StatusBadRequest, client.CodeBadRequest, "request body: "+err.Error())
 		return
 	}
 	switch in.ProductID {
 	case 99:
-		writeErr(w, http.StatusNotFound, gen.CodeProductNotFound, "product 99 not found")
+		writeErr(w, http.StatusNotFound, client.CodeProductNotFound, "product 99 not found")
 		return
 	case 2:
-		writeErr(w, http.StatusConflict, gen.CodeOutOfStock, fmt.Sprintf("product 2 has not enough stock for quantity %d", in.Quantity))
+		writeErr(w, http.StatusConflict, client.CodeOutOfStock, fmt.Sprintf("product 2 has not enough stock for quantity %d", in.Quantity))
 		return
 	}
-	writeJSON(w, http.StatusOK, gen.Order{
+	writeJSON(w, http.StatusOK, client.Order{
 		ID: fakeOrderID, ProductID: in.ProductID, Quantity: in.Quantity, BuyerID: in.BuyerID,
-		TotalAmountCents: int64(in.Quantity) * 12999, Status: gen.OrderCompleted,
+		TotalAmountCents: int64(in.Quantity) * 12999, Status: client.OrderCompleted,
 		CreatedAt: time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC),
 	})
 }
 
 func (f *fakeAPI) getOrder(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("id") != fakeOrderID.String() {
-		writeErr(w, http.StatusNotFound, gen.CodeOrderNotFound, fmt.Sprintf("order %s not found", r.PathValue("id")))
+		writeErr(w, http.StatusNotFound, client.CodeOrderNotFound, fmt.Sprintf("order %s not found", r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, gen.Order{
+	writeJSON(w, http.StatusOK, client.Order{
 		ID: fakeOrderID, ProductID: 1, Quantity: 3, BuyerID: "user-123",
-		TotalAmountCents: 38997, Status: gen.OrderCompleted,
+		TotalAmountCents: 38997, Status: client.OrderCompleted,
 		CreatedAt: time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC),
 	})
 }
@@ -352,6 +355,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeErr(w http.ResponseWriter, status int, code gen.ErrorCode, msg string) {
-	writeJSON(w, status, gen.Error{Error: gen.ErrorDetail{Code: code, Message: msg}})
+func writeErr(w http.ResponseWriter, status int, code client.ErrorCode, msg string) {
+	writeJSON(w, status, client.Error{Error: client.ErrorDetail{Code: code, Message: msg}})
 }

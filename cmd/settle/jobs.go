@@ -11,7 +11,7 @@ import (
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // setupJobsCreate is "settle jobs create": POST /jobs/settlement, then
@@ -47,11 +47,11 @@ func setupJobsCreate(fs *flag.FlagSet) action {
 		}
 
 		start := time.Now()
-		r, err := s.api.CreateSettlementJobWithResponse(ctx, gen.NewSettlementJob{
+		r, err := s.api.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{
 			From: openapi_types.Date{Time: fromDay},
 			To:   openapi_types.Date{Time: toDay},
 		})
-		queued, err := result(s, r, err, http.StatusAccepted, func() *gen.Job { return r.JSON202 })
+		queued, err := result(s, r, err, http.StatusAccepted, func() *client.Job { return r.JSON202 })
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func setupJobsGet(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.GetJobWithResponse(ctx, id)
-		job, err := result(s, r, err, http.StatusOK, func() *gen.Job { return r.JSON200 })
+		job, err := result(s, r, err, http.StatusOK, func() *client.Job { return r.JSON200 })
 		if err != nil {
 			return err
 		}
@@ -120,16 +120,16 @@ func setupJobsList(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		params := gen.ListJobsParams{Limit: &n}
+		params := client.ListJobsParams{Limit: &n}
 		if *status != "" {
-			st := gen.JobStatus(strings.ToUpper(*status))
+			st := client.JobStatus(strings.ToUpper(*status))
 			if !st.Valid() {
 				return badUsage("--status %q is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED", *status)
 			}
 			params.Status = &st
 		}
 		r, err := s.api.ListJobsWithResponse(ctx, &params)
-		list, err := result(s, r, err, http.StatusOK, func() *gen.JobList { return r.JSON200 })
+		list, err := result(s, r, err, http.StatusOK, func() *client.JobList { return r.JSON200 })
 		if err != nil {
 			return err
 		}
@@ -148,11 +148,11 @@ func setupJobsCancel(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.CancelJobWithResponse(ctx, id)
-		job, err := result(s, r, err, http.StatusAccepted, func() *gen.Job { return r.JSON202 })
+		job, err := result(s, r, err, http.StatusAccepted, func() *client.Job { return r.JSON202 })
 		if err != nil {
 			return err
 		}
-		if job.Status == gen.JobRunning {
+		if job.Status == client.JobRunning {
 			fmt.Fprintf(s.stderr, "cancel recorded: job %s is winding down and will end CANCELLED within seconds\n", id)
 		}
 		return s.showJob(r.Body, job)

@@ -1,5 +1,5 @@
 // Command settle is a small command-line client for the ordersettle API, built
-// on the generated client in package gen.
+// on the generated client in package client.
 //
 // Usage:
 //

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // runCLI runs the command line args and returns its exit status and output.
@@ -35,9 +35,9 @@ func wantCode(t *testing.T, got, want int, stdout, stderr string) {
 
 // completing is a job that runs to completion: QUEUED → RUNNING 50% → COMPLETED.
 var completing = []jobState{
-	{status: gen.JobQueued},
-	{status: gen.JobRunning, processed: 500_000, total: 1_000_000},
-	{status: gen.JobCompleted, processed: 1_000_000, total: 1_000_000},
+	{status: client.JobQueued},
+	{status: client.JobRunning, processed: 500_000, total: 1_000_000},
+	{status: client.JobCompleted, processed: 1_000_000, total: 1_000_000},
 }
 
 func TestJobsCreateWithoutWaitPrintsTheJob(t *testing.T) {
@@ -122,9 +122,9 @@ func TestJobsCreateOutDashWritesOnlyTheCSVToStdout(t *testing.T) {
 func TestJobsCreateWaitFailedJobExits1WithItsError(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI(t,
-		jobState{status: gen.JobQueued},
-		jobState{status: gen.JobRunning, processed: 10, total: 100},
-		jobState{status: gen.JobFailed, processed: 10, total: 100, err: "settlement directory is not writable"},
+		jobState{status: client.JobQueued},
+		jobState{status: client.JobRunning, processed: 10, total: 100},
+		jobState{status: client.JobFailed, processed: 10, total: 100, err: "settlement directory is not writable"},
 	)
 	file := filepath.Join(t.TempDir(), "out.csv")
 	code, stdout, stderr := runCLI(t, t.Context(), "jobs", "create", "--url", api.URL(),
@@ -143,7 +143,7 @@ func TestJobsCreateWaitFailedJobExits1WithItsError(t *testing.T) {
 
 func TestJobsCreateWaitCancelledJobExits1(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t, jobState{status: gen.JobQueued}, jobState{status: gen.JobCancelled})
+	api := newFakeAPI(t, jobState{status: client.JobQueued}, jobState{status: client.JobCancelled})
 	code, stdout, stderr := runCLI(t, t.Context(), "jobs", "create", "--url", api.URL(),
 		"--from", "2025-01-01", "--to", "2025-01-31", "--wait")
 	wantCode(t, code, 1, stdout, stderr)
@@ -166,7 +166,7 @@ func TestWaitRidesOutAnUnavailableServer(t *testing.T) {
 
 func TestAPIErrorsPrintCodeMessageAndStatus(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t, jobState{status: gen.JobRunning, processed: 1, total: 2})
+	api := newFakeAPI(t, jobState{status: client.JobRunning, processed: 1, total: 2})
 	tests := []struct {
 		args []string
 		want string
@@ -271,8 +271,8 @@ func TestUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 func TestInterruptWhileWaitingCancelsTheJob(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI(t,
-		jobState{status: gen.JobQueued},
-		jobState{status: gen.JobRunning, processed: 100, total: 1000},
+		jobState{status: client.JobQueued},
+		jobState{status: client.JobRunning, processed: 100, total: 1000},
 	)
 	ctx, interrupt := context.WithCancel(t.Context())
 	defer interrupt()
@@ -297,7 +297,7 @@ func TestInterruptWhileWaitingCancelsTheJob(t *testing.T) {
 func TestInterruptAfterTheJobFinishedReportsThe409(t *testing.T) {
 	t.Parallel()
 	// The job completes between the last poll and the cancel.
-	api := newFakeAPI(t, jobState{status: gen.JobQueued}, jobState{status: gen.JobQueued}, jobState{status: gen.JobCompleted})
+	api := newFakeAPI(t, jobState{status: client.JobQueued}, jobState{status: client.JobQueued}, jobState{status: client.JobCompleted})
 	ctx, interrupt := context.WithCancel(t.Context())
 	defer interrupt()
 	api.onGet = func(n int) {
@@ -392,7 +392,7 @@ func TestJobsListPrintsATable(t *testing.T) {
 }
 
 func TestJobsDownloadDefaultsToTheServersFileName(t *testing.T) {
-	api := newFakeAPI(t, jobState{status: gen.JobCompleted, processed: 3, total: 3})
+	api := newFakeAPI(t, jobState{status: client.JobCompleted, processed: 3, total: 3})
 	t.Chdir(t.TempDir())
 	code, stdout, stderr := runCLI(t, t.Context(), "jobs", "download", fakeJobID.String(), "--url", api.URL())
 	wantCode(t, code, 0, stdout, stderr)
@@ -408,7 +408,7 @@ func TestJobsDownloadDefaultsToTheServersFileName(t *testing.T) {
 
 func TestBrokenDownloadLeavesTheOldFileAndNoTempFile(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t, jobState{status: gen.JobCompleted, processed: 3, total: 3})
+	api := newFakeAPI(t, jobState{status: client.JobCompleted, processed: 3, total: 3})
 	api.truncateCSV = true
 	dir := t.TempDir()
 	file := filepath.Join(dir, "keep.csv")

@@ -6,7 +6,7 @@ import (
 	"math"
 	"net/http"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // setupOrdersCreate is "settle orders create": POST /orders.
@@ -36,7 +36,7 @@ func setupOrdersCreate(fs *flag.FlagSet) action {
 		if err := checkText("buyer", *buyer, 255); err != nil {
 			return err
 		}
-		var params gen.CreateOrderParams
+		var params client.CreateOrderParams
 		if isSet(fs, "idempotency-key") {
 			if n := len([]rune(*key)); n < 1 || n > 255 {
 				return badUsage("--idempotency-key must have 1..255 characters, not %d", n)
@@ -44,12 +44,12 @@ func setupOrdersCreate(fs *flag.FlagSet) action {
 			params.IdempotencyKey = key
 		}
 
-		r, err := s.api.CreateOrderWithResponse(ctx, &params, gen.NewOrder{
+		r, err := s.api.CreateOrderWithResponse(ctx, &params, client.NewOrder{
 			ProductID: productID,
 			Quantity:  qty,
 			BuyerID:   *buyer,
 		})
-		order, err := result(s, r, err, http.StatusOK, func() *gen.Order { return r.JSON200 })
+		order, err := result(s, r, err, http.StatusOK, func() *client.Order { return r.JSON200 })
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func setupOrdersGet(*flag.FlagSet) action {
 			return err
 		}
 		r, err := s.api.GetOrderWithResponse(ctx, id)
-		order, err := result(s, r, err, http.StatusOK, func() *gen.Order { return r.JSON200 })
+		order, err := result(s, r, err, http.StatusOK, func() *client.Order { return r.JSON200 })
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // printJSON writes a response body to w, indented, as one JSON object.
@@ -25,7 +25,7 @@ func printJSON(w io.Writer, body []byte) error {
 }
 
 // showJob prints a job: its response body with --json, else key: value lines.
-func (s *session) showJob(body []byte, j *gen.Job) error {
+func (s *session) showJob(body []byte, j *client.Job) error {
 	if s.json {
 		return printJSON(s.stdout, body)
 	}
@@ -34,7 +34,7 @@ func (s *session) showJob(body []byte, j *gen.Job) error {
 
 // writeJob writes a job as aligned key: value lines. A relative download_url
 // is shown against baseURL, so that it can be pasted into a browser.
-func writeJob(w io.Writer, baseURL string, j *gen.Job) error {
+func writeJob(w io.Writer, baseURL string, j *client.Job) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "job_id:\t%s\n", j.JobID)
 	fmt.Fprintf(tw, "status:\t%s\n", j.Status)
@@ -57,7 +57,7 @@ func writeJob(w io.Writer, baseURL string, j *gen.Job) error {
 }
 
 // writeJobs writes jobs as a table.
-func writeJobs(w io.Writer, jobs []gen.Job) error {
+func writeJobs(w io.Writer, jobs []client.Job) error {
 	if len(jobs) == 0 {
 		_, err := fmt.Fprintln(w, "no jobs")
 		return err
@@ -72,7 +72,7 @@ func writeJobs(w io.Writer, jobs []gen.Job) error {
 }
 
 // writeOrder writes an order as aligned key: value lines.
-func writeOrder(w io.Writer, o *gen.Order) error {
+func writeOrder(w io.Writer, o *client.Order) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "id:\t%s\n", o.ID)
 	fmt.Fprintf(tw, "product_id:\t%d\n", o.ProductID)
@@ -89,7 +89,7 @@ func newTable(w io.Writer) *tabwriter.Writer {
 }
 
 // progressText is a job's progress in words, e.g. "63.0% (630,000 of 1,000,000 rows)".
-func progressText(j *gen.Job) string {
+func progressText(j *client.Job) string {
 	if j.Total == 0 && !isFinal(j.Status) {
 		return fmt.Sprintf("%.1f%% (rows not counted yet)", j.Progress)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 // responseHeaderTimeout bounds the wait for a response to start; a CSV body
@@ -24,7 +24,7 @@ const responseHeaderTimeout = 30 * time.Second
 // stderr.
 type session struct {
 	baseURL string // without a trailing slash
-	api     *gen.ClientWithResponses
+	api     *client.ClientWithResponses
 	json    bool // print response JSON instead of text
 	stdout  io.Writer
 	stderr  io.Writer
@@ -39,9 +39,9 @@ func newSession(g globals, stdout, stderr io.Writer) (*session, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = responseHeaderTimeout
-	api, err := gen.NewClientWithResponses(base,
-		gen.WithHTTPClient(&http.Client{Transport: transport}),
-		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	api, err := client.NewClientWithResponses(base,
+		client.WithHTTPClient(&http.Client{Transport: transport}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("User-Agent", "settle")
 			return nil
 		}))

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 const (
@@ -30,8 +30,8 @@ const (
 )
 
 // isFinal reports whether a job in status st can no longer change.
-func isFinal(st gen.JobStatus) bool {
-	return st == gen.JobCompleted || st == gen.JobFailed || st == gen.JobCancelled
+func isFinal(st client.JobStatus) bool {
+	return st == client.JobCompleted || st == client.JobFailed || st == client.JobCancelled
 }
 
 // waitJob polls job until it is final, showing its progress on stderr, and
@@ -41,7 +41,7 @@ func isFinal(st gen.JobStatus) bool {
 // If ctx is cancelled (Ctrl-C) while waiting, waitJob cancels the job on the
 // server, waits up to cancelGrace for it to stop, and returns a nil job and an
 // error with exit status 130.
-func (s *session) waitJob(ctx context.Context, job *gen.Job, body []byte) (*gen.Job, []byte, error) {
+func (s *session) waitJob(ctx context.Context, job *client.Job, body []byte) (*client.Job, []byte, error) {
 	p := s.newProgress()
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
@@ -88,13 +88,13 @@ func (s *session) waitJob(ctx context.Context, job *gen.Job, body []byte) (*gen.
 	}
 	p.end(job)
 	switch job.Status {
-	case gen.JobFailed:
+	case client.JobFailed:
 		msg := "no reason given"
 		if job.Error != nil {
 			msg = *job.Error
 		}
 		return job, body, &exitError{code: exitFailure, msg: fmt.Sprintf("job %s FAILED: %s", job.JobID, msg)}
-	case gen.JobCancelled:
+	case client.JobCancelled:
 		return job, body, &exitError{code: exitFailure, msg: fmt.Sprintf("job %s was CANCELLED", job.JobID)}
 	}
 	return job, body, nil
@@ -148,9 +148,9 @@ func (s *session) cancelInterrupted(ctx context.Context, id uuid.UUID) error {
 // progress shows a waiting job's state on stderr.
 type progress interface {
 	// update shows the latest state of a job that is not final.
-	update(j *gen.Job)
+	update(j *client.Job)
 	// end shows the last state seen and stops.
-	end(j *gen.Job)
+	end(j *client.Job)
 }
 
 // newProgress returns a progress bar when stderr is a terminal, and progress
@@ -171,7 +171,7 @@ func newBarProgress(w io.Writer) *barProgress {
 	return &barProgress{bar: progressbar.NewOptions(100,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionSetDescription(string(gen.JobQueued)),
+		progressbar.OptionSetDescription(string(client.JobQueued)),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionShowElapsedTimeOnFinish(),
@@ -180,15 +180,15 @@ func newBarProgress(w io.Writer) *barProgress {
 	)}
 }
 
-func (b *barProgress) update(j *gen.Job) {
+func (b *barProgress) update(j *client.Job) {
 	b.bar.Describe(describe(j))
 	// A job at 100% that is not yet COMPLETED must not finish the bar.
 	_ = b.bar.Set(min(int(j.Progress), 99))
 }
 
-func (b *barProgress) end(j *gen.Job) {
+func (b *barProgress) end(j *client.Job) {
 	b.bar.Describe(describe(j))
-	if j.Status == gen.JobCompleted {
+	if j.Status == client.JobCompleted {
 		_ = b.bar.Finish()
 		return
 	}
@@ -197,11 +197,11 @@ func (b *barProgress) end(j *gen.Job) {
 }
 
 // describe is the bar's label, e.g. "RUNNING 630,000/1,000,000 rows".
-func describe(j *gen.Job) string {
+func describe(j *client.Job) string {
 	switch {
-	case j.Status == gen.JobQueued:
+	case j.Status == client.JobQueued:
 		return string(j.Status)
-	case j.Total == 0 && j.Status == gen.JobRunning:
+	case j.Total == 0 && j.Status == client.JobRunning:
 		return "RUNNING counting rows"
 	}
 	return fmt.Sprintf("%s %s/%s rows", j.Status, thousands(j.Processed), thousands(j.Total))
@@ -216,18 +216,18 @@ type lineProgress struct {
 	lastLine string
 }
 
-func (p *lineProgress) update(j *gen.Job) {
+func (p *lineProgress) update(j *client.Job) {
 	if !p.last.IsZero() && time.Since(p.last) < lineInterval {
 		return
 	}
 	p.print(j)
 }
 
-func (p *lineProgress) end(j *gen.Job) {
+func (p *lineProgress) end(j *client.Job) {
 	p.print(j)
 }
 
-func (p *lineProgress) print(j *gen.Job) {
+func (p *lineProgress) print(j *client.Job) {
 	line := fmt.Sprintf("%s %.1f%% %d/%d", j.Status, j.Progress, j.Processed, j.Total)
 	if line == p.lastLine {
 		return

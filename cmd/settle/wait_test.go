@@ -5,24 +5,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/gen/client"
 )
 
 func TestBarShowsStatusCountsAndPercent(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	p := newBarProgress(&buf)
-	p.update(&gen.Job{Status: gen.JobQueued})
-	p.update(&gen.Job{Status: gen.JobRunning, Progress: 63, Processed: 630_000, Total: 1_000_000})
+	p.update(&client.Job{Status: client.JobQueued})
+	p.update(&client.Job{Status: client.JobRunning, Progress: 63, Processed: 630_000, Total: 1_000_000})
 	if out := buf.String(); !strings.Contains(out, "RUNNING 630,000/1,000,000 rows") || !strings.Contains(out, "63%") {
 		t.Errorf("bar output lacks the description or the percent:\n%q", out)
 	}
 	// 100% while RUNNING must not finish the bar.
-	p.update(&gen.Job{Status: gen.JobRunning, Progress: 100, Processed: 10, Total: 10})
+	p.update(&client.Job{Status: client.JobRunning, Progress: 100, Processed: 10, Total: 10})
 	if p.bar.IsFinished() {
 		t.Error("the bar finished before the job COMPLETED")
 	}
-	p.end(&gen.Job{Status: gen.JobCompleted, Progress: 100, Processed: 10, Total: 10})
+	p.end(&client.Job{Status: client.JobCompleted, Progress: 100, Processed: 10, Total: 10})
 	out := buf.String()
 	if !p.bar.IsFinished() || !strings.Contains(out, "100%") || !strings.HasSuffix(out, "\n") {
 		t.Errorf("the bar did not end full on its own line:\n%q", out)
@@ -33,10 +33,10 @@ func TestProgressLinesAtMostOncePerSecond(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	p := &lineProgress{w: &buf}
-	p.update(&gen.Job{Status: gen.JobQueued})
-	p.update(&gen.Job{Status: gen.JobRunning, Progress: 63, Processed: 630000, Total: 1000000})
-	p.update(&gen.Job{Status: gen.JobRunning, Progress: 64, Processed: 640000, Total: 1000000})
-	p.end(&gen.Job{Status: gen.JobCompleted, Progress: 100, Processed: 1000000, Total: 1000000})
+	p.update(&client.Job{Status: client.JobQueued})
+	p.update(&client.Job{Status: client.JobRunning, Progress: 63, Processed: 630000, Total: 1000000})
+	p.update(&client.Job{Status: client.JobRunning, Progress: 64, Processed: 640000, Total: 1000000})
+	p.end(&client.Job{Status: client.JobCompleted, Progress: 100, Processed: 1000000, Total: 1000000})
 	want := "QUEUED 0.0% 0/0\nCOMPLETED 100.0% 1000000/1000000\n"
 	if buf.String() != want {
 		t.Errorf("lines = %q, want %q", buf.String(), want)
