@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/localdb"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -66,8 +67,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := config.NewLogger(cfg)
-	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 2})
+	log := config.NewLogger(cfg, os.Stderr)
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/localdb"
 	"github.com/ordersettle/ordersettle/internal/seed"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
@@ -67,8 +68,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := config.NewLogger(cfg)
-	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 4})
+	log := config.NewLogger(cfg, os.Stderr)
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 4})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/localdb"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
@@ -49,10 +50,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log := config.NewLogger(cfg)
+	log := config.NewLogger(cfg, os.Stderr)
 	slog.SetDefault(log)
 
-	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
