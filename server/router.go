@@ -23,7 +23,9 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true // request cancellation and deadlines reach SQL
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID, gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.metrics.observe) // recovered logs with slog
+	// The access log and the metrics see every answer, including those of
+	// the recovery middleware (which logs panics with slog).
+	r.Use(requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 
@@ -45,11 +47,15 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
+// probeRoutes are never shed: a busy server must still say that it is live
+// and ready. (/metrics is outside the API routes and not shed either.)
+var probeRoutes = map[string]bool{"/livez": true, "/readyz": true, "/health": true}
+
 // shedLoad answers 503 at once when MaxInFlight API requests are being
 // served, so that overload gets a fast, clear answer instead of a pile-up.
-// GET /health is exempt: it must tell the truth under load.
+// The probes are exempt: they must tell the truth under load.
 func (s *Server) shedLoad(c *gin.Context) {
-	if c.FullPath() == "/health" {
+	if probeRoutes[c.FullPath()] {
 		c.Next()
 		return
 	}
