@@ -23,6 +23,11 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true // request cancellation and deadlines reach SQL
 	r.HandleMethodNotAllowed = true
+	// No redirects: GET /products/ is a 404 in the contract's shape like any
+	// unknown path, not a 301 to /products (or a 307 with an empty body for a
+	// POST). /docs redirects to /docs/ explicitly, for humans.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	// The access log and the metrics see every answer, including those of
 	// the recovery middleware (which logs panics with slog).
 	r.Use(requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
@@ -37,7 +42,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/docs/*asset", gin.WrapH(docs))
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 
-	routes := r.Group("", s.shedLoad, s.deadline, readBody, validateRequest(s.specRouter))
+	routes := r.Group("", s.shedLoad, s.deadline, strictQuery, readBody, validateRequest(s.specRouter))
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc:  requestError,
 		HandlerErrorFunc:         s.handlerError,
