@@ -222,3 +222,29 @@ func TestServeAndStop(t *testing.T) {
 		t.Errorf("the log lacks the access-log line of GET /products (%v) or the shutdown (%v):\n%s", access, shutdown, stderr.String())
 	}
 }
+
+// TestComposeFile: docker-compose.yml gives the server longer than its
+// shutdown timeout to stop, checks its health with `server healthcheck`,
+// and checks PostgreSQL over TCP (not the entrypoint's socket-only server).
+func TestComposeFile(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(b)
+	m := regexp.MustCompile(`(?m)^\s+stop_grace_period:\s*(\S+)`).FindStringSubmatch(compose)
+	if m == nil {
+		t.Fatal("docker-compose.yml sets no stop_grace_period")
+	}
+	if grace, err := time.ParseDuration(m[1]); err != nil || grace <= shutdownTimeout {
+		t.Errorf("stop_grace_period %s (%v) must be longer than the shutdown timeout %s", m[1], err, shutdownTimeout)
+	}
+	for _, want := range []string{
+		`test: ["CMD", "server", "healthcheck"]`,
+		`test: ["CMD", "pg_isready", "-h", "127.0.0.1"`,
+	} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+}
