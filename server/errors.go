@@ -96,7 +96,7 @@ func (s *Server) handlerError(c *gin.Context, err error) { s.writeUnexpected(c, 
 func (s *Server) responseError(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		// Too late to answer; the client sees a truncated body.
-		s.log.Error("writing response failed", "path", c.Request.URL.Path, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "writing response failed", "path", c.Request.URL.Path, "err", err)
 		return
 	}
 	s.writeUnexpected(c, err)
@@ -170,7 +170,7 @@ func routeNotInSpec(c *gin.Context, methodMismatch bool) {
 
 // recovered answers a request whose handler panicked.
 func (s *Server) recovered(c *gin.Context, v any) {
-	s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", v, "stack", string(debug.Stack()))
+	s.log.ErrorContext(c.Request.Context(), "handler panicked", "path", c.Request.URL.Path, "panic", v, "stack", string(debug.Stack()))
 	writeError(c, http.StatusInternalServerError, apiError(gen.CodeInternal, "internal error; the server log has the details"))
 }
 

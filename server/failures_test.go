@@ -93,8 +93,9 @@ func wantUnavailable(t *testing.T, o rawResponse) {
 }
 
 // TestDatabaseUnreachable: with nothing listening where the database should
-// be, every operation answers 503 UNAVAILABLE with Retry-After, quickly, and
-// /health answers 503 in its own shape.
+// be, every operation answers 503 UNAVAILABLE with Retry-After, quickly;
+// /readyz and /health answer 503 in their own shape, and /livez, which never
+// touches the database, 200.
 func TestDatabaseUnreachable(t *testing.T) {
 	t.Parallel()
 	// Port 1 on the loopback refuses connections. The "postgres" driver is
@@ -111,6 +112,18 @@ func TestDatabaseUnreachable(t *testing.T) {
 	if health.StatusCode() != http.StatusServiceUnavailable || health.JSON503 == nil ||
 		health.JSON503.Status != client.ReadinessUnavailable || health.JSON503.Database != client.DatabaseUnreachable {
 		t.Errorf("GET /health: status %d: %s; want 503 unavailable/unreachable", health.StatusCode(), health.Body)
+	}
+	ready, err := h.client.GetReadinessWithResponse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready.StatusCode() != http.StatusServiceUnavailable || ready.JSON503 == nil ||
+		ready.JSON503.Status != client.ReadinessUnavailable || ready.JSON503.Database != client.DatabaseUnreachable {
+		t.Errorf("GET /readyz: status %d: %s; want 503 unavailable/unreachable", ready.StatusCode(), ready.Body)
+	}
+	live, err := h.client.GetLivenessWithResponse(ctx)
+	if err != nil || live.JSON200 == nil || live.JSON200.Status != client.LivenessOK {
+		t.Errorf("GET /livez: %v, status %d: %s; want 200 ok", err, live.StatusCode(), live.Body)
 	}
 
 	for _, op := range apiOperations() {
@@ -222,10 +235,7 @@ func TestLoadShedding(t *testing.T) {
 			t.Errorf("%s: shedding took %v; it must answer at once", op.name, took)
 		}
 	}
-	health, err := h.client.GetHealthWithResponse(ctx)
-	if err != nil || health.JSON200 == nil {
-		t.Fatalf("GET /health under load: %v, status %d: %s; want 200", err, health.StatusCode(), health.Body)
-	}
+	wantProbesOK(t, h)
 	metrics := getUnvalidated(t, h.url+"/metrics")
 	if !strings.Contains(string(metrics.body), "ordersettle_http_requests_shed_total "+strconv.Itoa(len(apiOperations()))) {
 		t.Errorf("shed counter is not %d:\n%s", len(apiOperations()), grepLines(string(metrics.body), "shed"))
@@ -274,7 +284,8 @@ func grepLines(s, substr string) string {
 // TestPanicIsA500 runs the server over a store without a pool, so that
 // every database call panics: the recovery middleware must answer 500
 // INTERNAL in the contract's shape without leaking the panic, and the
-// server must go on serving.
+// server must go on serving. The readiness check pings in a goroutine of its
+// own; its panic must still become the probe's 500, not a crash.
 func TestPanicIsA500(t *testing.T) {
 	t.Parallel()
 	broken := store.New(nil)
@@ -287,8 +298,8 @@ func TestPanicIsA500(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	doer := newValidatingDoer(t, ts.Client())
-	for range 2 { // the second answer proves the server survived the first panic
-		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/health", nil)
+	for _, path := range []string{"/health", "/readyz", "/health", "/readyz"} { // the later answers prove the server survived
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
 		resp, err := doer.Do(req)
 		if err != nil {
 			t.Fatal(err)

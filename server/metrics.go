@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ordersettle/ordersettle/internal/buildinfo"
 )
 
 // metrics are the HTTP layer's Prometheus metrics.
@@ -41,7 +43,16 @@ func newMetrics(reg *prometheus.Registry, extra []prometheus.Collector) (*metric
 			Help: "API requests answered 503 because MaxInFlight requests were in flight.",
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.requests, m.duration, m.shed}, extra...) {
+	build := buildinfo.Read()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ordersettle_build_info",
+		Help: "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{
+			"version": build.Version, "revision": build.Revision, "goversion": build.GoVersion,
+		},
+	})
+	buildInfo.Set(1)
+	for _, c := range append([]prometheus.Collector{m.requests, m.duration, m.shed, buildInfo}, extra...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -49,17 +60,36 @@ func newMetrics(reg *prometheus.Registry, extra []prometheus.Collector) (*metric
 	return m, nil
 }
 
-// observe records every request under its route template (never the raw
-// path, which would explode the label set); unknown paths share "unmatched".
+// observe records every request under its method (bounded, see methodLabel)
+// and route template (never the raw path, which would explode the label
+// set; unknown paths share "unmatched").
 func (m *metrics) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
+	method, route := methodLabel(c.Request.Method), routeLabel(c)
+	m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+}
+
+// methodLabel is the method as metrics and the access log name it: one of
+// the methods HTTP APIs use, or OTHER, so that made-up methods cannot add
+// label values (each would be a new series for as long as the process runs).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	default:
+		return "OTHER"
 	}
-	m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-	m.duration.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+}
+
+// routeLabel is the route template that matched the request, or "unmatched".
+func routeLabel(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
 }
 
 func (m *metrics) handler() http.Handler {

@@ -23,7 +23,14 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true // request cancellation and deadlines reach SQL
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID, gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.metrics.observe) // recovered logs with slog
+	// No redirects: GET /products/ is a 404 in the contract's shape like any
+	// unknown path, not a 301 to /products (or a 307 with an empty body for a
+	// POST). /docs redirects to /docs/ explicitly, for humans.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// The access log and the metrics see every answer, including those of
+	// the recovery middleware (which logs panics with slog).
+	r.Use(requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 
@@ -35,7 +42,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/docs/*asset", gin.WrapH(docs))
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 
-	routes := r.Group("", s.shedLoad, s.deadline, readBody, validateRequest(s.specRouter))
+	routes := r.Group("", s.shedLoad, s.deadline, strictQuery, readBody, validateRequest(s.specRouter))
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc:  requestError,
 		HandlerErrorFunc:         s.handlerError,
@@ -45,11 +52,15 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
+// probeRoutes are never shed: a busy server must still say that it is live
+// and ready. (/metrics is outside the API routes and not shed either.)
+var probeRoutes = map[string]bool{"/livez": true, "/readyz": true, "/health": true}
+
 // shedLoad answers 503 at once when MaxInFlight API requests are being
 // served, so that overload gets a fast, clear answer instead of a pile-up.
-// GET /health is exempt: it must tell the truth under load.
+// The probes are exempt: they must tell the truth under load.
 func (s *Server) shedLoad(c *gin.Context) {
-	if c.FullPath() == "/health" {
+	if probeRoutes[c.FullPath()] {
 		c.Next()
 		return
 	}

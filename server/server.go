@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/routers"
@@ -42,7 +43,9 @@ type Jobs interface {
 
 // Config tunes the HTTP layer. Zero values get the defaults below.
 type Config struct {
-	// Logger receives request failures; nil means slog.Default().
+	// Logger receives the access log and request failures; nil means
+	// slog.Default(). Its handler is wrapped with LogHandler, so that lines
+	// logged while serving a request carry its request_id.
 	Logger *slog.Logger
 	// MaxInFlight caps the API requests served at once; more are answered
 	// 503 UNAVAILABLE at once. Default 1024.
@@ -73,6 +76,9 @@ type Server struct {
 	specRouter routers.Router
 	metrics    *metrics
 	inFlight   chan struct{} // a slot per API request in flight
+	dbCheck    *dbCheck      // the probes' database check
+	// shuttingDown is set by BeginShutdown; the probes then answer 503.
+	shuttingDown atomic.Bool
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -83,6 +89,7 @@ func New(st Store, orders Orders, jobs Jobs, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -106,6 +113,7 @@ func New(st Store, orders Orders, jobs Jobs, cfg Config) (*Server, error) {
 		specRouter: specRouter,
 		metrics:    m,
 		inFlight:   make(chan struct{}, cfg.MaxInFlight),
+		dbCheck:    &dbCheck{ping: st.Ping},
 	}, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -51,9 +53,11 @@ func newSpecRouter() (routers.Router, error) {
 
 // readBody reads the whole request body, up to MaxBodyBytes, so that a body
 // over the limit is refused with 413 before anything else reads it, chunked
-// or not, and a JSON body that is more than one JSON value is refused with
-// 400 (kin-openapi decodes the first value and ignores the rest, so
-// `{…}{…}` or `{…} junk` would otherwise pass).
+// or not; a body that does not arrive before the server's ReadTimeout gets
+// 408. A JSON body that is more than one JSON value is refused with 400
+// (kin-openapi decodes the first value and ignores the rest, so `{…}{…}` or
+// `{…} junk` would otherwise pass), and so is one with invalid UTF-8 or a
+// duplicate key (see checkJSON).
 func readBody(c *gin.Context) {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		c.Next()
@@ -69,28 +73,41 @@ func readBody(c *gin.Context) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	var maxErr *http.MaxBytesError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &maxErr):
 		tooLarge()
 		return
-	case err != nil:
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The server's ReadTimeout fired while the body was arriving. The
+		// error's text names both socket addresses: never echo it.
+		writeError(c, http.StatusRequestTimeout,
+			apiError(gen.CodeRequestTimeout, "the request body did not arrive in time; send it again"))
+		return
+	case errors.As(err, &netErr):
+		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "reading the request body failed: the connection failed"))
+		return
+	case err != nil: // a malformed chunked encoding, a body shorter than its Content-Length
 		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "reading the request body failed: %v", err))
 		return
 	}
-	if err := singleJSONValue(c.ContentType(), body); err != nil {
-		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
-		return
+	if c.ContentType() == "application/json" && len(bytes.TrimSpace(body)) > 0 {
+		// Other media types and empty bodies are left to the validator.
+		if err := singleJSONValue(body); err != nil {
+			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
+			return
+		}
+		if err := checkJSON(body); err != nil {
+			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body: %v", err))
+			return
+		}
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	c.Next()
 }
 
 // singleJSONValue reports a JSON body that is not exactly one JSON value.
-// Other media types and empty bodies are left to the validator.
-func singleJSONValue(mediaType string, body []byte) error {
-	if mediaType != "application/json" || len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
+func singleJSONValue(body []byte) error {
 	var v json.RawMessage // checks the whole body, decodes nothing
 	return json.Unmarshal(body, &v)
 }
@@ -180,4 +197,15 @@ func describeValidationError(err error) string {
 		return where + ": " + reqErr.Err.Error()
 	}
 	return where + ": " + reqErr.Reason
+}
+
+// strictQuery refuses a query string that does not parse (a ";" separator,
+// a bad %-escape) with 400, instead of letting the parameters it holds be
+// dropped silently: GET /jobs?status=bogus;x must not list every job.
+func strictQuery(c *gin.Context) {
+	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "query string: %v", err))
+		return
+	}
+	c.Next()
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
@@ -28,7 +29,8 @@ const DefaultMaxOpenConns = 32
 
 // Store is the data access layer. It is safe for concurrent use.
 type Store struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	probe *sql.DB // Ping's connection of its own; nil: Ping uses db
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
@@ -60,21 +62,28 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect to database: %w", translate(err))
 	}
-	return &Store{db: db}, nil
+	probe, err := openProbe(dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &Store{db: db, probe: probe}, nil
 }
 
 // New wraps an open pool. The pool's connections must run with TimeZone=UTC.
+// Its Ping shares the pool (there is no DSN to open a connection of its
+// own): fine for tools and tests, not for a server's readiness probe.
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
 // DB returns the underlying pool, for migrations, health metrics and tests.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	return translate(s.db.PingContext(ctx))
+// Close closes the pool and Ping's connection.
+func (s *Store) Close() error {
+	if s.probe != nil {
+		_ = s.probe.Close()
+	}
+	return s.db.Close()
 }
 
 // withSessionDefaults adds the session settings the service relies on to dsn

@@ -10,8 +10,6 @@ import (
 	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
-
 func newProduct(t *testing.T, st *store.Store, stock, price int32) store.Product {
 	t.Helper()
 	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: "p", Stock: stock, PriceCents: price})

@@ -4,6 +4,9 @@
 // same rows. It uses the same database as the server: DATABASE_URL, DB_*, or
 // the local PostgreSQL in LOCAL_PG_DIR (started for the duration if the
 // server is not running).
+//
+// -h, --help and help print the usage; --version and version print the
+// version. Wrong flags or arguments exit with status 2, doing nothing.
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,7 +23,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/ordersettle/ordersettle/internal/buildinfo"
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/localdb"
 	"github.com/ordersettle/ordersettle/internal/seed"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
@@ -28,10 +34,46 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	err := run(ctx, os.Args[1:])
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2) // run printed the problem and the usage
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
+}
+
+// errUsage reports wrong arguments, after run printed the problem and the
+// usage on stderr: exit status 2, nothing done.
+var errUsage = errors.New("wrong arguments")
+
+const usageText = `usage: seed [flags]
+
+Loads demo data into the service's database (DATABASE_URL, else DB_HOST and
+friends, else the local PostgreSQL in LOCAL_PG_DIR): five products with
+stock when there are none, and N payment transactions, replacing the
+existing ones unless -append is given. The same flags give the same rows.
+
+  seed help     print this help (also -h, --help)
+  seed version  print the version (also --version)
+
+Flags:
+`
+
+// usage prints the help text and the flags of fs to w.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usageText)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// badUsage prints problem and the usage on stderr and returns errUsage.
+func badUsage(fs *flag.FlagSet, problem string) error {
+	fmt.Fprintf(os.Stderr, "seed: %s\n\n", problem)
+	usage(os.Stderr, fs)
+	return errUsage
 }
 
 func run(ctx context.Context, args []string) error {
@@ -43,32 +85,49 @@ func run(ctx context.Context, args []string) error {
 	seedValue := fs.Uint64("seed", 42, "random seed; the same flags give the same rows")
 	keep := fs.Bool("append", false, "keep existing transactions (default: replace them)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.SetOutput(io.Discard) // problems and the usage are printed below
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(os.Stdout, fs)
+			return nil
+		}
+		return badUsage(fs, err.Error())
+	}
+	switch {
+	case fs.NArg() == 1 && len(args) == 1 && fs.Arg(0) == "help":
+		usage(os.Stdout, fs)
+		return nil
+	case fs.NArg() == 1 && len(args) == 1 && fs.Arg(0) == "version",
+		fs.NArg() == 0 && *version:
+		fmt.Println(buildinfo.Read().String("seed"))
+		return nil
+	case fs.NArg() > 0:
+		return badUsage(fs, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	from, err := time.Parse(time.DateOnly, *fromFlag)
 	if err != nil {
-		return fmt.Errorf("-from: want YYYY-MM-DD: %w", err)
+		return badUsage(fs, fmt.Sprintf("-from %q: want YYYY-MM-DD", *fromFlag))
 	}
 	to, err := time.Parse(time.DateOnly, *toFlag)
 	if err != nil {
-		return fmt.Errorf("-to: want YYYY-MM-DD: %w", err)
+		return badUsage(fs, fmt.Sprintf("-to %q: want YYYY-MM-DD", *toFlag))
 	}
 	switch {
 	case to.Before(from):
-		return errors.New("-to must not be before -from")
+		return badUsage(fs, "-to must not be before -from")
 	case *n < 0:
-		return errors.New("-n must not be negative")
+		return badUsage(fs, "-n must not be negative")
 	case *merchants < 1:
-		return errors.New("-merchants must be at least 1")
+		return badUsage(fs, "-merchants must be at least 1")
 	}
 
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	log := config.NewLogger(cfg)
-	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 4})
+	log := config.NewLogger(cfg, os.Stderr)
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: 4})
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 // Command server runs the ordersettle HTTP service.
 //
-// Configuration comes from the environment (see internal/config and the
-// README). With no DATABASE_URL or DB_HOST it starts a private PostgreSQL
-// cluster from the locally installed binaries, in LOCAL_PG_DIR (.pgdata).
+// Configuration comes from the environment (`server -h` lists it; see also
+// internal/config and the README). With no DATABASE_URL or DB_HOST it starts
+// a private PostgreSQL cluster from the locally installed binaries, in
+// LOCAL_PG_DIR (.pgdata). `server healthcheck` asks a running server whether
+// it is ready, for container healthchecks.
 package main
 
 import (
@@ -22,7 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ordersettle/ordersettle/internal/buildinfo"
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/localdb"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
@@ -30,19 +34,27 @@ import (
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// shutdownTimeout bounds the graceful shutdown of the HTTP server.
+// shutdownTimeout bounds the graceful shutdown of the HTTP server: requests
+// in flight get this long to finish. (docker-compose.yml's stop_grace_period
+// must be longer.)
 const shutdownTimeout = 15 * time.Second
 
 // purgeInterval is how often expired idempotency keys are deleted.
 const purgeInterval = time.Hour
 
 func main() {
+	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// serve runs the service until SIGINT or SIGTERM and returns the exit code.
+func serve() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func run(ctx context.Context) error {
@@ -50,10 +62,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log := config.NewLogger(cfg)
+	// Lines logged with a request's context carry its request_id.
+	log := slog.New(server.LogHandler(config.NewLogger(cfg, os.Stderr).Handler()))
 	slog.SetDefault(log)
 
-	st, closeDB, err := config.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
@@ -111,7 +124,8 @@ func run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "health", base+"/health")
+	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "readyz", base+"/readyz",
+		"version", buildinfo.Read().Version, "revision", buildinfo.Read().Revision)
 
 	// The order committer stops after the HTTP server has shut down: the
 	// orders of requests still being served are committed and answered,
@@ -127,6 +141,9 @@ func run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		// Readiness turns 503 first, so that load balancers stop sending
+		// traffic, then requests in flight finish.
+		srv.BeginShutdown()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()

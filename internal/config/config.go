@@ -1,6 +1,7 @@
-// Package config reads the service's configuration from the environment and
-// finds its database: DATABASE_URL, else DB_HOST and friends, else a private
-// PostgreSQL cluster started from the locally installed binaries.
+// Package config reads the service's configuration from the environment.
+// Vars lists every variable it reads with its default and meaning (the
+// server's usage text prints it); the defaults of settings that belong to a
+// package (settlement, server, store) are that package's exported defaults.
 package config
 
 import (
@@ -12,53 +13,106 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 // Config is the environment of the service's commands. Field comments name
-// the variable and its default.
+// the variable; Vars has the defaults.
 type Config struct {
 	// DatabaseURL (DATABASE_URL) wins over the DB_* variables when set.
 	DatabaseURL string
 	// DBHost (DB_HOST); when neither it nor DATABASE_URL is set, a local
 	// PostgreSQL cluster is started in LocalPGDir.
 	DBHost     string
-	DBPort     int    // DB_PORT, 5432
-	DBUser     string // DB_USER, postgres
-	DBPassword string // DB_PASSWORD, empty
-	DBName     string // DB_NAME, ordersettle
-	DBSSLMode  string // DB_SSLMODE, disable: lib/pq sslmode for DB_HOST
-	// DBMaxConns (DB_MAX_CONNS, 32) caps this process's database connections.
+	DBPort     int    // DB_PORT
+	DBUser     string // DB_USER
+	DBPassword string // DB_PASSWORD
+	DBName     string // DB_NAME
+	DBSSLMode  string // DB_SSLMODE: lib/pq sslmode for DB_HOST
+	// DBMaxConns (DB_MAX_CONNS) caps this process's database connections.
 	DBMaxConns int
 
-	Port int // PORT, 8080
+	Port int // PORT
 
-	Workers       int    // WORKERS, 8: settlement worker goroutines
-	BatchSize     int    // BATCH_SIZE, 10000: transactions per settlement batch
-	SettlementDir string // SETTLEMENT_DIR, /tmp/settlements: where settlement CSVs are written
-	// JobLease (JOB_LEASE, 15s): a running job whose server stops renewing it
-	// for this long (the process died) is run again by another server.
+	Workers       int    // WORKERS: settlement worker goroutines
+	BatchSize     int    // BATCH_SIZE: transactions per settlement batch
+	SettlementDir string // SETTLEMENT_DIR: where settlement CSVs are written
+	// JobLease (JOB_LEASE): a running job whose server stops renewing it for
+	// this long (the process died) is run again by another server.
 	JobLease time.Duration
 
-	// OrderCommitters (ORDER_COMMITTERS, ordercommit.DefaultCommitters) is
-	// how many order batches are committed at once.
+	// OrderCommitters (ORDER_COMMITTERS) is how many order batches are
+	// committed at once.
 	OrderCommitters int
-	// OrderBatchSize (ORDER_BATCH_SIZE, ordercommit.DefaultMaxBatch) is the
-	// most orders one batch (one transaction) holds.
+	// OrderBatchSize (ORDER_BATCH_SIZE) is the most orders one batch (one
+	// transaction) holds.
 	OrderBatchSize int
-	// OrderQueueSize (ORDER_QUEUE_SIZE, ordercommit.DefaultQueueSize) is how
-	// many orders may wait for a committer; more are answered 503 at once.
+	// OrderQueueSize (ORDER_QUEUE_SIZE) is how many orders may wait for a
+	// committer; more are answered 503 at once.
 	OrderQueueSize int
 
-	// Migrate (MIGRATE, true) applies the schema migrations at server start.
+	// Migrate (MIGRATE) applies the schema migrations at server start.
 	Migrate bool
-	// MaxInFlight (MAX_IN_FLIGHT, 1024) caps the API requests served at once.
+	// MaxInFlight (MAX_IN_FLIGHT) caps the API requests served at once.
 	MaxInFlight int
-	// RequestTimeout (REQUEST_TIMEOUT, 10s) bounds each API request.
+	// RequestTimeout (REQUEST_TIMEOUT) bounds each API request.
 	RequestTimeout time.Duration
-	// LocalPGDir (LOCAL_PG_DIR, .pgdata) holds the local cluster's data.
+	// LocalPGDir (LOCAL_PG_DIR) holds the local cluster's data.
 	LocalPGDir string
-	// LogLevel (LOG_LEVEL, info): debug, info, warn or error.
+	// LogLevel (LOG_LEVEL): debug, info, warn or error.
 	LogLevel string
+	// LogFormat (LOG_FORMAT): text, or json for one JSON object per line.
+	LogFormat string
+}
+
+// Defaults of the settings that belong to no other package.
+const (
+	defaultDBPort        = 5432
+	defaultDBUser        = "postgres"
+	defaultDBName        = "ordersettle"
+	defaultDBSSLMode     = "disable"
+	defaultPort          = 8080
+	defaultSettlementDir = "/tmp/settlements"
+	defaultMigrate       = true
+	defaultLocalPGDir    = ".pgdata"
+	defaultLogLevel      = "info"
+	defaultLogFormat     = "text"
+)
+
+// Var documents an environment variable that FromEnv reads.
+type Var struct {
+	Name    string
+	Default string // empty: unset by default
+	Meaning string
+}
+
+// Vars lists every variable FromEnv reads, with its default and meaning, in
+// the order the server's usage text shows them.
+var Vars = []Var{
+	{"DATABASE_URL", "", "PostgreSQL URL; wins over the DB_* variables"},
+	{"DB_HOST", "", "database host when DATABASE_URL is unset; with neither, a local PostgreSQL is started in LOCAL_PG_DIR"},
+	{"DB_PORT", strconv.Itoa(defaultDBPort), "database port"},
+	{"DB_USER", defaultDBUser, "database user"},
+	{"DB_PASSWORD", "", "database password"},
+	{"DB_NAME", defaultDBName, "database name"},
+	{"DB_SSLMODE", defaultDBSSLMode, "lib/pq sslmode for DB_HOST"},
+	{"DB_MAX_CONNS", strconv.Itoa(store.DefaultMaxOpenConns), "database connections this process opens; beyond it work waits"},
+	{"PORT", strconv.Itoa(defaultPort), "HTTP port"},
+	{"WORKERS", strconv.Itoa(settlement.DefaultWorkers), "settlement worker goroutines"},
+	{"BATCH_SIZE", strconv.Itoa(settlement.DefaultBatchSize), "transactions per settlement batch (about)"},
+	{"SETTLEMENT_DIR", defaultSettlementDir, "where settlement CSV files are written"},
+	{"JOB_LEASE", settlement.DefaultLease.String(), "a running job not renewed this long (its server died) is run again"},
+	{"REQUEST_TIMEOUT", server.DefaultRequestTimeout.String(), "bound on each API request, database waits included (then 503)"},
+	{"MAX_IN_FLIGHT", strconv.Itoa(server.DefaultMaxInFlight), "API requests served at once; more are answered 503 at once"},
+	{"ORDER_COMMITTERS", strconv.Itoa(ordercommit.DefaultCommitters), "order batches committed at once"},
+	{"ORDER_BATCH_SIZE", strconv.Itoa(ordercommit.DefaultMaxBatch), "most orders one batch (one transaction) holds"},
+	{"ORDER_QUEUE_SIZE", strconv.Itoa(ordercommit.DefaultQueueSize), "orders that may wait for a committer; more are answered 503 at once"},
+	{"MIGRATE", strconv.FormatBool(defaultMigrate), "apply the schema migrations at start"},
+	{"LOCAL_PG_DIR", defaultLocalPGDir, "data directory of the local PostgreSQL"},
+	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error"},
+	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)"},
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
@@ -66,13 +120,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:   getenv("DATABASE_URL"),
 		DBHost:        getenv("DB_HOST"),
-		DBUser:        orDefault(getenv("DB_USER"), "postgres"),
+		DBUser:        orDefault(getenv("DB_USER"), defaultDBUser),
 		DBPassword:    getenv("DB_PASSWORD"),
-		DBName:        orDefault(getenv("DB_NAME"), "ordersettle"),
-		DBSSLMode:     orDefault(getenv("DB_SSLMODE"), "disable"),
-		SettlementDir: orDefault(getenv("SETTLEMENT_DIR"), "/tmp/settlements"),
-		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), ".pgdata"),
-		LogLevel:      orDefault(getenv("LOG_LEVEL"), "info"),
+		DBName:        orDefault(getenv("DB_NAME"), defaultDBName),
+		DBSSLMode:     orDefault(getenv("DB_SSLMODE"), defaultDBSSLMode),
+		SettlementDir: orDefault(getenv("SETTLEMENT_DIR"), defaultSettlementDir),
+		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), defaultLocalPGDir),
+		LogLevel:      orDefault(getenv("LOG_LEVEL"), defaultLogLevel),
+		LogFormat:     orDefault(getenv("LOG_FORMAT"), defaultLogFormat),
 	}
 	var errs []string
 	intVar := func(name string, def, minimum, maximum int) int {
@@ -87,17 +142,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
-	c.DBPort = intVar("DB_PORT", 5432, 1, 65535)
-	c.DBMaxConns = intVar("DB_MAX_CONNS", 32, 2, 1000)
-	c.Port = intVar("PORT", 8080, 0, 65535)
-	c.Workers = intVar("WORKERS", 8, 1, 256)
-	c.BatchSize = intVar("BATCH_SIZE", 10000, 100, 1_000_000)
-	c.MaxInFlight = intVar("MAX_IN_FLIGHT", 1024, 1, 1_000_000)
+	c.DBPort = intVar("DB_PORT", defaultDBPort, 1, 65535)
+	c.DBMaxConns = intVar("DB_MAX_CONNS", store.DefaultMaxOpenConns, 2, 1000)
+	c.Port = intVar("PORT", defaultPort, 0, 65535)
+	c.Workers = intVar("WORKERS", settlement.DefaultWorkers, 1, 256)
+	c.BatchSize = intVar("BATCH_SIZE", settlement.DefaultBatchSize, 100, 1_000_000)
+	c.MaxInFlight = intVar("MAX_IN_FLIGHT", server.DefaultMaxInFlight, 1, 1_000_000)
 	c.OrderCommitters = intVar("ORDER_COMMITTERS", ordercommit.DefaultCommitters, 1, 64)
 	c.OrderBatchSize = intVar("ORDER_BATCH_SIZE", ordercommit.DefaultMaxBatch, 1, 10_000)
 	c.OrderQueueSize = intVar("ORDER_QUEUE_SIZE", ordercommit.DefaultQueueSize, 1, 1_000_000)
 
-	c.Migrate = true
+	c.Migrate = defaultMigrate
 	if v := getenv("MIGRATE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -117,12 +172,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
-	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond)
-	c.JobLease = durationVar("JOB_LEASE", 15*time.Second, time.Second)
+	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", server.DefaultRequestTimeout, time.Millisecond)
+	c.JobLease = durationVar("JOB_LEASE", settlement.DefaultLease, time.Second)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Sprintf("LOG_FORMAT=%q: want text or json", c.LogFormat))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))

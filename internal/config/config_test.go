@@ -1,11 +1,17 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -17,9 +23,14 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.Workers != 8 || c.BatchSize != 10000 || c.SettlementDir != "/tmp/settlements" ||
-		!c.Migrate || c.RequestTimeout != 10*time.Second || c.JobLease != 15*time.Second || c.DBMaxConns != 32 {
+	if c.Port != 8080 || c.SettlementDir != "/tmp/settlements" || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
 		t.Errorf("defaults = %+v", c)
+	}
+	// The settings of other packages default to those packages' defaults.
+	if c.Workers != settlement.DefaultWorkers || c.BatchSize != settlement.DefaultBatchSize ||
+		c.JobLease != settlement.DefaultLease || c.RequestTimeout != server.DefaultRequestTimeout ||
+		c.MaxInFlight != server.DefaultMaxInFlight || c.DBMaxConns != store.DefaultMaxOpenConns {
+		t.Errorf("defaults = %+v; want the packages' defaults", c)
 	}
 	if !c.UsesLocalDB() || c.ConfiguredDSN() != "" {
 		t.Errorf("with nothing set the local database is used; got DSN %q", c.ConfiguredDSN())
@@ -55,12 +66,12 @@ func TestConfiguredDSN(t *testing.T) {
 func TestFromEnvRejectsBadValues(t *testing.T) {
 	_, err := FromEnv(env(map[string]string{
 		"PORT": "http", "WORKERS": "0", "BATCH_SIZE": "-5", "MIGRATE": "maybe",
-		"REQUEST_TIMEOUT": "soon", "JOB_LEASE": "10ms", "LOG_LEVEL": "loud",
+		"REQUEST_TIMEOUT": "soon", "JOB_LEASE": "10ms", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 	}))
 	if err == nil {
 		t.Fatal("bad values were accepted")
 	}
-	for _, name := range []string{"PORT", "WORKERS", "BATCH_SIZE", "MIGRATE", "REQUEST_TIMEOUT", "JOB_LEASE", "LOG_LEVEL"} {
+	for _, name := range []string{"PORT", "WORKERS", "BATCH_SIZE", "MIGRATE", "REQUEST_TIMEOUT", "JOB_LEASE", "LOG_LEVEL", "LOG_FORMAT"} {
 		if !strings.Contains(err.Error(), name+"=") {
 			t.Errorf("the error does not name %s: %v", name, err)
 		}
@@ -87,5 +98,104 @@ func TestFromEnvOrderCommitter(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name+"=") {
 			t.Errorf("the error does not name %s: %v", name, err)
 		}
+	}
+}
+
+// TestVarsListsEveryVariable: the usage text (Vars) names exactly the
+// variables FromEnv reads, and its defaults are the ones FromEnv applies.
+func TestVarsListsEveryVariable(t *testing.T) {
+	var read []string
+	if _, err := FromEnv(func(name string) string { read = append(read, name); return "" }); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	defaults := map[string]string{}
+	for _, v := range Vars {
+		listed = append(listed, v.Name)
+		defaults[v.Name] = v.Default
+	}
+	slices.Sort(read)
+	slices.Sort(listed)
+	if !slices.Equal(slices.Compact(read), listed) {
+		t.Errorf("FromEnv reads %v\nVars lists   %v", slices.Compact(read), listed)
+	}
+
+	// Setting every variable to its listed default changes nothing.
+	want, _ := FromEnv(env(nil))
+	got, err := FromEnv(env(defaults))
+	if err != nil {
+		t.Fatalf("the listed defaults are not accepted: %v", err)
+	}
+	if got != want {
+		t.Errorf("with the listed defaults set: %+v\nwith nothing set:            %+v", got, want)
+	}
+}
+
+// TestREADMEListsEveryVariable: the README's configuration table has a row
+// for every variable, with its default.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue // not a row of the configuration table
+		}
+		for _, name := range strings.Fields(strings.ReplaceAll(cells[1], "`", "")) {
+			rows[name] = strings.TrimSpace(cells[2])
+		}
+	}
+	for _, v := range Vars {
+		row, ok := rows[v.Name]
+		switch {
+		case !ok:
+			t.Errorf("README has no row for %s", v.Name)
+		case v.Default != "" && !strings.Contains(row, "`"+v.Default+"`"):
+			t.Errorf("README: %s defaults to %q; its row says %q", v.Name, v.Default, row)
+		}
+	}
+}
+
+// TestWriteVars: the usage table has a line per variable with its default.
+func TestWriteVars(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteVars(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != len(Vars) {
+		t.Fatalf("%d lines for %d variables:\n%s", len(lines), len(Vars), buf.String())
+	}
+	for i, v := range Vars {
+		f := strings.Fields(lines[i])
+		if v.Default == "" {
+			v.Default = "-"
+		}
+		if len(f) < 3 || f[0] != v.Name || f[1] != v.Default {
+			t.Errorf("line %q, want %s %s …", lines[i], v.Name, v.Default)
+		}
+	}
+}
+
+// TestNewLoggerJSON: LOG_FORMAT=json makes every line one JSON object, at
+// LOG_LEVEL.
+func TestNewLoggerJSON(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"LOG_FORMAT": "json", "LOG_LEVEL": "warn"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := NewLogger(c, &buf)
+	log.Info("hidden")
+	log.Warn("shown", "k", "v")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON object: %q: %v", buf.String(), err)
+	}
+	if rec["msg"] != "shown" || rec["k"] != "v" || rec["level"] != "WARN" {
+		t.Errorf("record = %v", rec)
 	}
 }

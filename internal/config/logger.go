@@ -1,13 +1,19 @@
 package config
 
 import (
+	"io"
 	"log/slog"
-	"os"
 )
 
-// NewLogger returns a text logger on standard error at c.LogLevel.
-func NewLogger(c Config) *slog.Logger {
+// NewLogger returns a logger on w (standard error in the commands) at
+// c.LogLevel: slog's text handler, or its JSON handler (one JSON object per
+// line) when c.LogFormat is "json".
+func NewLogger(c Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.LogLevel)) // FromEnv validated it
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -1,4 +1,8 @@
-package config
+// Package localdb gives the commands their database: the one the
+// configuration names (DATABASE_URL or DB_HOST and friends), else a private,
+// durable PostgreSQL cluster started from the locally installed binaries in
+// LOCAL_PG_DIR, which the commands share while one of them runs it.
+package localdb
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/store"
 	"github.com/ordersettle/ordersettle/store/pglocal"
 )
@@ -16,7 +21,7 @@ import (
 // it) a durable local PostgreSQL cluster in c.LocalPGDir and creates
 // database c.DBName in it. Call stop on exit: it stops the cluster if this
 // call started it.
-func Database(ctx context.Context, c Config, log *slog.Logger) (dsn string, stop func(), err error) {
+func Database(ctx context.Context, c config.Config, log *slog.Logger) (dsn string, stop func(), err error) {
 	if !c.UsesLocalDB() {
 		return c.ConfiguredDSN(), func() {}, nil
 	}
@@ -46,7 +51,7 @@ func Database(ctx context.Context, c Config, log *slog.Logger) (dsn string, stop
 // OpenStore opens the service's database (see Database) with the pool
 // options opt. closeFn closes the pool, then stops the local cluster if this
 // call started it.
-func OpenStore(ctx context.Context, c Config, log *slog.Logger, opt store.Options) (st *store.Store, closeFn func(), err error) {
+func OpenStore(ctx context.Context, c config.Config, log *slog.Logger, opt store.Options) (st *store.Store, closeFn func(), err error) {
 	dsn, stopDB, err := Database(ctx, c, log)
 	if err != nil {
 		return nil, nil, err

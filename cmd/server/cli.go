@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ordersettle/ordersettle/internal/buildinfo"
+	"github.com/ordersettle/ordersettle/internal/config"
+)
+
+const usageText = `usage: server [command]
+
+Runs the ordersettle HTTP service until SIGINT or SIGTERM. On either signal
+it stops reporting ready (GET /readyz answers 503), gives requests in flight
+%s to finish and hands running settlement jobs back to the queue.
+
+Commands:
+  (none)       run the service
+  healthcheck  ask the service on 127.0.0.1:$PORT whether it is ready
+               (GET /readyz): exit 0 when it answers 200, 1 otherwise
+  help         print this help (also -h, --help)
+  version      print the version (also --version)
+
+Environment (variable, default, meaning):
+`
+
+// usage prints the help text, with every environment variable and its
+// default, to w.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, usageText, shutdownTimeout)
+	_ = config.WriteVars(w)
+}
+
+// cli runs the command that args name and returns the exit code: 0 done, 1
+// failed, 2 the arguments are wrong (usage on stderr, nothing done).
+func cli(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors and usage are printed below
+	version := fs.Bool("version", false, "print the version")
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return 0
+	case err != nil:
+		return badUsage(stderr, err.Error())
+	case fs.NArg() > 1:
+		return badUsage(stderr, "unexpected argument "+strconv.Quote(fs.Arg(1)))
+	}
+	cmd := fs.Arg(0)
+	if *version {
+		if cmd != "" {
+			return badUsage(stderr, "--version takes no command")
+		}
+		cmd = "version"
+	}
+	switch cmd {
+	case "":
+		return serve()
+	case "help":
+		usage(stdout)
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, buildinfo.Read().String("server"))
+		return 0
+	case "healthcheck":
+		return healthcheck(stdout, stderr)
+	default:
+		return badUsage(stderr, "unknown command "+strconv.Quote(cmd))
+	}
+}
+
+// badUsage reports wrong arguments on w, with the usage, and returns 2.
+func badUsage(w io.Writer, problem string) int {
+	fmt.Fprintf(w, "server: %s\n\n", problem)
+	usage(w)
+	return 2
+}
+
+// healthcheckTimeout bounds `server healthcheck`; the readiness check itself
+// answers within about a second.
+const healthcheckTimeout = 5 * time.Second
+
+// healthcheck asks the server on 127.0.0.1:$PORT for GET /readyz: 0 when it
+// answers 200, else 1. The answer (or the failure) is printed, for the
+// container engine's health log.
+func healthcheck(stdout, stderr io.Writer) int {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "server healthcheck:", err)
+		return 1
+	}
+	if cfg.Port == 0 {
+		fmt.Fprintln(stderr, "server healthcheck: PORT is 0 (a random port); set the port the server listens on")
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), healthcheckTimeout)
+	defer cancel()
+	url := "http://127.0.0.1:" + strconv.Itoa(cfg.Port) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "server healthcheck:", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "server healthcheck:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	fmt.Fprintf(stdout, "GET %s: %d %s\n", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	if resp.StatusCode != http.StatusOK {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,20 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteVars writes Vars to w as an aligned table: name, default, meaning.
+func WriteVars(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Meaning)
+	}
+	return tw.Flush()
+}
