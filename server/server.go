@@ -23,14 +23,16 @@ type Store interface {
 	CreateOrder(ctx context.Context, in store.NewOrder) (store.Order, error)
 	CreateOrderIdempotent(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
 	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
+	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
 }
 
 // Jobs is what the HTTP layer needs of the settlement engine.
 type Jobs interface {
 	Submit(ctx context.Context, from, to time.Time) (store.Job, error)
 	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
-	List(ctx context.Context, status string, limit int) ([]store.Job, error)
+	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
+	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
 	// Path is where the CSV of a completed job is stored.
 	Path(id uuid.UUID) string
 }

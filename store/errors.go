@@ -31,6 +31,9 @@ var (
 	ErrIdempotencyKeyInUse = errors.New("idempotency key in use by a request in flight")
 	// ErrJobNotCancellable means the job is COMPLETED or FAILED.
 	ErrJobNotCancellable = errors.New("job is not cancellable")
+	// ErrJobNotRetryable means the job is QUEUED, RUNNING or COMPLETED: only
+	// FAILED and CANCELLED jobs can be retried.
+	ErrJobNotRetryable = errors.New("job is not retryable")
 	// ErrInvalidInput means the database refused a value (for example a string
 	// with a NUL byte) that request validation let through.
 	ErrInvalidInput = errors.New("invalid input")
