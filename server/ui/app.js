@@ -263,33 +263,39 @@
       box.textContent = '';
       return;
     }
-    box.textContent = (err.status === 0 ? 'Cannot reach the API: ' : 'The API answered ' + err.code + ': ') +
-      err.message + (err.status === 0 || err.status >= 500 ? '. Retrying…' : '');
+    if (!(err instanceof APIError)) {
+      box.textContent = 'Something went wrong on this page: ' + err.message + '. Reload it.';
+    } else {
+      box.textContent = (err.status === 0 ? 'Cannot reach the API: ' : 'The API answered ' + err.code + ': ') +
+        err.message + (err.status === 0 || err.status >= 500 ? '. Retrying…' : '');
+    }
     box.hidden = false;
   }
 
   // ---- loading -------------------------------------------------------------
 
-  // restart loads the newest page again, e.g. after the filter changed.
+  // restart loads the newest page again, e.g. after the filter changed, and
+  // then replaces the list with it (no empty table while it loads).
   async function restart() {
     const gen = ++generation;
+    let page = { items: [] };
+    try {
+      page = await api('GET', listPath(null));
+      if (gen !== generation) return;
+      showAPIError(null);
+    } catch (err) {
+      if (gen !== generation) return;
+      showAPIError(err);
+    }
     jobs.clear();
     rowOf.clear();
     order = [];
-    nextCursor = null;
     rowsEl.textContent = '';
-    try {
-      const page = await api('GET', listPath(null));
-      if (gen !== generation) return;
-      for (const job of page.items) {
-        jobs.set(job.job_id, job);
-        order.push(job.job_id);
-      }
-      nextCursor = page.next_cursor || null;
-      showAPIError(null);
-    } catch (err) {
-      if (gen === generation) showAPIError(err);
+    for (const job of page.items) {
+      jobs.set(job.job_id, job);
+      order.push(job.job_id);
     }
+    nextCursor = page.next_cursor || null;
     sync();
   }
 
@@ -357,12 +363,12 @@
     for (const job of fresh) {
       if (job) put(job, true);
     }
+    sync();
     // Durations of running jobs move with the clock.
     for (const id of order) {
       const job = jobs.get(id);
       if (job.status === 'RUNNING') rowOf.get(id)._parts.took.textContent = duration(job);
     }
-    sync();
   }
 
   function scheduleRefresh() {
@@ -372,6 +378,7 @@
         await refresh();
         showAPIError(null);
       } catch (err) {
+        if (!(err instanceof APIError)) console.error(err); // a bug here, not the API
         showAPIError(err);
       }
       scheduleRefresh();
