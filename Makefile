@@ -43,7 +43,7 @@ lint-spec: ## Lint api/openapi.yaml with Redocly and Spectral (needs Node.js and
 	npx --yes $(REDOCLY) lint --format=stylish api/openapi.yaml
 	npx --yes $(SPECTRAL) lint --fail-severity=hint --ruleset .spectral.yaml api/openapi.yaml
 
-bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement vs the raw-SQL floor
+bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement vs the raw-SQL floor; settlement pages vs OFFSET
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server/ ./settlement/
 
 seed: build ## Load demo data (1,000,000 transactions) into the database 'make run' uses; flags: make seed ARGS='-n 100000'
