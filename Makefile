@@ -7,7 +7,7 @@ REDOCLY   := @redocly/cli@2.77.0
 SPECTRAL  := @stoplight/spectral-cli@6.16.3
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test generate verify-generated lint lint-spec vet fmt-check bench seed migrate clean
+.PHONY: help run build test generate verify-generated lint lint-spec vet fmt-check bench seed migrate screenshot clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "; printf "Targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,7 +43,7 @@ lint-spec: ## Lint api/openapi.yaml with Redocly and Spectral (needs Node.js and
 	npx --yes $(REDOCLY) lint --format=stylish api/openapi.yaml
 	npx --yes $(SPECTRAL) lint --fail-severity=hint --ruleset .spectral.yaml api/openapi.yaml
 
-bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement vs the raw-SQL floor
+bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement vs the raw-SQL floor; settlement pages vs OFFSET
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server/ ./settlement/
 
 seed: build ## Load demo data (1,000,000 transactions) into the database 'make run' uses; flags: make seed ARGS='-n 100000'
@@ -51,6 +51,9 @@ seed: build ## Load demo data (1,000,000 transactions) into the database 'make r
 
 migrate: build ## Apply the schema migrations to the database 'make run' uses
 	./$(BIN)/migrate up
+
+screenshot: ## Retake docs/dashboard.png in headless Chromium (apt-get install chromium)
+	$(GO) test -count=1 -run '^TestDashboardScreenshot$$' ./server/ -args -screenshot=$(CURDIR)/docs/dashboard.png
 
 clean: ## Remove bin/ (the local database in .pgdata is kept; delete it by hand to start afresh)
 	rm -rf $(BIN)

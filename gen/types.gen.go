@@ -232,7 +232,9 @@ type Job struct {
 	// Example: 31000
 	Settlements *int64 `json:"settlements,omitempty"`
 
-	// StartedAt When the latest claim started; absent before the first.
+	// StartedAt When the latest claim of the current run started; absent before
+	// the first claim, and again after a retry until the job is claimed.
+	//
 	//
 	// Example: 2025-02-01T00:00:00Z
 	StartedAt *time.Time `json:"started_at,omitempty"`

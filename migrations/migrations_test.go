@@ -66,6 +66,8 @@ func TestConstraints(t *testing.T) {
 		"unknown job status":     `INSERT INTO jobs (from_date, to_date, status) VALUES ('2025-01-01', '2025-01-01', 'DONE')`,
 		"inverted job range":     `INSERT INTO jobs (from_date, to_date) VALUES ('2025-01-02', '2025-01-01')`,
 		"running without owner":  `INSERT INTO jobs (from_date, to_date, status) VALUES ('2025-01-01', '2025-01-01', 'RUNNING')`,
+		"completed, no count":    `INSERT INTO jobs (from_date, to_date, status) VALUES ('2025-01-01', '2025-01-01', 'COMPLETED')`,
+		"negative count":         `INSERT INTO jobs (from_date, to_date, settlement_count) VALUES ('2025-01-01', '2025-01-01', -1)`,
 		"unknown txn status":     `INSERT INTO transactions (merchant_id, amount_cents, fee_cents, status, paid_at) VALUES (1, 1, 0, 'LOST', now())`,
 		"net is not gross - fee": `INSERT INTO settlements (merchant_id, date, gross_cents, fee_cents, net_cents, txn_count, unique_run_id) VALUES (1, '2025-01-01', 10, 1, 10, 1, gen_random_uuid())`,
 		"order of no product":    `INSERT INTO orders (product_id, buyer_id, quantity, total_amount_cents, status) VALUES (12345, 'b', 1, 1, 'completed')`,

@@ -50,21 +50,31 @@ func (s *Server) GetJob(ctx context.Context, req gen.GetJobRequestObject) (gen.G
 // ListJobs implements GET /jobs.
 func (s *Server) ListJobs(ctx context.Context, req gen.ListJobsRequestObject) (gen.ListJobsResponseObject, error) {
 	ctx = requestContext(ctx)
-	limit := defaultJobPageSize
+	q := store.JobQuery{Limit: defaultJobPageSize}
 	if req.Params.Limit != nil {
-		limit = int(*req.Params.Limit)
+		q.Limit = int(*req.Params.Limit)
 	}
-	var status string
 	if req.Params.Status != nil {
-		status = string(*req.Params.Status)
+		q.Status = store.JobStatus(*req.Params.Status)
 	}
-	jobs, err := s.jobs.List(ctx, status, limit)
+	if req.Params.Cursor != nil {
+		after, err := decodeJobCursor(*req.Params.Cursor)
+		if err != nil {
+			return gen.ListJobs400JSONResponse{BadRequestJSONResponse: badRequest("query parameter cursor: %v", err)}, nil
+		}
+		q.After = &after
+	}
+	jobs, more, err := s.jobs.List(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	list := gen.JobList{Items: make([]gen.Job, len(jobs))}
 	for i, j := range jobs {
 		list.Items[i] = jobJSON(j)
+	}
+	if more {
+		next := encodeJobCursor(jobs[len(jobs)-1].Key())
+		list.NextCursor = &next
 	}
 	return gen.ListJobs200JSONResponse{Body: list}, nil
 }
@@ -154,6 +164,11 @@ func jobJSON(j store.Job) gen.Job {
 	case store.JobCompleted:
 		url := "/downloads/" + j.ID.String() + ".csv"
 		out.DownloadURL = &url
+		n := int64(0) // the database never has a COMPLETED job without its count
+		if j.Settlements != nil {
+			n = *j.Settlements
+		}
+		out.Settlements = &n
 	case store.JobFailed:
 		msg := "the job failed"
 		if j.Error != nil {
@@ -174,7 +189,30 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // RetryJob implements POST /jobs/{id}/retry.
-// TODO(jobs API): placeholder until the jobs API lands; never merged like this.
-func (s *Server) RetryJob(context.Context, gen.RetryJobRequestObject) (gen.RetryJobResponseObject, error) {
-	return nil, errors.New("retry is not implemented yet")
+func (s *Server) RetryJob(ctx context.Context, req gen.RetryJobRequestObject) (gen.RetryJobResponseObject, error) {
+	ctx = requestContext(ctx)
+	j, err := s.jobs.Retry(ctx, req.ID)
+	switch {
+	case errors.Is(err, store.ErrJobNotFound):
+		return gen.RetryJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
+	case errors.Is(err, store.ErrJobNotRetryable):
+		return gen.RetryJob409JSONResponse{Body: apiError(gen.CodeJobNotRetryable,
+			"job %s is %s; only FAILED or CANCELLED jobs can be retried (%s)", req.ID, j.Status, notRetryableHint(j.Status))}, nil
+	case err != nil:
+		return nil, err
+	}
+	return gen.RetryJob202JSONResponse{
+		Body:    jobJSON(j),
+		Headers: gen.RetryJob202ResponseHeaders{Location: jobLocation(j.ID)},
+	}, nil
+}
+
+// notRetryableHint says what to do instead of retrying a job in status st.
+func notRetryableHint(st store.JobStatus) string {
+	switch st {
+	case store.JobCompleted:
+		return "to settle the range again, queue a new job"
+	default: // QUEUED or RUNNING
+		return "it will run or is running; wait for it to end, or cancel it first"
+	}
 }

@@ -289,7 +289,9 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 		{http.MethodGet, "/jobs", ""},
 		{http.MethodGet, "/jobs/" + id, ""},
 		{http.MethodPost, "/jobs/" + id + "/cancel", ""},
+		{http.MethodPost, "/jobs/" + id + "/retry", ""},
 		{http.MethodGet, "/downloads/" + id + ".csv", ""},
+		{http.MethodGet, "/settlements", ""},
 	}
 	send := func(h *harness, wantStatus int, wantCode client.ErrorCode) {
 		for _, c := range calls {
@@ -307,7 +309,7 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 	send(down, http.StatusServiceUnavailable, client.CodeUnavailable)
 
 	broken := newHarness(t)
-	if _, err := broken.store.DB().Exec(`DROP TABLE jobs`); err != nil {
+	if _, err := broken.store.DB().Exec(`DROP TABLE jobs, settlements`); err != nil {
 		t.Fatal(err)
 	}
 	send(broken, http.StatusInternalServerError, client.CodeInternal)

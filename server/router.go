@@ -16,7 +16,7 @@ import (
 var releaseMode sync.Once
 
 // Handler returns the service's HTTP handler: the API routes of the spec plus
-// /openapi.yaml, /docs and /metrics.
+// /openapi.yaml, /docs, /metrics and the dashboard at /ui/.
 func (s *Server) Handler() http.Handler {
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
 	r.GET("/docs/*asset", gin.WrapH(docs))
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	mountDashboard(r)
 
 	routes := r.Group("", s.shedLoad, s.deadline, strictQuery, readBody, validateRequest(s.specRouter))
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{

@@ -22,6 +22,7 @@ type Store interface {
 	GetProduct(ctx context.Context, id int32) (store.Product, error)
 	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
 	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
+	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
 }
 
 // Orders places orders: the order committer (*ordercommit.Committer).
@@ -35,8 +36,9 @@ type Orders interface {
 type Jobs interface {
 	Submit(ctx context.Context, from, to time.Time) (store.Job, error)
 	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
-	List(ctx context.Context, status string, limit int) ([]store.Job, error)
+	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
+	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
 	// Path is where the CSV of a completed job is stored.
 	Path(id uuid.UUID) string
 }

@@ -20,8 +20,9 @@ import (
 type Store interface {
 	CreateJob(ctx context.Context, from, to time.Time) (store.Job, error)
 	GetJob(ctx context.Context, id uuid.UUID) (store.Job, error)
-	ListJobs(ctx context.Context, status string, limit int) ([]store.Job, error)
+	ListJobs(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	CancelJob(ctx context.Context, id uuid.UUID) (store.Job, error)
+	RetryJob(ctx context.Context, id uuid.UUID) (store.Job, error)
 
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (store.Job, bool, error)
 	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]store.Job, error)
@@ -174,9 +175,10 @@ func (e *Engine) Get(ctx context.Context, id uuid.UUID) (store.Job, error) {
 	return e.store.GetJob(ctx, id)
 }
 
-// List returns up to limit jobs, newest first; status "" means any.
-func (e *Engine) List(ctx context.Context, status string, limit int) ([]store.Job, error) {
-	return e.store.ListJobs(ctx, status, limit)
+// List returns one page of jobs, newest first, and whether more follow (see
+// store.Store.ListJobs).
+func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error) {
+	return e.store.ListJobs(ctx, q)
 }
 
 // Cancel cancels a job: a QUEUED job is CANCELLED at once; a RUNNING job is
@@ -196,6 +198,20 @@ func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
 			cancel(ErrCancelled)
 		}
 	}
+	return j, nil
+}
+
+// Retry queues a FAILED or CANCELLED job again under the same id, as a new
+// run from scratch (attempts 0, no progress, error or finish time), and
+// wakes the engine; any engine on the database may run it. A QUEUED, RUNNING
+// or COMPLETED job gives store.ErrJobNotRetryable with the job as it is, an
+// unknown one store.ErrJobNotFound.
+func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (store.Job, error) {
+	j, err := e.store.RetryJob(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	e.nudge()
 	return j, nil
 }
 

@@ -69,10 +69,10 @@ func startEngine(t testing.TB, st settlement.Store, cfg settlement.Config) *sett
 
 // waitJob polls until the job reaches one of the final states (or want) and
 // returns it.
-func waitJob(t testing.TB, st *store.Store, id uuid.UUID, want ...string) store.Job {
+func waitJob(t testing.TB, st *store.Store, id uuid.UUID, want ...store.JobStatus) store.Job {
 	t.Helper()
 	if len(want) == 0 {
-		want = []string{store.JobCompleted, store.JobFailed, store.JobCancelled}
+		want = []store.JobStatus{store.JobCompleted, store.JobFailed, store.JobCancelled}
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -35,6 +35,9 @@ var (
 	ErrAbandoned = errors.New("order abandoned by its requester")
 	// ErrJobNotCancellable means the job is COMPLETED or FAILED.
 	ErrJobNotCancellable = errors.New("job is not cancellable")
+	// ErrJobNotRetryable means the job is QUEUED, RUNNING or COMPLETED: only
+	// FAILED and CANCELLED jobs can be retried.
+	ErrJobNotRetryable = errors.New("job is not retryable")
 	// ErrInvalidInput means the database refused a value (for example a string
 	// with a NUL byte) that request validation let through.
 	ErrInvalidInput = errors.New("invalid input")

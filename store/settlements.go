@@ -126,7 +126,8 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], resu
 	_, err = c.tx.ExecContext(ctx, `
 		UPDATE jobs SET status = 'COMPLETED', progress = 100, processed_count = total_count,
 			result_path = $2, error = NULL, finished_at = now(), updated_at = now(),
-			owner = NULL, lease_expires_at = NULL
+			owner = NULL, lease_expires_at = NULL,
+			settlement_count = (SELECT count(*) FROM settlements s WHERE s.unique_run_id = $1 AND s.date BETWEEN jobs.from_date AND jobs.to_date)
 		WHERE job_id = $1`, c.job.ID, resultPath)
 	if err != nil {
 		return fmt.Errorf("complete job: %w", translate(err))

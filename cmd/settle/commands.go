@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/ordersettle/ordersettle/internal/buildinfo"
 )
 
 // defaultURL is the base URL used when neither --url nor $ORDERSETTLE_URL is set;
@@ -50,9 +52,9 @@ var commands = []*command{
 	},
 	{
 		name:    "jobs list",
-		args:    "[--status S] [--limit N]",
-		summary: "list jobs, newest first",
-		example: "settle jobs list --status RUNNING --limit 5",
+		args:    "[--status S] [--limit N | --all]",
+		summary: "list jobs, newest first, following the cursor for more than a page",
+		example: "settle jobs list --status FAILED --limit 250",
 		setup:   setupJobsList,
 	},
 	{
@@ -63,11 +65,25 @@ var commands = []*command{
 		setup:   setupJobsCancel,
 	},
 	{
+		name:    "jobs retry",
+		args:    "ID",
+		summary: "queue a FAILED or CANCELLED job again, under the same ID",
+		example: "settle jobs retry 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a",
+		setup:   setupJobsRetry,
+	},
+	{
 		name:    "jobs download",
 		args:    "ID [--out FILE|-]",
 		summary: "download a COMPLETED job's CSV (default file: settlement-ID.csv; - is stdout)",
 		example: "settle jobs download 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a --out -",
 		setup:   setupJobsDownload,
+	},
+	{
+		name:    "settlements list",
+		args:    "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--merchant ID] [--limit N | --all]",
+		summary: "list stored settlements by date, then merchant",
+		example: "settle settlements list --from 2025-01-01 --to 2025-01-31 --merchant 17 --all",
+		setup:   setupSettlementsList,
 	},
 	{
 		name:    "orders create",
@@ -106,6 +122,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	top := newFlagSet("settle")
 	g.register(top)
+	version := top.Bool("version", false, "print the version and exit")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout)
@@ -114,12 +131,15 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErrorf("", "%v", err)
 	}
 	rest := top.Args()
-	if len(rest) == 0 {
-		printUsage(stderr)
-		return &exitError{code: exitUsage}
-	}
-	if rest[0] == "help" {
+	switch {
+	case *version:
+		return printVersion(stdout, rest)
+	case len(rest) == 0:
+		return usageErrorf("", "no command given")
+	case rest[0] == "help":
 		return help(stdout, rest[1:])
+	case rest[0] == "version":
+		return printVersion(stdout, rest[1:])
 	}
 
 	cmd, rest, err := lookup(rest)
@@ -174,6 +194,32 @@ func lookup(args []string) (*command, []string, error) {
 		}
 	}
 	return nil, nil, usageErrorf("", "unknown command %q; %s has: %s", group+" "+args[1], group, strings.Join(verbs(group), ", "))
+}
+
+// printVersion prints "settle VERSION (REVISION, GOVERSION)"; it takes no
+// arguments.
+func printVersion(w io.Writer, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("", "unexpected argument %q after version", args[0])
+	}
+	_, err := fmt.Fprintln(w, buildinfo.Read().String("settle"))
+	return err
+}
+
+// printUsageOf prints the usage of the command name ("jobs create"), or of
+// settle when name is not a command.
+func printUsageOf(w io.Writer, name string) {
+	for _, c := range commands {
+		if c.name == name {
+			fs := newFlagSet("settle " + c.name)
+			g := globals{url: defaultURL}
+			g.register(fs)
+			c.setup(fs)
+			printCommandUsage(w, c, fs)
+			return
+		}
+	}
+	printUsage(w)
 }
 
 // help prints the usage of everything, of a group or of one command.
@@ -258,12 +304,15 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-14s %s\n  %-14s %s\n  %-14s e.g. %s\n\n", c.name, c.args, "", c.summary, "", c.example)
+		fmt.Fprintf(w, "  %-16s %s\n  %-16s %s\n  %-16s e.g. %s\n\n", c.name, c.args, "", c.summary, "", c.example)
 	}
 	fmt.Fprintf(w, `Flags of every command:
   --url URL   API base URL (default $%s, else %s)
-  --json      print the response JSON instead of text
+  --json      print the response JSON instead of text; errors too, on stdout,
+              as {"error":{"code":…,"message":…}}: the API's own, or one of
+              USAGE, UNREACHABLE, UNEXPECTED_RESPONSE, INTERRUPTED, CLIENT_ERROR
 
+settle version (or --version) prints the version.
 Exit status: 0 ok, 1 API or network error, 2 usage error, 130 interrupted.
 Run 'settle help <command>' or 'settle <command> -h' for a command's flags.
 `, urlEnv, defaultURL)
@@ -273,7 +322,7 @@ func printGroupUsage(w io.Writer, group string) {
 	fmt.Fprintf(w, "Usage: settle %s <command> [flags] [arguments]\n\nCommands:\n", group)
 	for _, c := range commands {
 		if strings.HasPrefix(c.name, group+" ") {
-			fmt.Fprintf(w, "  %-14s %s\n  %-14s e.g. %s\n", c.name, c.args, "", c.example)
+			fmt.Fprintf(w, "  %-16s %s\n  %-16s e.g. %s\n", c.name, c.args, "", c.example)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -28,6 +29,9 @@ const (
 type exitError struct {
 	code int
 	msg  string
+	// shown means stdout already holds the JSON that tells the outcome (a
+	// job that ended FAILED, say), so --json prints no error object.
+	shown bool
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -85,12 +89,12 @@ func report(stderr io.Writer, err error) int {
 		}
 		return exit.code
 	case errors.As(err, &usage):
-		name, helpCmd := "settle", "settle help"
+		name := "settle"
 		if usage.cmd != "" {
 			name = "settle " + usage.cmd
-			helpCmd = name + " -h"
 		}
-		fmt.Fprintf(stderr, "%s: %s\nRun '%s' for usage.\n", name, usage.msg, helpCmd)
+		fmt.Fprintf(stderr, "%s: %s\n\n", name, usage.msg)
+		printUsageOf(stderr, usage.cmd)
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "settle: interrupted")
@@ -156,7 +160,7 @@ func requestError(baseURL string, err error) error {
 		return fmt.Errorf("request to %s failed: %w", baseURL, uerr.Err)
 	}
 	// The generated client could not decode the response.
-	return fmt.Errorf("unexpected response from %s (is it the ordersettle API?): %w", baseURL, err)
+	return &unexpectedError{msg: fmt.Sprintf("unexpected response from %s (is it the ordersettle API?): %v", baseURL, err)}
 }
 
 // dialCause names why a connection could not be made, in a few words.
@@ -173,3 +177,84 @@ func dialCause(op *net.OpError) string {
 		return op.Err.Error()
 	}
 }
+
+// Codes of the error objects that --json prints for errors that are not the
+// API's own.
+const (
+	codeUsage              = "USAGE"               // a bad command line (exit 2)
+	codeUnreachable        = "UNREACHABLE"         // nothing answered at the base URL
+	codeUnexpectedResponse = "UNEXPECTED_RESPONSE" // an answer outside the contract
+	codeInterrupted        = "INTERRUPTED"         // Ctrl-C (exit 130)
+	codeClientError        = "CLIENT_ERROR"        // anything else that went wrong here
+)
+
+// errorObject is the API's error shape, {"error":{"code":…,"message":…}},
+// with a code that may also be one of the CLI's own.
+type errorObject struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeJSONError prints err on w as an error object: an API error as the API
+// sent it, anything else with the CLI's code for it.
+func writeJSONError(w io.Writer, err error) {
+	var (
+		exit        *exitError
+		usage       *usageError
+		api         *apiError
+		unreachable *unreachableError
+		unexpected  *unexpectedError
+		obj         errorObject
+	)
+	switch {
+	case errors.As(err, &exit) && exit.shown:
+		return
+	case errors.As(err, &usage):
+		obj.Error.Code, obj.Error.Message = codeUsage, usage.msg
+	case errors.As(err, &api) && api.code != "":
+		obj.Error.Code, obj.Error.Message = string(api.code), api.message
+	case errors.As(err, &api):
+		obj.Error.Code, obj.Error.Message = codeUnexpectedResponse, api.Error()
+	case errors.As(err, &unreachable):
+		obj.Error.Code, obj.Error.Message = codeUnreachable, unreachable.Error()
+	case errors.As(err, &unexpected):
+		obj.Error.Code, obj.Error.Message = codeUnexpectedResponse, unexpected.Error()
+	case errors.As(err, &exit) && exit.code == exitInterrupted, errors.Is(err, context.Canceled):
+		obj.Error.Code, obj.Error.Message = codeInterrupted, "interrupted"
+	default:
+		obj.Error.Code, obj.Error.Message = codeClientError, err.Error()
+	}
+	b, _ := json.Marshal(obj) // a struct of two strings always encodes
+	_ = printJSON(w, b)
+}
+
+// wantsJSON reports whether the command line asks for --json, looking at
+// the raw arguments, so that an error found before the flags are parsed (an
+// unknown flag before --json, say) is printed as JSON too.
+func wantsJSON(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		on = true
+		if hasValue {
+			on, _ = strconv.ParseBool(value)
+		}
+	}
+	return on
+}
+
+// unexpectedError is a success status without the body the contract
+// promises, as when --url points at some other server.
+type unexpectedError struct {
+	msg string
+}
+
+func (e *unexpectedError) Error() string { return e.msg }

@@ -81,6 +81,12 @@ type fakeAPI struct {
 	bodies map[string][]byte
 	// headers holds the request headers received, by "METHOD /path".
 	headers map[string]http.Header
+	// queries holds the query strings received, by "METHOD /path", in order.
+	queries map[string][]string
+	// listed, if set, is what GET /jobs pages through instead of the one job.
+	listed []client.Job
+	// settlements is what GET /settlements pages through.
+	settlements []client.Settlement
 }
 
 func newFakeAPI(t *testing.T, states ...jobState) *fakeAPI {
@@ -97,13 +103,15 @@ func newFakeAPI(t *testing.T, states ...jobState) *fakeAPI {
 	if len(states) == 0 {
 		states = []jobState{{status: client.JobQueued}}
 	}
-	f := &fakeAPI{t: t, router: router, states: states, bodies: map[string][]byte{}, headers: map[string]http.Header{}}
+	f := &fakeAPI{t: t, router: router, states: states, bodies: map[string][]byte{}, headers: map[string]http.Header{}, queries: map[string][]string{}}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /jobs/settlement", f.createJob)
 	mux.HandleFunc("GET /jobs", f.listJobs)
 	mux.HandleFunc("GET /jobs/{id}", f.getJob)
 	mux.HandleFunc("POST /jobs/{id}/cancel", f.cancelJob)
+	mux.HandleFunc("POST /jobs/{id}/retry", f.retryJob)
+	mux.HandleFunc("GET /settlements", f.listSettlements)
 	mux.HandleFunc("GET /downloads/{file}", f.download)
 	mux.HandleFunc("POST /orders", f.createOrder)
 	mux.HandleFunc("GET /orders/{id}", f.getOrder)
@@ -151,6 +159,7 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 		f.calls = append(f.calls, key)
 		f.bodies[key] = body
 		f.headers[key] = r.Header.Clone()
+		f.queries[key] = append(f.queries[key], r.URL.RawQuery)
 		f.mu.Unlock()
 
 		route, params, err := f.router.FindRoute(r)
@@ -210,16 +219,83 @@ func (f *fakeAPI) job(n int) client.Job {
 	if st.total > 0 {
 		j.Progress = 100 * float64(st.processed) / float64(st.total)
 	}
+	if st.status != client.JobQueued {
+		started := created.Add(time.Second)
+		j.Attempts, j.StartedAt = 1, &started
+	}
+	if isFinal(st.status) {
+		finished := created.Add(time.Duration(n+1) * time.Second)
+		j.FinishedAt = &finished
+	}
 	switch st.status {
 	case client.JobCompleted:
 		j.Progress = 100
 		u := "/downloads/" + fakeJobID.String() + ".csv"
 		j.DownloadURL = &u
+		n := int64(2) // the rows of fakeCSV
+		j.Settlements = &n
 	case client.JobFailed:
 		e := st.err
 		j.Error = &e
 	}
 	return j
+}
+
+// fakePage pages through items by offset: the cursor is "at:N". It answers
+// 400 for a cursor it did not give out.
+func fakePage[T any](w http.ResponseWriter, r *http.Request, items []T, defaultLimit int) (page []T, next *string, ok bool) {
+	limit := defaultLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		fmt.Sscan(v, &limit)
+	}
+	start := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		if _, err := fmt.Sscanf(c, "at:%d", &start); err != nil || start < 0 || start > len(items) {
+			writeErr(w, http.StatusBadRequest, client.CodeBadRequest, "query parameter cursor: not a cursor this list gave out")
+			return nil, nil, false
+		}
+	}
+	end := min(start+limit, len(items))
+	if end < len(items) {
+		c := fmt.Sprintf("at:%d", end)
+		next = &c
+	}
+	return items[start:end], next, true
+}
+
+// fakeJobs makes n COMPLETED jobs, newest first, all with status st.
+func fakeJobs(n int, st client.JobStatus) []client.Job {
+	jobs := make([]client.Job, n)
+	newest := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range jobs {
+		created := newest.Add(-time.Duration(i) * time.Minute)
+		jobs[i] = client.Job{
+			JobID:     uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint("job", i))),
+			Status:    st,
+			From:      openapi_types.Date{Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+			To:        openapi_types.Date{Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+			CreatedAt: created,
+			UpdatedAt: created,
+		}
+	}
+	return jobs
+}
+
+// fakeSettlements makes a settlement per merchant 1..merchants and day of
+// January 2025 from the first to days, ordered by date then merchant.
+func fakeSettlements(days, merchants int) []client.Settlement {
+	var rows []client.Settlement
+	for d := range days {
+		for m := 1; m <= merchants; m++ {
+			gross := int64(1000*m + d)
+			rows = append(rows, client.Settlement{
+				MerchantID: int32(m), Date: openapi_types.Date{Time: time.Date(2025, 1, 1+d, 0, 0, 0, 0, time.UTC)},
+				GrossCents: gross, FeeCents: 30, NetCents: gross - 30, TxnCount: int64(m),
+				JobID: fakeJobID, GeneratedAt: time.Date(2025, 2, 1, 0, 0, 2, 0, time.UTC),
+			})
+		}
+	}
+	return rows
 }
 
 func (f *fakeAPI) createJob(w http.ResponseWriter, r *http.Request) {
@@ -233,9 +309,63 @@ func (f *fakeAPI) createJob(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	j := f.job(len(f.states))
+	jobs := f.listed
+	if jobs == nil {
+		jobs = []client.Job{f.job(len(f.states))}
+	}
 	f.mu.Unlock()
-	writeJSON(w, http.StatusOK, client.JobList{Items: []client.Job{j}})
+	if st := r.URL.Query().Get("status"); st != "" {
+		var kept []client.Job
+		for _, j := range jobs {
+			if string(j.Status) == st {
+				kept = append(kept, j)
+			}
+		}
+		jobs = kept
+	}
+	page, next, ok := fakePage(w, r, jobs, 20)
+	if ok {
+		writeJSON(w, http.StatusOK, client.JobList{Items: append([]client.Job{}, page...), NextCursor: next})
+	}
+}
+
+func (f *fakeAPI) retryJob(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("id") != fakeJobID.String() {
+		writeErr(w, http.StatusNotFound, client.CodeJobNotFound, fmt.Sprintf("job %s not found", r.PathValue("id")))
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := f.job(f.gets)
+	if j.Status != client.JobFailed && j.Status != client.JobCancelled {
+		writeErr(w, http.StatusConflict, client.CodeJobNotRetryable,
+			fmt.Sprintf("job %s is %s; only FAILED or CANCELLED jobs can be retried", fakeJobID, j.Status))
+		return
+	}
+	j.Status, j.Attempts, j.Progress, j.Processed, j.Total = client.JobQueued, 0, 0, 0, 0
+	j.Error, j.StartedAt, j.FinishedAt = nil, nil, nil
+	w.Header().Set("Location", "/jobs/"+fakeJobID.String())
+	writeJSON(w, http.StatusAccepted, j)
+}
+
+func (f *fakeAPI) listSettlements(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f.mu.Lock()
+	all := f.settlements
+	f.mu.Unlock()
+	rows := []client.Settlement{}
+	for _, s := range all {
+		d := s.Date.String()
+		if (q.Get("from") != "" && d < q.Get("from")) || (q.Get("to") != "" && d > q.Get("to")) ||
+			(q.Get("merchant_id") != "" && fmt.Sprint(s.MerchantID) != q.Get("merchant_id")) {
+			continue
+		}
+		rows = append(rows, s)
+	}
+	page, next, ok := fakePage(w, r, rows, 100)
+	if ok {
+		writeJSON(w, http.StatusOK, client.SettlementPage{Items: append([]client.Settlement{}, page...), NextCursor: next})
+	}
 }
 
 func (f *fakeAPI) getJob(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -63,8 +64,9 @@ func setupJobsCreate(fs *flag.FlagSet) action {
 		fmt.Fprintf(s.stderr, "job %s queued for %s..%s\n", id, *from, *to)
 		job, body, err := s.waitJob(ctx, queued, r.Body)
 		if err != nil {
-			if job != nil && s.json {
-				_ = printJSON(s.stdout, body)
+			var exit *exitError
+			if job != nil && s.json && printJSON(s.stdout, body) == nil && errors.As(err, &exit) {
+				exit.shown = true // the job's JSON says how it ended
 			}
 			return err
 		}
@@ -108,35 +110,45 @@ func setupJobsGet(*flag.FlagSet) action {
 	}
 }
 
-// setupJobsList is "settle jobs list": GET /jobs.
+// setupJobsList is "settle jobs list": GET /jobs, following next_cursor.
 func setupJobsList(fs *flag.FlagSet) action {
 	status := fs.String("status", "", "only jobs in `STATUS`: QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED")
-	limit := fs.Int64("limit", 20, "at most `N` jobs, 1..100")
+	limits := registerPaging(fs, "jobs", defaultJobsShown)
 	return func(ctx context.Context, s *session, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
 		}
-		n, err := intInRange("limit", *limit, 1, 100)
+		limit, err := limits.limit(fs)
 		if err != nil {
 			return err
 		}
-		params := client.ListJobsParams{Limit: &n}
+		var st *client.JobStatus
 		if *status != "" {
-			st := client.JobStatus(strings.ToUpper(*status))
-			if !st.Valid() {
+			v := client.JobStatus(strings.ToUpper(*status))
+			if !v.Valid() {
 				return badUsage("--status %q is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED", *status)
 			}
-			params.Status = &st
+			st = &v
 		}
-		r, err := s.api.ListJobsWithResponse(ctx, &params)
-		list, err := result(s, r, err, http.StatusOK, func() *client.JobList { return r.JSON200 })
+		jobs, next, err := collect(ctx, limit, maxJobsPage, func(ctx context.Context, size int32, cursor *string) ([]client.Job, *string, error) {
+			r, err := s.api.ListJobsWithResponse(ctx, &client.ListJobsParams{Status: st, Limit: &size, Cursor: cursor})
+			page, err := result(s, r, err, http.StatusOK, func() *client.JobList { return r.JSON200 })
+			if err != nil {
+				return nil, nil, err
+			}
+			return page.Items, page.NextCursor, nil
+		})
 		if err != nil {
 			return err
 		}
 		if s.json {
-			return printJSON(s.stdout, r.Body)
+			return printJSONValue(s.stdout, client.JobList{Items: jobs, NextCursor: next})
 		}
-		return writeJobs(s.stdout, list.Items)
+		if err := writeJobs(s.stdout, jobs); err != nil {
+			return err
+		}
+		s.noteMore(next, "jobs")
+		return nil
 	}
 }
 
@@ -155,6 +167,23 @@ func setupJobsCancel(*flag.FlagSet) action {
 		if job.Status == client.JobRunning {
 			fmt.Fprintf(s.stderr, "cancel recorded: job %s is winding down and will end CANCELLED within seconds\n", id)
 		}
+		return s.showJob(r.Body, job)
+	}
+}
+
+// setupJobsRetry is "settle jobs retry ID": POST /jobs/{id}/retry.
+func setupJobsRetry(*flag.FlagSet) action {
+	return func(ctx context.Context, s *session, args []string) error {
+		id, err := oneID("job", args)
+		if err != nil {
+			return err
+		}
+		r, err := s.api.RetryJobWithResponse(ctx, id)
+		job, err := result(s, r, err, http.StatusAccepted, func() *client.Job { return r.JSON202 })
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.stderr, "job %s is queued again; follow it with: settle jobs get %s\n", id, id)
 		return s.showJob(r.Body, job)
 	}
 }

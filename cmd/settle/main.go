@@ -7,17 +7,26 @@
 //
 //	settle jobs create --from 2025-01-01 --to 2025-01-31 [--wait] [--out FILE|-]
 //	settle jobs get ID
-//	settle jobs list [--status S] [--limit N]
+//	settle jobs list [--status S] [--limit N | --all]
 //	settle jobs cancel ID
+//	settle jobs retry ID
 //	settle jobs download ID [--out FILE|-]
+//	settle settlements list [--from DAY] [--to DAY] [--merchant ID] [--limit N | --all]
 //	settle orders create --product ID --quantity N --buyer BUYER [--idempotency-key K]
 //	settle orders get ID
-//	settle help
+//	settle help | -h | --help
+//	settle version | --version
 //
 // The API base URL comes from --url, else $ORDERSETTLE_URL, else
 // http://localhost:8080. Every command accepts --url and --json; --json prints
-// the response JSON (indented) instead of the text view. Flags may come before
-// or after the arguments.
+// the response JSON (indented) instead of the text view, and errors as JSON
+// on stdout too: the API's error object, or one of the same shape with the
+// code USAGE, UNREACHABLE, UNEXPECTED_RESPONSE, INTERRUPTED or CLIENT_ERROR
+// (the exit status does not change; stderr still gets the human message).
+// Flags may come before or after the arguments.
+//
+// The list commands follow the API's cursor: --limit N shows at most N items
+// (fetching as many pages as that takes), --all every item.
 //
 // "jobs create --wait" polls the job every 250 ms and draws a progress bar on
 // stderr (a plain progress line at most once a second when stderr is not a
@@ -53,5 +62,9 @@ func main() {
 // results to stdout and progress and errors to stderr, and returns the exit
 // status. Cancelling ctx is how an interrupt reaches a running command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return report(stderr, dispatch(ctx, args, stdout, stderr))
+	err := dispatch(ctx, args, stdout, stderr)
+	if err != nil && wantsJSON(args) {
+		writeJSONError(stdout, err)
+	}
+	return report(stderr, err)
 }

@@ -242,13 +242,23 @@ func TestUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 		{"blank buyer", []string{"orders", "create", "--product", "1", "--quantity", "1", "--buyer", "  "}, "--buyer is required and must not be blank"},
 		{"empty idempotency key", []string{"orders", "create", "--product", "1", "--quantity", "1", "--buyer", "b", "--idempotency-key", ""}, "--idempotency-key must have 1..255"},
 		{"bad status", []string{"jobs", "list", "--status", "DONE"}, `--status "DONE" is not one of`},
-		{"zero limit", []string{"jobs", "list", "--limit", "0"}, "--limit 0 is out of range 1..100"},
 		{"non-integer limit", []string{"jobs", "list", "--limit", "ten"}, `invalid value "ten" for flag -limit`},
 		{"unknown flag", []string{"jobs", "get", "--verbose", fakeJobID.String()}, "flag provided but not defined: -verbose"},
 		{"unknown command", []string{"products", "list"}, `unknown command "products"`},
 		{"unknown verb", []string{"jobs", "delete"}, `unknown command "jobs delete"`},
 		{"group alone", []string{"orders"}, "orders needs a command: create, get"},
 		{"bad url", []string{"jobs", "list", "--url", "localhost:8080"}, "is not an http(s) base URL"},
+		{"bad retry uuid", []string{"jobs", "retry", "42"}, `job ID "42" is not a UUID`},
+		{"all and limit", []string{"jobs", "list", "--all", "--limit", "5"}, "--all and --limit contradict"},
+		{"jobs limit 0", []string{"jobs", "list", "--limit", "0"}, "--limit 0 must be at least 1"},
+		{"settlements limit 0", []string{"settlements", "list", "--limit", "0"}, "--limit 0 must be at least 1"},
+		{"settlements to before from", []string{"settlements", "list", "--from", "2025-02-01", "--to", "2025-01-31"}, "--to 2025-01-31 is before --from 2025-02-01"},
+		{"settlements bad date", []string{"settlements", "list", "--from", "yesterday"}, `--from "yesterday" is not a date`},
+		{"settlements bad merchant", []string{"settlements", "list", "--merchant", "0"}, "--merchant 0 is out of range"},
+		{"settlements argument", []string{"settlements", "list", "17"}, `unexpected argument "17"`},
+		{"unknown top flag", []string{"--verbose", "jobs", "list"}, "flag provided but not defined: -verbose"},
+		{"version argument", []string{"version", "now"}, `unexpected argument "now" after version`},
+		{"no command", []string{}, "no command given"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,8 +268,8 @@ func TestUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 			if !strings.Contains(stderr, tt.want) {
 				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr)
 			}
-			if !strings.Contains(stderr, "Run 'settle") {
-				t.Errorf("stderr does not say where usage is:\n%s", stderr)
+			if !strings.Contains(stderr, "Usage:") {
+				t.Errorf("stderr does not show the usage:\n%s", stderr)
 			}
 		})
 	}
@@ -378,11 +388,11 @@ func TestJobsListPrintsATable(t *testing.T) {
 		t.Fatalf("want a header and one row:\n%s", stdout)
 	}
 	header := strings.Fields(lines[0])
-	if strings.Join(header, " ") != "JOB ID STATUS PROGRESS FROM TO CREATED" {
+	if strings.Join(header, " ") != "JOB ID STATUS PROGRESS FROM TO ATTEMPTS CREATED" {
 		t.Errorf("header = %q", lines[0])
 	}
 	row := strings.Fields(lines[1])
-	want := []string{fakeJobID.String(), "COMPLETED", "100.0%", "2025-01-01", "2025-01-31", "2025-02-01T00:00:00Z"}
+	want := []string{fakeJobID.String(), "COMPLETED", "100.0%", "2025-01-01", "2025-01-31", "1", "2025-02-01T00:00:00Z"}
 	if strings.Join(row, " ") != strings.Join(want, " ") {
 		t.Errorf("row = %q, want %q", row, want)
 	}

@@ -24,6 +24,15 @@ func printJSON(w io.Writer, body []byte) error {
 	return err
 }
 
+// printJSONValue writes v to w as indented JSON.
+func printJSONValue(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return printJSON(w, b)
+}
+
 // showJob prints a job: its response body with --json, else key: value lines.
 func (s *session) showJob(body []byte, j *client.Job) error {
 	if s.json {
@@ -41,8 +50,18 @@ func writeJob(w io.Writer, baseURL string, j *client.Job) error {
 	fmt.Fprintf(tw, "progress:\t%s\n", progressText(j))
 	fmt.Fprintf(tw, "from:\t%s\n", j.From)
 	fmt.Fprintf(tw, "to:\t%s\n", j.To)
+	fmt.Fprintf(tw, "attempts:\t%d\n", j.Attempts)
 	fmt.Fprintf(tw, "created_at:\t%s\n", j.CreatedAt.Format(time.RFC3339))
+	if j.StartedAt != nil {
+		fmt.Fprintf(tw, "started_at:\t%s\n", j.StartedAt.Format(time.RFC3339))
+	}
+	if j.FinishedAt != nil {
+		fmt.Fprintf(tw, "finished_at:\t%s\n", j.FinishedAt.Format(time.RFC3339))
+	}
 	fmt.Fprintf(tw, "updated_at:\t%s\n", j.UpdatedAt.Format(time.RFC3339))
+	if j.Settlements != nil {
+		fmt.Fprintf(tw, "settlements:\t%s\n", thousands(*j.Settlements))
+	}
 	if j.DownloadURL != nil {
 		u := *j.DownloadURL
 		if strings.HasPrefix(u, "/") {
@@ -63,10 +82,10 @@ func writeJobs(w io.Writer, jobs []client.Job) error {
 		return err
 	}
 	tw := newTable(w)
-	fmt.Fprintln(tw, "JOB ID\tSTATUS\tPROGRESS\tFROM\tTO\tCREATED")
+	fmt.Fprintln(tw, "JOB ID\tSTATUS\tPROGRESS\tFROM\tTO\tATTEMPTS\tCREATED")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t%s\n",
-			j.JobID, j.Status, j.Progress, j.From, j.To, j.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t%d\t%s\n",
+			j.JobID, j.Status, j.Progress, j.From, j.To, j.Attempts, j.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

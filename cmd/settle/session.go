@@ -83,8 +83,8 @@ func (s *session) fail(err error) error {
 // unexpected describes a success status without the body the contract
 // promises, as when --url points at some other server.
 func (s *session) unexpected(r response) error {
-	return fmt.Errorf("unexpected response from %s: HTTP %d with Content-Type %q; is --url the ordersettle API?",
-		s.baseURL, r.StatusCode(), r.ContentType())
+	return &unexpectedError{msg: fmt.Sprintf("unexpected response from %s: HTTP %d with Content-Type %q; is --url the ordersettle API?",
+		s.baseURL, r.StatusCode(), r.ContentType())}
 }
 
 // result turns a generated-client call into its decoded body or one error:

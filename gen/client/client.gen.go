@@ -241,7 +241,9 @@ type Job struct {
 	// Example: 31000
 	Settlements *int64 `json:"settlements,omitempty"`
 
-	// StartedAt When the latest claim started; absent before the first.
+	// StartedAt When the latest claim of the current run started; absent before
+	// the first claim, and again after a retry until the job is claimed.
+	//
 	//
 	// Example: 2025-02-01T00:00:00Z
 	StartedAt *time.Time `json:"started_at,omitempty"`
@@ -692,9 +694,12 @@ type ClientInterface interface {
 	// RetryJob Run a failed or cancelled job again
 	//
 	// Queues a FAILED or CANCELLED job again under the same id: it becomes
-	// QUEUED with attempts 0, progress 0 and no `error` or `finished_at`,
-	// and runs from scratch. QUEUED, RUNNING and COMPLETED jobs cannot be
-	// retried (409); to recompute a completed range, queue a new job.
+	// QUEUED with attempts 0, progress 0 (processed and total 0) and no
+	// `error`, `started_at` or `finished_at`, and runs from scratch. QUEUED,
+	// RUNNING and COMPLETED jobs cannot be retried (409); to recompute a
+	// completed range, queue a new job. The check and the change are one
+	// atomic step, so a retry racing a cancel or another retry either wins
+	// whole or gets the 409.
 	//
 	// Corresponds with POST /jobs/{id}/retry (the `RetryJob` operationId).
 	RetryJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -943,9 +948,12 @@ func (c *Client) CancelJob(ctx context.Context, id JobID, reqEditors ...RequestE
 // RetryJob Run a failed or cancelled job again
 //
 // Queues a FAILED or CANCELLED job again under the same id: it becomes
-// QUEUED with attempts 0, progress 0 and no `error` or `finished_at`,
-// and runs from scratch. QUEUED, RUNNING and COMPLETED jobs cannot be
-// retried (409); to recompute a completed range, queue a new job.
+// QUEUED with attempts 0, progress 0 (processed and total 0) and no
+// `error`, `started_at` or `finished_at`, and runs from scratch. QUEUED,
+// RUNNING and COMPLETED jobs cannot be retried (409); to recompute a
+// completed range, queue a new job. The check and the change are one
+// atomic step, so a retry racing a cancel or another retry either wins
+// whole or gets the 409.
 //
 // Corresponds with POST /jobs/{id}/retry (the `RetryJob` operationId).
 func (c *Client) RetryJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1953,9 +1961,12 @@ type ClientWithResponsesInterface interface {
 	// RetryJobWithResponse Run a failed or cancelled job again
 	//
 	// Queues a FAILED or CANCELLED job again under the same id: it becomes
-	// QUEUED with attempts 0, progress 0 and no `error` or `finished_at`,
-	// and runs from scratch. QUEUED, RUNNING and COMPLETED jobs cannot be
-	// retried (409); to recompute a completed range, queue a new job.
+	// QUEUED with attempts 0, progress 0 (processed and total 0) and no
+	// `error`, `started_at` or `finished_at`, and runs from scratch. QUEUED,
+	// RUNNING and COMPLETED jobs cannot be retried (409); to recompute a
+	// completed range, queue a new job. The check and the change are one
+	// atomic step, so a retry racing a cancel or another retry either wins
+	// whole or gets the 409.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3757,9 +3768,12 @@ func (c *ClientWithResponses) CancelJobWithResponse(ctx context.Context, id JobI
 // RetryJobWithResponse Run a failed or cancelled job again
 //
 // Queues a FAILED or CANCELLED job again under the same id: it becomes
-// QUEUED with attempts 0, progress 0 and no `error` or `finished_at`,
-// and runs from scratch. QUEUED, RUNNING and COMPLETED jobs cannot be
-// retried (409); to recompute a completed range, queue a new job.
+// QUEUED with attempts 0, progress 0 (processed and total 0) and no
+// `error`, `started_at` or `finished_at`, and runs from scratch. QUEUED,
+// RUNNING and COMPLETED jobs cannot be retried (409); to recompute a
+// completed range, queue a new job. The check and the change are one
+// atomic step, so a retry racing a cancel or another retry either wins
+// whole or gets the 409.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -38,9 +38,15 @@ func Main(m *testing.M) {
 	os.Exit(Run(m))
 }
 
+// Tests is what Run runs: a *testing.M, or a wrapper whose Run sets
+// something up (with NewDatabase, say) before it calls m.Run.
+type Tests interface {
+	Run() int
+}
+
 // Run is Main without the exit: it returns m.Run's exit code, so that a
 // TestMain can check more after the tests.
-func Run(m *testing.M) int {
+func Run(m Tests) int {
 	flag.Parse()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -117,20 +123,31 @@ func buildTemplate(ctx context.Context) error {
 // database is dropped when t ends.
 func NewDSN(t testing.TB) string {
 	t.Helper()
-	if serverURL == nil {
-		t.Fatal("storetest: call storetest.Main(m) from the package's TestMain")
-	}
-	name := "test_" + randomSuffix()
-	ctx := context.Background()
-	if _, err := store.CreateDatabase(ctx, serverURL("postgres"), name, template); err != nil {
+	dsn, drop, err := NewDatabase(context.Background())
+	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := store.DropDatabase(context.Background(), serverURL("postgres"), name); err != nil {
+		if err := drop(); err != nil {
 			t.Errorf("storetest: %v", err)
 		}
 	})
-	return serverURL(name)
+	return dsn
+}
+
+// NewDatabase creates a fresh, migrated database outside of any one test
+// (for what a TestMain sets up for a package's examples, say) and returns
+// its URL and the func that drops it. Call it from within Run.
+func NewDatabase(ctx context.Context) (dsn string, drop func() error, err error) {
+	if serverURL == nil {
+		return "", nil, fmt.Errorf("call storetest.Main or storetest.Run from the package's TestMain first")
+	}
+	name := "test_" + randomSuffix()
+	if _, err := store.CreateDatabase(ctx, serverURL("postgres"), name, template); err != nil {
+		return "", nil, err
+	}
+	drop = func() error { return store.DropDatabase(context.Background(), serverURL("postgres"), name) }
+	return serverURL(name), drop, nil
 }
 
 // New returns a Store on a fresh, migrated database of t's own. Its pool is

@@ -1,0 +1,371 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/gen/client"
+)
+
+// browserEnv names a Chrome or Chromium binary to use instead of the one on
+// PATH.
+const browserEnv = "CHROMIUM"
+
+// findBrowser returns the path of a Chromium (or Chrome) binary. Without one
+// the test skips, saying how to install it; in CI (CI set) it fails instead,
+// since CI installs Chromium and must never skip the browser tests.
+func findBrowser(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv(browserEnv); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no Chromium found on PATH: install it to run the dashboard's browser tests " +
+		"(Debian/Ubuntu: sudo apt-get install chromium), or set " + browserEnv + " to a Chrome or Chromium binary"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// browser is a headless Chromium tab with the page's script errors collected.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu     sync.Mutex
+	errors []string // uncaught exceptions and console.error calls of the page
+}
+
+// newBrowser starts a headless Chromium for t, with a fresh profile and
+// without any of the browser's own network traffic; it stops when t ends.
+func newBrowser(t *testing.T, width, height int) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(findBrowser(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.DisableGPU,
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	b := &browser{t: t}
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// The first action starts the browser; its context must not time out.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	b.ctx = ctx
+	return b
+}
+
+func (b *browser) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		msg = "uncaught: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		var parts []string
+		for _, a := range ev.Args {
+			parts = append(parts, string(a.Value)+a.Description)
+		}
+		msg = "console.error: " + strings.Join(parts, " ")
+	default:
+		return
+	}
+	b.mu.Lock()
+	b.errors = append(b.errors, msg)
+	b.mu.Unlock()
+}
+
+// checkNoErrors fails the test if the page threw or logged an error.
+func (b *browser) checkNoErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("the page: %s", e)
+	}
+}
+
+// do runs steps, each bounded by a generous timeout for a loaded machine.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate until it holds (60 s at most).
+func (b *browser) waitFor(what, predicate string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 70*time.Second)
+	defer cancel()
+	// A predicate that throws (a row not there yet) counts as false.
+	safe := `(() => { try { return !!(` + predicate + `); } catch (e) { return false; } })()`
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](safe,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		state := eval[string](b, `JSON.stringify({
+			rows: [...document.querySelectorAll('#job-rows tr')].map(r => r.dataset.jobId.slice(0, 8) + ' ' + r.dataset.status),
+			error: document.getElementById('api-error').textContent,
+			summary: document.getElementById('summary').textContent })`)
+		b.t.Fatalf("waiting until %s: %v\npage: %s\npredicate: %s", what, err, state, predicate)
+	}
+}
+
+// shown is a JavaScript predicate: the element with this id is displayed.
+func shown(id string) string {
+	return `(getComputedStyle(document.getElementById('` + id + `')).display !== 'none')`
+}
+
+// row is the JavaScript expression of a job's table row.
+func row(id uuid.UUID) string {
+	return fmt.Sprintf(`document.querySelector('#job-rows tr[data-job-id="%s"]')`, id)
+}
+
+// rowIDs lists the job ids of the table's rows, top to bottom.
+func (b *browser) rowIDs() []uuid.UUID {
+	b.t.Helper()
+	var ids []uuid.UUID
+	for _, s := range eval[[]string](b, `[...document.querySelectorAll('#job-rows tr')].map(r => r.dataset.jobId)`) {
+		ids = append(ids, uuid.MustParse(s))
+	}
+	return ids
+}
+
+// queueThroughForm fills in the form, submits it and returns the id of the
+// job that appears at the top of the table.
+func (b *browser) queueThroughForm(from, to string) uuid.UUID {
+	b.t.Helper()
+	before := map[uuid.UUID]bool{}
+	for _, id := range b.rowIDs() {
+		before[id] = true
+	}
+	b.do("fill in and submit the form",
+		chromedp.SetValue(chromedp.ID("from"), from),
+		chromedp.SetValue(chromedp.ID("to"), to),
+		chromedp.Click(chromedp.ID("queue")),
+	)
+	b.waitFor("the queued job's row appears", fmt.Sprintf(
+		`document.querySelector('#job-rows tr') && !%s.includes(document.querySelector('#job-rows tr').dataset.jobId)`,
+		mustJSON(b.t, keys(before))))
+	top := b.rowIDs()[0]
+	if msg := eval[string](b, `document.getElementById('form-message').textContent`); !strings.Contains(msg, top.String()[:8]) {
+		b.t.Errorf("the form says %q, not that job %s is queued", msg, top)
+	}
+	return top
+}
+
+func keys(m map[uuid.UUID]bool) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k.String())
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDashboardInABrowser drives the dashboard in headless Chromium: a job
+// queued through the form climbs to 100 % and gets its Download link without
+// a reload; a running job is cancelled with its button, retried from the
+// keyboard, and completes; jobs queued elsewhere appear on their own; older
+// jobs come with Load more, each once.
+func TestDashboardInABrowser(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	seedTransactions(t, h)
+	b := newBrowser(t, 1280, 900)
+
+	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui"), chromedp.WaitVisible(chromedp.ID("queue")))
+	if bg := eval[string](b, `getComputedStyle(document.documentElement).backgroundColor`); bg != "rgb(245, 246, 248)" {
+		t.Errorf("page background = %s: style.css did not apply", bg)
+	}
+	b.waitFor("the empty list says so", shown("empty")+` && !`+shown("load-more"))
+
+	// 1. Queue a job through the form; watch it complete.
+	first := b.queueThroughForm("2025-01-01", "2025-01-03")
+	b.waitFor("the job completes with its bar at 100 % and a Download link", row(first)+`.dataset.status === 'COMPLETED' &&
+		`+row(first)+`.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100' &&
+		`+row(first)+`.querySelector('a[download]') !== null`)
+	href := eval[string](b, row(first)+`.querySelector('a[download]').getAttribute('href')`)
+	if href != "/downloads/"+first.String()+".csv" {
+		t.Errorf("Download link = %q", href)
+	}
+	csv := eval[string](b, `fetch(`+row(first)+`.querySelector('a[download]').href).then(r => r.text())`)
+	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; csv != want {
+		t.Errorf("the downloaded CSV =\n%s\nwant\n%s", csv, want)
+	}
+	cells := eval[map[string]string](b, `(() => { const r = `+row(first)+`; return {
+		counts: r.querySelector('.counts').textContent, attempts: r.querySelector('.attempts').textContent,
+		detail: r.querySelector('.detail').textContent, duration: r.querySelector('.duration').textContent }; })()`)
+	if cells["counts"] != "5 / 5" || cells["attempts"] != "1" || cells["detail"] != "3 settlements" || !strings.HasSuffix(cells["duration"], " s") {
+		t.Errorf("the completed row shows %v", cells)
+	}
+
+	// 2. Cancel a running job with its button. The job blocks on a lock
+	// until released, so it is RUNNING when the button is pressed.
+	lock, err := h.store.DB().Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.Exec(`LOCK TABLE transactions IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	second := b.queueThroughForm("2025-01-02", "2025-01-03")
+	b.waitFor("the job runs, with a Cancel button", row(second)+`.dataset.status === 'RUNNING' && `+row(second)+`.querySelector('button[data-action=cancel]')`)
+	b.do("press Cancel", chromedp.Click(chromedp.CSS(`#job-rows tr[data-job-id="`+second.String()+`"] button[data-action=cancel]`)))
+	b.waitFor("the job is CANCELLED, with a Retry button", row(second)+`.dataset.status === 'CANCELLED' && `+row(second)+`.querySelector('button[data-action=retry]')`)
+	if j := getJob(t, h, second); j.Status != client.JobCancelled {
+		t.Fatalf("the API says the cancelled job is %s", j.Status)
+	}
+	if focused := eval[string](b, `document.activeElement.dataset.action || document.activeElement.id`); focused != "retry" {
+		t.Errorf("focus is on %q after the cancel, want the Retry button that replaced Cancel", focused)
+	}
+
+	// 3. Retry it from the keyboard (Enter on the focused Retry button).
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	b.do("press Enter on Retry", chromedp.KeyEvent("\r"))
+	b.waitFor("the retried job completes with a Download link", row(second)+`.dataset.status === 'COMPLETED' && `+row(second)+`.querySelector('a[download]')`)
+	if attempts := eval[string](b, row(second)+`.querySelector('.attempts').textContent`); attempts != "1" {
+		t.Errorf("the retried job shows %s attempts, want 1 (attempts restart with the retry)", attempts)
+	}
+	if j := getJob(t, h, second); j.Status != client.JobCompleted || j.Attempts != 1 {
+		t.Errorf("the API says the retried job is %s after %d attempts", j.Status, j.Attempts)
+	}
+
+	// 4. Jobs queued elsewhere show up at the top without a reload. Opened
+	// afresh, the page shows the newest 20; older ones come with Load more,
+	// each once.
+	var elsewhere []uuid.UUID
+	for i := range 25 {
+		elsewhere = append(elsewhere, createJob(t, h, fmt.Sprintf("2032-01-%02d", i+1), fmt.Sprintf("2032-01-%02d", i+1)).JobID)
+	}
+	newest := elsewhere[len(elsewhere)-1]
+	b.waitFor("the newest job queued elsewhere is at the top", `document.querySelector('#job-rows tr').dataset.jobId === '`+newest.String()+`'`)
+	b.do("open the dashboard again", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
+	b.waitFor("Load more is offered", `document.querySelectorAll('#job-rows tr').length > 0 && `+shown("load-more"))
+	if n := len(b.rowIDs()); n != 20 {
+		t.Errorf("%d rows before Load more, want a page of 20", n)
+	}
+	b.do("press Load more", chromedp.Click(chromedp.ID("load-more")))
+	b.waitFor("every job is listed and Load more is gone", `document.querySelectorAll('#job-rows tr').length === 27 && !`+shown("load-more"))
+	want := append([]uuid.UUID{}, elsewhere...)
+	for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
+		want[i], want[j] = want[j], want[i]
+	}
+	want = append(want, second, first)
+	if got := b.rowIDs(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows after Load more =\n%v\nwant every job once, newest first:\n%v", got, want)
+	}
+
+	// 5. The status filter lists only that status.
+	b.do("choose COMPLETED", chromedp.SetValue(chromedp.ID("status-filter"), "COMPLETED"))
+	eval[bool](b, `document.getElementById('status-filter').dispatchEvent(new Event('change'))`)
+	b.waitFor("only COMPLETED jobs are listed", `(() => { const rows = [...document.querySelectorAll('#job-rows tr')];
+		return rows.length > 0 && rows.every(r => r.dataset.status === 'COMPLETED'); })()`)
+
+	b.checkNoErrors()
+}
+
+// screenshotPath, when set, makes TestDashboardScreenshot write a PNG of the
+// dashboard there (make screenshot updates docs/dashboard.png).
+var screenshotPath = flag.String("screenshot", "", "write a PNG of the dashboard with sample jobs to this `file`")
+
+// TestDashboardScreenshot takes the README's picture of the dashboard: a
+// few jobs in every state, one of them running on another engine.
+func TestDashboardScreenshot(t *testing.T) {
+	if *screenshotPath == "" {
+		t.Skip("run with -screenshot FILE to take the dashboard's picture")
+	}
+	h := newHarness(t)
+	_, err := h.store.DB().Exec(`
+		INSERT INTO jobs (job_id, from_date, to_date, status, attempts, error, started_at, finished_at,
+			processed_count, total_count, progress, settlement_count, owner, lease_expires_at, run_after, created_at, updated_at)
+		VALUES
+		('1f0c2a6e-4b7d-4c1e-9a55-0c2b7f1d9e01', '2025-02-01', '2025-02-28', 'QUEUED', 0, NULL, NULL, NULL,
+			0, 0, 0, NULL, NULL, NULL, now() + interval '1 hour', now() - interval '5 seconds', now()),
+		('7a3e9d40-2c61-4f0b-8e7a-5d4c3b2a1f02', '2025-01-01', '2025-01-31', 'RUNNING', 1, NULL, now() - interval '3 seconds', NULL,
+			630000, 1000000, 63, NULL, 'engine-b', now() + interval '1 hour', now(), now() - interval '4 seconds', now()),
+		('c5b1e8f2-9d3a-4e6c-b7f0-1a2b3c4d5e03', '2024-12-01', '2024-12-31', 'COMPLETED', 1, NULL, now() - interval '95 seconds', now() - interval '93.7 seconds',
+			1000000, 1000000, 100, 31000, NULL, NULL, now(), now() - interval '96 seconds', now()),
+		('e2d4f6a8-1b3c-4d5e-8f70-9a1b2c3d4e04', '2024-11-01', '2024-11-30', 'FAILED', 3, 'settlement directory is not writable', now() - interval '4 minutes', now() - interval '239 seconds',
+			0, 980000, 0, NULL, NULL, NULL, now(), now() - interval '9 minutes', now()),
+		('0b9c8d7e-6f5a-4b3c-a2d1-e0f9a8b7c605', '2024-10-01', '2024-10-31', 'CANCELLED', 1, NULL, now() - interval '12 minutes', now() - interval '719 seconds',
+			412000, 1010000, 40.79, NULL, NULL, NULL, now(), now() - interval '12 minutes', now()),
+		('9f8e7d6c-5b4a-4392-8170-6e5d4c3b2a06', '2024-09-01', '2024-09-30', 'COMPLETED', 1, NULL, now() - interval '31 minutes', now() - interval '1858.8 seconds',
+			990000, 990000, 100, 30000, NULL, NULL, now(), now() - interval '31 minutes', now())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1400, 720)
+	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")),
+		chromedp.SetValue(chromedp.ID("from"), "2025-03-01"), chromedp.SetValue(chromedp.ID("to"), "2025-03-31"))
+	b.waitFor("the jobs are listed", `document.querySelectorAll('#job-rows tr').length === 6`)
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(*screenshotPath, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.checkNoErrors()
+}

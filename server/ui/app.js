@@ -1,0 +1,474 @@
+// ordersettle dashboard: lists settlement jobs newest first, queues, cancels
+// and retries them, and keeps unfinished jobs up to date. It calls only the
+// public API (the same paths as the OpenAPI spec) on the server that serves
+// this page. Plain JavaScript, no dependencies, no build step.
+'use strict';
+
+(() => {
+  const PAGE_SIZE = 20;
+  const REFRESH_MS = 1000;        // unfinished jobs refresh this often
+  const HIDDEN_REFRESH_MS = 10000; // while the tab is hidden
+  const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+  const el = (id) => document.getElementById(id);
+  const rowsEl = el('job-rows');
+  const numbers = new Intl.NumberFormat();
+  const times = new Intl.DateTimeFormat(undefined, {
+    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+  });
+
+  // State: every job shown, by id, in display order (newest first), and the
+  // cursor of the next older page (null when there is none).
+  const jobs = new Map();
+  const rowOf = new Map();
+  let order = [];
+  let nextCursor = null;
+  let statusFilter = '';
+  let generation = 0; // bumped when the list restarts; stale answers are dropped
+  let refreshTimer = null;
+
+  /** An error answer of the API, or a network failure (status 0). */
+  class APIError extends Error {
+    constructor(code, message, status) {
+      super(message);
+      this.code = code;
+      this.status = status;
+    }
+  }
+
+  // api calls the API and returns the decoded JSON body, or throws an
+  // APIError with the contract's error code and message.
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let resp;
+    try {
+      resp = await fetch(path, init);
+    } catch (e) {
+      throw new APIError('NETWORK', 'the server cannot be reached (' + e.message + ')', 0);
+    }
+    const text = await resp.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (e) {
+      data = null;
+    }
+    if (!resp.ok) {
+      const detail = data && data.error;
+      throw new APIError(detail ? detail.code : 'HTTP_' + resp.status,
+        detail ? detail.message : 'unexpected answer (HTTP ' + resp.status + ')', resp.status);
+    }
+    return data;
+  }
+
+  function listPath(cursor) {
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (statusFilter) q.set('status', statusFilter);
+    if (cursor) q.set('cursor', cursor);
+    return '/jobs?' + q.toString();
+  }
+
+  // ---- formatting ----------------------------------------------------------
+
+  const shortID = (id) => id.slice(0, 8);
+
+  function formatDuration(ms) {
+    if (ms < 0) ms = 0;
+    const s = ms / 1000;
+    if (s < 60) return s.toFixed(1) + ' s';
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + ' min ' + String(Math.floor(s % 60)).padStart(2, '0') + ' s';
+    const h = Math.floor(m / 60);
+    return h + ' h ' + String(m % 60).padStart(2, '0') + ' min';
+  }
+
+  // duration: how long the current run took (final) or has taken (running).
+  function duration(job) {
+    if (!job.started_at) return '—';
+    const start = Date.parse(job.started_at);
+    if (job.status === 'RUNNING') return formatDuration(Date.now() - start);
+    if (job.finished_at) return formatDuration(Date.parse(job.finished_at) - start);
+    return '—';
+  }
+
+  function days(job) {
+    return job.from === job.to ? job.from : job.from + ' → ' + job.to;
+  }
+
+  // ---- rendering -----------------------------------------------------------
+
+  function cell(className) {
+    const td = document.createElement('td');
+    if (className) td.className = className;
+    return td;
+  }
+
+  function createRow(job) {
+    const tr = document.createElement('tr');
+    tr.dataset.jobId = job.job_id;
+    const id = cell('mono');
+    const code = document.createElement('span');
+    code.textContent = shortID(job.job_id);
+    code.title = job.job_id;
+    id.append(code);
+    const range = cell('days');
+    const status = cell('status');
+    const badge = document.createElement('span');
+    const detail = document.createElement('span');
+    status.append(badge, detail);
+
+    const progress = cell('col-progress');
+    const wrap = document.createElement('div');
+    wrap.className = 'progress';
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    bar.setAttribute('role', 'progressbar');
+    bar.setAttribute('aria-valuemin', '0');
+    bar.setAttribute('aria-valuemax', '100');
+    bar.setAttribute('aria-label', 'Progress of job ' + shortID(job.job_id));
+    const fill = document.createElement('div');
+    bar.append(fill);
+    const pct = document.createElement('span');
+    pct.className = 'pct';
+    wrap.append(bar, pct);
+    progress.append(wrap);
+
+    const counts = cell('num counts');
+    const attempts = cell('num attempts');
+    const took = cell('num duration');
+    const created = cell('created');
+    const when = document.createElement('time');
+    created.append(when);
+    const actions = cell('actions');
+    tr.append(id, range, status, progress, counts, attempts, took, created, actions);
+    rowOf.set(job.job_id, tr);
+    tr._parts = { range, badge, detail, bar, fill, pct, counts, attempts, took, when, actions };
+    tr._actions = null;
+    updateRow(tr, job);
+    return tr;
+  }
+
+  function updateRow(tr, job) {
+    const p = tr._parts;
+    tr.dataset.status = job.status;
+    p.range.textContent = days(job);
+    p.badge.className = 'badge status-' + job.status;
+    p.badge.textContent = job.status;
+    if (job.status === 'FAILED' && job.error) {
+      p.detail.className = 'detail error';
+      p.detail.textContent = job.error;
+    } else if (job.status === 'COMPLETED' && job.settlements !== undefined) {
+      p.detail.className = 'detail';
+      p.detail.textContent = numbers.format(job.settlements) + (job.settlements === 1 ? ' settlement' : ' settlements');
+    } else {
+      p.detail.className = 'detail';
+      p.detail.textContent = '';
+    }
+    const value = Math.round(job.progress * 10) / 10;
+    p.bar.setAttribute('aria-valuenow', String(value));
+    p.bar.setAttribute('aria-valuetext', value + ' %, ' + job.status.toLowerCase());
+    p.fill.className = 'fill status-' + job.status;
+    p.fill.style.width = Math.min(100, Math.max(0, job.progress)) + '%';
+    p.pct.textContent = value + ' %';
+    p.counts.textContent = numbers.format(job.processed) + ' / ' + numbers.format(job.total);
+    p.attempts.textContent = String(job.attempts);
+    p.took.textContent = duration(job);
+    p.when.dateTime = job.created_at;
+    p.when.textContent = times.format(new Date(job.created_at));
+    p.when.title = new Date(job.created_at).toString();
+    renderActions(tr, job);
+  }
+
+  // renderActions shows the buttons the job's status allows. It rebuilds them
+  // only when that set changes, so keyboard focus survives the refreshes;
+  // when a focused button goes away, focus moves to its replacement.
+  function renderActions(tr, job) {
+    let kind = '';
+    if (job.status === 'QUEUED' || job.status === 'RUNNING') kind = 'cancel';
+    else if (job.status === 'FAILED' || job.status === 'CANCELLED') kind = 'retry';
+    else if (job.status === 'COMPLETED' && job.download_url) kind = 'download';
+    if (tr._actions === kind) return;
+    const box = tr._parts.actions;
+    const hadFocus = box.contains(document.activeElement);
+    box.textContent = '';
+    tr._actions = kind;
+    const label = shortID(job.job_id);
+    let control = null;
+    if (kind === 'cancel' || kind === 'retry') {
+      control = document.createElement('button');
+      control.type = 'button';
+      control.className = kind === 'cancel' ? 'danger' : 'secondary';
+      control.dataset.action = kind;
+      control.textContent = kind === 'cancel' ? 'Cancel' : 'Retry';
+      control.setAttribute('aria-label', (kind === 'cancel' ? 'Cancel job ' : 'Retry job ') + label);
+      control.addEventListener('click', () => act(kind, job.job_id, control));
+    } else if (kind === 'download') {
+      control = document.createElement('a');
+      control.className = 'button secondary';
+      control.href = job.download_url;
+      control.setAttribute('download', '');
+      control.textContent = 'Download CSV';
+      control.setAttribute('aria-label', 'Download the CSV of job ' + label);
+    }
+    if (control) box.append(control);
+    if (hadFocus) {
+      if (control) control.focus();
+      else el('jobs-title').focus();
+    }
+  }
+
+  // sync puts the rows in display order, inserting new ones; rows already in
+  // place are not moved, so focus inside them is kept.
+  function sync() {
+    order.forEach((id, i) => {
+      let tr = rowOf.get(id);
+      if (!tr) tr = createRow(jobs.get(id));
+      if (rowsEl.children[i] !== tr) rowsEl.insertBefore(tr, rowsEl.children[i] || null);
+    });
+    while (rowsEl.children.length > order.length) rowsEl.lastElementChild.remove();
+    el('empty').hidden = order.length > 0;
+    el('load-more').hidden = nextCursor === null;
+    const running = order.filter((id) => jobs.get(id).status === 'RUNNING').length;
+    el('summary').textContent = order.length + (order.length === 1 ? ' job shown' : ' jobs shown') +
+      (running ? ', ' + running + ' running' : '') + (nextCursor ? '; older jobs below' : '');
+  }
+
+  // put records a job's new state, telling screen readers when its status
+  // changed.
+  function put(job, announceChange) {
+    const old = jobs.get(job.job_id);
+    jobs.set(job.job_id, job);
+    const tr = rowOf.get(job.job_id);
+    if (tr) updateRow(tr, job);
+    if (announceChange && old && old.status !== job.status) {
+      announce('Job ' + shortID(job.job_id) + ' is ' + job.status + '.');
+    }
+  }
+
+  function announce(text) {
+    const a = el('announcer');
+    a.textContent = '';
+    // A fresh text node after clearing makes screen readers repeat messages.
+    window.setTimeout(() => { a.textContent = text; }, 50);
+  }
+
+  function showAPIError(err) {
+    const box = el('api-error');
+    if (!err) {
+      box.hidden = true;
+      box.textContent = '';
+      return;
+    }
+    if (!(err instanceof APIError)) {
+      box.textContent = 'Something went wrong on this page: ' + err.message + '. Reload it.';
+    } else {
+      box.textContent = (err.status === 0 ? 'Cannot reach the API: ' : 'The API answered ' + err.code + ': ') +
+        err.message + (err.status === 0 || err.status >= 500 ? '. Retrying…' : '');
+    }
+    box.hidden = false;
+  }
+
+  // ---- loading -------------------------------------------------------------
+
+  // restart loads the newest page again, e.g. after the filter changed, and
+  // then replaces the list with it (no empty table while it loads).
+  async function restart() {
+    const gen = ++generation;
+    let page = { items: [] };
+    try {
+      page = await api('GET', listPath(null));
+      if (gen !== generation) return;
+      showAPIError(null);
+    } catch (err) {
+      if (gen !== generation) return;
+      showAPIError(err);
+    }
+    jobs.clear();
+    rowOf.clear();
+    order = [];
+    rowsEl.textContent = '';
+    for (const job of page.items) {
+      jobs.set(job.job_id, job);
+      order.push(job.job_id);
+    }
+    nextCursor = page.next_cursor || null;
+    sync();
+  }
+
+  // loadMore appends the next older page.
+  async function loadMore() {
+    if (!nextCursor) return;
+    const button = el('load-more');
+    if (isBusy(button)) return;
+    const gen = generation;
+    busy(button, true);
+    try {
+      const page = await api('GET', listPath(nextCursor));
+      if (gen !== generation) return;
+      let added = 0;
+      for (const job of page.items) {
+        if (jobs.has(job.job_id)) {
+          put(job, true);
+          continue;
+        }
+        jobs.set(job.job_id, job);
+        order.push(job.job_id);
+        added++;
+      }
+      nextCursor = page.next_cursor || null;
+      showAPIError(null);
+      sync();
+      announce(added + ' older ' + (added === 1 ? 'job' : 'jobs') + ' loaded.');
+      if (nextCursor === null) el('jobs-title').focus();
+    } catch (err) {
+      showAPIError(err);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  // refresh merges the newest page (new jobs appear at the top) and fetches
+  // every other unfinished job shown, so running jobs move without a reload.
+  async function refresh() {
+    const gen = generation;
+    const head = await api('GET', listPath(null));
+    if (gen !== generation) return;
+    if (order.length > 0 && head.next_cursor && head.items.every((job) => !jobs.has(job.job_id))) {
+      // A whole page of new jobs since the last look: there may be a gap
+      // between them and the jobs shown, so start over.
+      await restart();
+      return;
+    }
+    const inHead = new Set();
+    let at = 0; // where the next new job goes: after the last known one seen
+    for (const job of head.items) {
+      inHead.add(job.job_id);
+      if (jobs.has(job.job_id)) {
+        put(job, true);
+        at = order.indexOf(job.job_id) + 1;
+      } else {
+        jobs.set(job.job_id, job);
+        order.splice(at, 0, job.job_id);
+        at++;
+      }
+    }
+    const others = order.filter((id) => !inHead.has(id) && !FINAL.has(jobs.get(id).status));
+    const fresh = await Promise.all(others.map((id) =>
+      api('GET', '/jobs/' + encodeURIComponent(id)).catch((err) => (err.status === 404 ? null : Promise.reject(err)))));
+    if (gen !== generation) return;
+    for (const job of fresh) {
+      if (job) put(job, true);
+    }
+    sync();
+    // Durations of running jobs move with the clock.
+    for (const id of order) {
+      const job = jobs.get(id);
+      if (job.status === 'RUNNING') rowOf.get(id)._parts.took.textContent = duration(job);
+    }
+  }
+
+  function scheduleRefresh() {
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(async () => {
+      try {
+        await refresh();
+        showAPIError(null);
+      } catch (err) {
+        if (!(err instanceof APIError)) console.error(err); // a bug here, not the API
+        showAPIError(err);
+      }
+      scheduleRefresh();
+    }, document.hidden ? HIDDEN_REFRESH_MS : REFRESH_MS);
+  }
+
+  // ---- actions -------------------------------------------------------------
+
+  // busy marks a control as working (or not). It does not disable it: a
+  // disabled control loses keyboard focus, so a busy one only ignores presses.
+  function busy(control, on) {
+    if (on) {
+      control.setAttribute('aria-busy', 'true');
+      control.setAttribute('aria-disabled', 'true');
+    } else {
+      control.removeAttribute('aria-busy');
+      control.removeAttribute('aria-disabled');
+    }
+  }
+
+  const isBusy = (control) => control.getAttribute('aria-busy') === 'true';
+
+  async function act(kind, id, button) {
+    if (isBusy(button)) return;
+    busy(button, true);
+    try {
+      const job = await api('POST', '/jobs/' + encodeURIComponent(id) + '/' + kind);
+      put(job, false);
+      announce(kind === 'cancel'
+        ? 'Cancel recorded for job ' + shortID(id) + '; it is ' + job.status + '.'
+        : 'Job ' + shortID(id) + ' is queued again.');
+      showAPIError(null);
+      sync();
+    } catch (err) {
+      showAPIError(err);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  async function queueJob(event) {
+    event.preventDefault();
+    const from = el('from').value;
+    const to = el('to').value;
+    const message = el('form-message');
+    const say = (text, isError) => {
+      message.textContent = text;
+      message.className = 'message' + (isError ? ' error' : '');
+      message.hidden = false;
+    };
+    if (!from || !to) {
+      say('Choose both days: From and To.', true);
+      (from ? el('to') : el('from')).focus();
+      return;
+    }
+    if (to < from) {
+      say('To (' + to + ') is before From (' + from + ').', true);
+      el('to').focus();
+      return;
+    }
+    const button = el('queue');
+    if (isBusy(button)) return;
+    busy(button, true);
+    try {
+      const job = await api('POST', '/jobs/settlement', { from, to });
+      if (!statusFilter || statusFilter === job.status) {
+        if (!jobs.has(job.job_id)) {
+          jobs.set(job.job_id, job);
+          order.unshift(job.job_id);
+        }
+        sync();
+      }
+      say('Job ' + shortID(job.job_id) + ' is queued for ' + days(job) + '.', false);
+    } catch (err) {
+      say('Could not queue the job: ' + err.message, true);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  // ---- start ---------------------------------------------------------------
+
+  el('new-job').addEventListener('submit', queueJob);
+  el('load-more').addEventListener('click', loadMore);
+  el('status-filter').addEventListener('change', (event) => {
+    statusFilter = event.target.value;
+    restart().then(scheduleRefresh);
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) scheduleRefresh(); // catch up at once
+  });
+  restart().then(scheduleRefresh);
+})();
