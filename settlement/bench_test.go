@@ -29,15 +29,21 @@ import (
 
 const benchRuns = 3
 
-// BenchmarkSettlement seeds 1,000,000 transactions (31 days, 1000 merchants)
-// and compares, on the same database with durability on:
+// benchRowsEnv sets the rows BenchmarkSettlement seeds (default 10,000,000).
+const benchRowsEnv = "SETTLEMENT_BENCH_ROWS"
+
+// BenchmarkSettlement seeds N transactions (31 days, 1000 merchants; N =
+// 10,000,000, or $SETTLEMENT_BENCH_ROWS), first stored in paid_at order,
+// then the same rows in an order unrelated to paid_at, and for each layout
+// compares, on the same database with durability on:
 //   - a settlement job through HTTP (POST /jobs/settlement until COMPLETED,
 //     CSV on disk) on a server process with the default WORKERS/BATCH_SIZE;
 //   - the raw-SQL floor: one INSERT … SELECT … GROUP BY … ON CONFLICT DO
 //     UPDATE plus COPY (SELECT … ORDER BY …) TO STDOUT into a file (psql).
 //
-// It also prints the server's peak RSS for 100k vs 1M rows and a WORKERS ×
-// BATCH_SIZE sweep of the engine.
+// It checks that the job's CSV equals the floor's, prints the server's peak
+// RSS for a job of N/10 rows vs one of N rows, and a WORKERS × BATCH_SIZE
+// sweep of the engine on the shuffled layout.
 func BenchmarkSettlement(b *testing.B) {
 	for range b.N {
 		benchSettlement(b)
@@ -46,65 +52,86 @@ func BenchmarkSettlement(b *testing.B) {
 
 func benchSettlement(b *testing.B) {
 	ctx := context.Background()
+	n := int64(10_000_000)
+	if v := os.Getenv(benchRowsEnv); v != "" {
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 1000 {
+			b.Fatalf("%s=%q: want a row count of at least 1000", benchRowsEnv, v)
+		}
+	}
 	dsn := storetest.NewDSN(b)
 	st, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-
-	from, to := day("2025-01-01"), day("2025-01-31")
-	t0 := time.Now()
-	gen1M := seed.New(seed.Config{N: 1_000_000, From: from, To: to, Merchants: 1000, Seed: 42})
-	if _, err := st.CopyTransactions(ctx, gen1M.Next, nil); err != nil {
-		b.Fatal(err)
-	}
-	if err := st.AnalyzeTransactions(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("seeded 1,000,000 transactions in %v", time.Since(t0).Round(time.Millisecond))
-
 	bin := buildServer(b)
 	dir := b.TempDir()
+	from, to := day("2025-01-01"), day("2025-01-31")
+	tenthTo := day("2025-01-03") // a job of about N/10 rows: 3 of the 31 days
 
-	// Floor and service, alternating, on warm caches.
-	srv := startServer(b, bin, dsn, dir)
-	floorCSV := filepath.Join(b.TempDir(), "floor.csv")
-	floor := func() time.Duration { return runFloor(b, dsn, from, to, floorCSV) }
-	service := func() time.Duration { d, _ := srv.settle(b, from, to); return d }
-	floor()
-	service()
-	var floors, services []time.Duration
-	var lastJob uuid.UUID
-	for range benchRuns {
-		floors = append(floors, floor())
-		d, id := srv.settle(b, from, to)
-		services = append(services, d)
-		lastJob = id
-	}
-	srv.stop(b)
-	if got, want := readFile(b, filepath.Join(dir, settlement.FileName(lastJob))), readFile(b, floorCSV); !bytes.Equal(got, want) {
-		b.Fatalf("the job's CSV differs from the floor's: %s", firstDiff(got, want))
-	}
-	fMed, sMed := median(floors), median(services)
-	ratio := float64(sMed) / float64(fMed)
+	var report strings.Builder
+	var ratios []float64
+	for _, order := range []seed.Order{seed.ByTime, seed.Shuffled} {
+		t0 := time.Now()
+		gen := seed.New(seed.Config{N: n, From: from, To: to, Merchants: 1000, Seed: 42, Order: order})
+		if _, err := st.ReplaceTransactions(ctx, gen.Next, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.AnalyzeTransactions(ctx); err != nil {
+			b.Fatal(err)
+		}
+		seeded := time.Since(t0)
 
-	// Peak RSS of a fresh server per job size.
-	rss := map[string]int64{}
-	for _, r := range []struct {
-		name     string
-		from, to time.Time
-	}{{"100k", from, day("2025-01-03")}, {"1M", from, to}} {
-		s := startServer(b, bin, dsn, dir)
-		_, id := s.settle(b, r.from, r.to)
-		j, _ := st.GetJob(ctx, id)
-		rss[r.name] = s.peakRSS(b)
-		b.Logf("peak RSS for a %s-row job (%d rows): %d MiB", r.name, j.Total, rss[r.name]>>20)
-		s.stop(b)
-	}
-	rssRatio := float64(rss["1M"]) / float64(rss["100k"])
+		// Floor and service, alternating, on warm caches.
+		srv := startServer(b, bin, dsn, dir)
+		floorCSV := filepath.Join(b.TempDir(), "floor.csv")
+		floor := func() time.Duration { return runFloor(b, dsn, from, to, floorCSV) }
+		floor()
+		srv.settle(b, from, to)
+		var floors, services []time.Duration
+		var lastJob uuid.UUID
+		for range benchRuns {
+			floors = append(floors, floor())
+			d, id := srv.settle(b, from, to)
+			services = append(services, d)
+			lastJob = id
+		}
+		srv.stop(b)
+		if got, want := readFile(b, filepath.Join(dir, settlement.FileName(lastJob))), readFile(b, floorCSV); !bytes.Equal(got, want) {
+			b.Fatalf("%s order: the job's CSV differs from the floor's: %s", order, firstDiff(got, want))
+		}
+		fMed, sMed := median(floors), median(services)
+		ratio := float64(sMed) / float64(fMed)
+		ratios = append(ratios, ratio)
 
-	// WORKERS × BATCH_SIZE sweep of the engine (in process, no HTTP).
+		// Peak RSS of a fresh server per job size.
+		var rss [2]int64
+		var rows [2]int64
+		for i, end := range []time.Time{tenthTo, to} {
+			s := startServer(b, bin, dsn, dir)
+			_, id := s.settle(b, from, end)
+			j, _ := st.GetJob(ctx, id)
+			rss[i], rows[i] = s.peakRSS(b), j.Total
+			s.stop(b)
+		}
+		rssRatio := float64(rss[1]) / float64(rss[0])
+
+		fmt.Fprintf(&report, "\n%s transactions stored in %s order (seeded in %v), 31 days, 1000 merchants; median of %d runs, durability on\n"+
+			"  raw-SQL floor (INSERT … GROUP BY … ON CONFLICT + COPY TO file): %v  %v\n"+
+			"  POST /jobs/settlement → COMPLETED over HTTP (WORKERS=8, BATCH_SIZE=10000): %v  %v\n"+
+			"  ratio service / floor: %.2fx (target <= 1.30x)\n"+
+			"  peak server RSS: %d-row job %d MiB, %d-row job %d MiB, ratio %.2fx (target <= 1.25x)\n",
+			commas(n), order, seeded.Round(time.Second), benchRuns, fMed.Round(time.Millisecond), roundAll(floors),
+			sMed.Round(time.Millisecond), roundAll(services), ratio, rows[0], rss[0]>>20, rows[1], rss[1]>>20, rssRatio)
+		b.ReportMetric(sMed.Seconds(), "job-s-"+string(order))
+		b.ReportMetric(fMed.Seconds(), "floor-s-"+string(order))
+		b.ReportMetric(ratio, "x-floor-"+string(order))
+		b.ReportMetric(rssRatio, "x-rss-"+string(order))
+	}
+
+	// WORKERS × BATCH_SIZE sweep of the engine (in process, no HTTP), on the
+	// shuffled layout loaded last.
 	var sweep strings.Builder
 	fmt.Fprintf(&sweep, "  %-8s %10s %10s %10s\n", "WORKERS", "5k", "10k", "20k")
 	for _, w := range []int{2, 4, 8, 16} {
@@ -114,20 +141,17 @@ func benchSettlement(b *testing.B) {
 		}
 		sweep.WriteString("\n")
 	}
+	fmt.Printf("%sengine WORKERS × BATCH_SIZE sweep (Submit → COMPLETED, %s rows, shuffled order):\n%s",
+		report.String(), commas(n), sweep.String())
+}
 
-	fmt.Printf("\n1,000,000 transactions, 31 days, 1000 merchants; median of %d runs, durability on\n"+
-		"  raw-SQL floor (INSERT … GROUP BY … ON CONFLICT + COPY TO file): %v  %v\n"+
-		"  POST /jobs/settlement → COMPLETED over HTTP (WORKERS=8, BATCH_SIZE=10000): %v  %v\n"+
-		"  ratio service / floor: %.2fx (target <= 1.30x)\n"+
-		"  peak server RSS: 100k rows %d MiB, 1M rows %d MiB, ratio %.2fx (target <= 1.25x)\n"+
-		"engine WORKERS × BATCH_SIZE sweep (Submit → COMPLETED, 1M rows):\n%s",
-		benchRuns, fMed.Round(time.Millisecond), roundAll(floors), sMed.Round(time.Millisecond), roundAll(services),
-		ratio, rss["100k"]>>20, rss["1M"]>>20, rssRatio, sweep.String())
-	b.ReportMetric(sMed.Seconds(), "job-s")
-	b.ReportMetric(fMed.Seconds(), "floor-s")
-	b.ReportMetric(ratio, "x-floor")
-	b.ReportMetric(float64(rss["1M"]>>20), "rss-1M-MiB")
-	b.ReportMetric(rssRatio, "x-rss-1M/100k")
+// commas formats n with thousands separators.
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // runFloor runs the raw-SQL floor with psql and returns its wall time.

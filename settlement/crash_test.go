@@ -36,64 +36,69 @@ func runCrashChild() {
 
 // TestCrashRecovery kills (SIGKILL) the process running a job; once its
 // lease expires another engine runs the job again from scratch and it
-// completes correctly, with the crash counted as an attempt.
+// completes correctly, with the crash counted as an attempt. Both layouts.
 func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
-	from, to := day("2025-10-01"), day("2025-10-02")
-	dsn := storetest.NewDSN(t)
-	st, err := store.Open(context.Background(), dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	load(t, st, txnSpec{n: 1500, merchants: 10, from: from, to: to, seed: 9}.rows())
-	want := referenceCSV(t, st, from, to)
-	dir := t.TempDir()
+	for _, l := range []layout{byTime, shuffled} {
+		t.Run(string(l), func(t *testing.T) {
+			t.Parallel()
+			from, to := day("2025-10-01"), day("2025-10-02")
+			dsn := storetest.NewDSN(t)
+			st, err := store.Open(context.Background(), dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			loadAs(t, st, txnSpec{n: 1500, merchants: 10, from: from, to: to, seed: 9}.rows(), l)
+			want := referenceCSV(t, st, from, to)
+			dir := t.TempDir()
 
-	release := lockTransactions(t, st) // keeps the child's run inside SQL
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), crashChildEnv+"="+dsn, "SETTLEMENT_CRASH_CHILD_DIR="+dir)
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = child.Process.Kill()
+			release := lockTransactions(t, st) // keeps the child's run inside SQL
+			child := exec.Command(os.Args[0], "-test.run=^$")
+			child.Env = append(os.Environ(), crashChildEnv+"="+dsn, "SETTLEMENT_CRASH_CHILD_DIR="+dir)
+			child.Stderr = os.Stderr
+			if err := child.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killed := false
+			t.Cleanup(func() {
+				if !killed {
+					_ = child.Process.Kill()
+					_ = child.Wait()
+				}
+			})
+
+			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
+			job, err := submitter.Submit(context.Background(), from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			running := waitJob(t, st, job.ID, store.JobRunning)
+			if running.Attempts != 1 {
+				t.Fatalf("attempts = %d after the first claim", running.Attempts)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if err := child.Process.Kill(); err != nil { // SIGKILL: no shutdown code runs
+				t.Fatal(err)
+			}
 			_ = child.Wait()
-		}
-	})
+			killed = true
+			release()
 
-	submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
-	job, err := submitter.Submit(context.Background(), from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	running := waitJob(t, st, job.ID, store.JobRunning)
-	if running.Attempts != 1 {
-		t.Fatalf("attempts = %d after the first claim", running.Attempts)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := child.Process.Kill(); err != nil { // SIGKILL: no shutdown code runs
-		t.Fatal(err)
-	}
-	_ = child.Wait()
-	killed = true
-	release()
-
-	if j, _ := st.GetJob(context.Background(), job.ID); j.Status != store.JobRunning {
-		t.Fatalf("right after the crash the job is %s; it should still look RUNNING until its lease expires", j.Status)
-	}
-	cfg := testConfig(t, 2, 200)
-	cfg.Dir = dir
-	startEngine(t, st, cfg)
-	j := waitJob(t, st, job.ID)
-	if j.Status != store.JobCompleted || j.Attempts != 2 {
-		t.Fatalf("job ended %s after %d attempts, want COMPLETED after 2", j.Status, j.Attempts)
-	}
-	if got := readFile(t, submitter.Path(j.ID)); !bytes.Equal(got, want) {
-		t.Fatalf("CSV after recovery differs: %s", firstDiff(got, want))
+			if j, _ := st.GetJob(context.Background(), job.ID); j.Status != store.JobRunning {
+				t.Fatalf("right after the crash the job is %s; it should still look RUNNING until its lease expires", j.Status)
+			}
+			cfg := testConfig(t, 2, 200)
+			cfg.Dir = dir
+			startEngine(t, st, cfg)
+			j := waitJob(t, st, job.ID)
+			if j.Status != store.JobCompleted || j.Attempts != 2 {
+				t.Fatalf("job ended %s after %d attempts, want COMPLETED after 2", j.Status, j.Attempts)
+			}
+			if got := readFile(t, submitter.Path(j.ID)); !bytes.Equal(got, want) {
+				t.Fatalf("CSV after recovery differs: %s", firstDiff(got, want))
+			}
+		})
 	}
 }
 

@@ -47,10 +47,10 @@ func WriteCSV(w *bufio.Writer, rows iter.Seq[store.Settlement]) error {
 	return w.Flush()
 }
 
-// writeTempCSV writes rows to a new hidden temporary file in dir, synced to
-// disk, and returns its path.
+// writeTempCSV writes rows to a new hidden temporary file of job id in dir
+// (see tempPrefix), synced to disk, and returns its path.
 func writeTempCSV(dir string, id uuid.UUID, rows iter.Seq[store.Settlement]) (path string, err error) {
-	f, err := os.CreateTemp(dir, "."+FileName(id)+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPrefix(id)+"*")
 	if err != nil {
 		return "", fmt.Errorf("create settlement file: %w", err)
 	}

@@ -21,6 +21,7 @@ type Store interface {
 	CreateJob(ctx context.Context, from, to time.Time) (store.Job, error)
 	GetJob(ctx context.Context, id uuid.UUID) (store.Job, error)
 	ListJobs(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
+	CountJobsByStatus(ctx context.Context) (map[store.JobStatus]int64, error)
 	CancelJob(ctx context.Context, id uuid.UUID) (store.Job, error)
 	RetryJob(ctx context.Context, id uuid.UUID) (store.Job, error)
 
@@ -28,12 +29,12 @@ type Store interface {
 	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]store.Job, error)
 	Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (bool, error)
 	SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error
-	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) error
+	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (store.JobStatus, error)
 	CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error
-	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) error
+	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (store.JobStatus, error)
 
 	OpenSnapshot(ctx context.Context) (*store.Snapshot, error)
-	AggregateBatch(ctx context.Context, snapshotID string, lo, hi time.Time) ([]store.DailyTotal, error)
+	AggregateBatch(ctx context.Context, snapshotID string, b store.Batch) ([]store.DailyTotal, error)
 	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
 }
 
@@ -45,6 +46,9 @@ type Config struct {
 	BatchSize int
 	// Dir is where CSV files are published (SETTLEMENT_DIR); created if missing.
 	Dir string
+	// Plan forces how jobs cut their range into batches; PlanAuto (the
+	// default) picks per job from the table's layout.
+	Plan Plan
 	// MaxJobs is how many jobs this engine runs at once, sharing the workers
 	// (default 2).
 	MaxJobs int
@@ -131,6 +135,8 @@ type Engine struct {
 	// Run once every job has ended.
 	batches chan batch
 
+	metrics *metrics
+
 	mu      sync.Mutex
 	running map[uuid.UUID]context.CancelCauseFunc // jobs running here, by id
 }
@@ -145,6 +151,7 @@ func New(st Store, cfg Config) *Engine {
 		wake:    make(chan struct{}, 1),
 		batches: make(chan batch),
 		running: map[uuid.UUID]context.CancelCauseFunc{},
+		metrics: newMetrics(st, cfg.Logger),
 	}
 }
 
@@ -223,6 +230,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := os.MkdirAll(e.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("settlement directory %s: %w (set SETTLEMENT_DIR to a writable directory)", e.cfg.Dir, err)
 	}
+	e.cleanTemps(ctx)
 	var workers sync.WaitGroup
 	for range e.cfg.Workers {
 		workers.Add(1)
@@ -293,6 +301,9 @@ func (e *Engine) reap(ctx context.Context) {
 		return
 	}
 	for _, j := range jobs {
+		e.metrics.finished(j.Status)
 		e.log.Warn("settlement job lost its engine (lease expired)", "job", j.ID, "attempts", j.Attempts, "now", j.Status)
+		// Its engine is gone: a temporary file it left can go.
+		removeJobTemps(e.cfg.Dir, j.ID, e.log)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,46 +19,59 @@ import (
 
 // TestSettlementMatchesSQLReference checks the CSV byte for byte and the
 // settlements rows against a plain SQL aggregation, on random data with
-// skewed merchants, all statuses and boundary timestamps, for several pool
-// and batch sizes (including a batch larger than the data).
+// skewed merchants, all statuses and boundary timestamps, stored in each
+// layout (time order, shuffled, moved by updates), with each plan (chosen,
+// or forced) and several pool and batch sizes (including a batch larger
+// than the data).
 func TestSettlementMatchesSQLReference(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-03-01"), day("2025-03-05")
-	st := storetest.New(t)
-	load(t, st, txnSpec{n: 6000, merchants: 40, from: from, to: to, seed: 1}.rows())
-	want := referenceCSV(t, st, from, to)
-	if n := bytes.Count(want, []byte("\n")); n < 100 {
-		t.Fatalf("reference has only %d lines; the data is too thin to test anything", n)
-	}
-
-	for _, tc := range []struct{ workers, batch int }{
-		{1, 1}, {1, 7}, {2, 100}, {4, 999}, {8, 10000}, {16, 1_000_000},
-	} {
-		t.Run(fmt.Sprintf("workers=%d,batch=%d", tc.workers, tc.batch), func(t *testing.T) {
-			cfg := testConfig(t, tc.workers, tc.batch)
-			eng := startEngine(t, st, cfg)
-			job, err := eng.Submit(context.Background(), from, to)
-			if err != nil {
-				t.Fatal(err)
+	rows := txnSpec{n: 6000, merchants: 40, from: from, to: to, seed: 1}.rows()
+	for _, l := range layouts {
+		t.Run(string(l), func(t *testing.T) {
+			t.Parallel()
+			st := storetest.New(t)
+			loadAs(t, st, rows, l)
+			want := referenceCSV(t, st, from, to)
+			if n := bytes.Count(want, []byte("\n")); n < 100 {
+				t.Fatalf("reference has only %d lines; the data is too thin to test anything", n)
 			}
-			j := waitJob(t, st, job.ID)
-			if j.Status != store.JobCompleted {
-				t.Fatalf("job ended %s: %v", j.Status, j.Error)
-			}
-			got := readFile(t, eng.Path(j.ID))
-			if !bytes.Equal(got, want) {
-				t.Fatalf("CSV differs from the SQL reference: %s", firstDiff(got, want))
-			}
-			if stored := storedCSV(t, st, from, to, j.ID); !bytes.Equal(stored, want) {
-				t.Fatalf("settlements table differs from the SQL reference: %s", firstDiff(stored, want))
-			}
-			var inRange int64
-			if err := st.DB().Get(&inRange, `SELECT count(*) FROM transactions WHERE paid_at >= $1 AND paid_at < $2`,
-				from, to.AddDate(0, 0, 1)); err != nil {
-				t.Fatal(err)
-			}
-			if j.Total != inRange || j.Processed != inRange || j.Progress != 100 {
-				t.Errorf("job total/processed/progress = %d/%d/%v, want %d/%d/100", j.Total, j.Processed, j.Progress, inRange, inRange)
+			for _, tc := range []struct {
+				plan           settlement.Plan
+				workers, batch int
+			}{
+				{settlement.PlanAuto, 1, 1}, {settlement.PlanAuto, 4, 999}, {settlement.PlanAuto, 16, 1_000_000},
+				{settlement.PlanIndex, 1, 7}, {settlement.PlanIndex, 2, 100}, {settlement.PlanIndex, 8, 10000},
+				{settlement.PlanBlocks, 1, 1}, {settlement.PlanBlocks, 3, 50}, {settlement.PlanBlocks, 16, 1},
+			} {
+				t.Run(fmt.Sprintf("plan=%s,workers=%d,batch=%d", tc.plan, tc.workers, tc.batch), func(t *testing.T) {
+					cfg := testConfig(t, tc.workers, tc.batch)
+					cfg.Plan = tc.plan
+					eng := startEngine(t, st, cfg)
+					job, err := eng.Submit(context.Background(), from, to)
+					if err != nil {
+						t.Fatal(err)
+					}
+					j := waitJob(t, st, job.ID)
+					if j.Status != store.JobCompleted {
+						t.Fatalf("job ended %s: %v", j.Status, j.Error)
+					}
+					got := readFile(t, eng.Path(j.ID))
+					if !bytes.Equal(got, want) {
+						t.Fatalf("CSV differs from the SQL reference: %s", firstDiff(got, want))
+					}
+					if stored := storedCSV(t, st, from, to, j.ID); !bytes.Equal(stored, want) {
+						t.Fatalf("settlements table differs from the SQL reference: %s", firstDiff(stored, want))
+					}
+					var inRange int64
+					if err := st.DB().Get(&inRange, `SELECT count(*) FROM transactions WHERE paid_at >= $1 AND paid_at < $2`,
+						from, to.AddDate(0, 0, 1)); err != nil {
+						t.Fatal(err)
+					}
+					if j.Total != inRange || j.Processed != inRange || j.Progress != 100 {
+						t.Errorf("job total/processed/progress = %d/%d/%v, want %d/%d/100", j.Total, j.Processed, j.Progress, inRange, inRange)
+					}
+				})
 			}
 		})
 	}
@@ -141,13 +155,18 @@ func lockTransactions(t *testing.T, st *store.Store) (release func()) {
 // CSV and no settlements.
 func TestCancelRunningStopsInFlightSQL(t *testing.T) {
 	t.Parallel()
-	for _, remote := range []bool{false, true} {
-		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+	for _, tc := range []struct {
+		remote bool
+		plan   settlement.Plan
+	}{{false, settlement.PlanIndex}, {true, settlement.PlanIndex}, {false, settlement.PlanBlocks}, {true, settlement.PlanBlocks}} {
+		remote := tc.remote
+		t.Run(fmt.Sprintf("remote=%v,plan=%s", remote, tc.plan), func(t *testing.T) {
 			t.Parallel()
 			from, to := day("2025-05-01"), day("2025-05-02")
 			st := storetest.New(t)
 			load(t, st, txnSpec{n: 500, merchants: 5, from: from, to: to, seed: 4}.rows())
 			cfg := testConfig(t, 2, 50)
+			cfg.Plan = tc.plan
 			cfg.HeartbeatInterval = 200 * time.Millisecond
 			eng := startEngine(t, st, cfg)
 			release := lockTransactions(t, st)
@@ -243,6 +262,12 @@ func TestFailedJobRetriesThenFails(t *testing.T) {
 		t.Fatalf("job = %s after %d attempts, error %v", j.Status, j.Attempts, j.Error)
 	}
 	t.Logf("error shown: %s", *j.Error)
+	if !strings.Contains(*j.Error, "writing the settlement file failed") {
+		t.Errorf("error %q does not say that writing the file failed", *j.Error)
+	}
+	if strings.Contains(*j.Error, cfg.Dir) || strings.Contains(*j.Error, job.ID.String()) {
+		t.Errorf("the error shows a server path: %q", *j.Error)
+	}
 	if rows, _ := st.SettlementsBetween(context.Background(), from, to); len(rows) != 0 {
 		t.Errorf("a failed job left %d settlements", len(rows))
 	}

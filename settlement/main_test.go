@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,7 +141,8 @@ func (s txnSpec) rows() []store.Transaction {
 	return out
 }
 
-// load inserts rows into st.
+// load inserts rows into st in their order (txnSpec.rows shuffles them: a
+// physical order unrelated to paid_at).
 func load(t testing.TB, st *store.Store, rows []store.Transaction) {
 	t.Helper()
 	i := 0
@@ -156,6 +158,40 @@ func load(t testing.TB, st *store.Store, rows []store.Transaction) {
 	}
 	if err := st.AnalyzeTransactions(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// layout is a physical order of the transactions table.
+type layout string
+
+const (
+	// byTime: rows stored in paid_at order, as a payment system writes them.
+	byTime layout = "time"
+	// shuffled: rows stored in an order unrelated to paid_at (bulk loads).
+	shuffled layout = "shuffled"
+	// moved: stored in paid_at order, then status updates wrote a new
+	// version of a fifth of the rows elsewhere (not vacuumed afterwards).
+	moved layout = "moved"
+)
+
+var layouts = []layout{byTime, shuffled, moved}
+
+// loadAs inserts rows into st stored in layout l.
+func loadAs(t testing.TB, st *store.Store, rows []store.Transaction, l layout) {
+	t.Helper()
+	rows = slices.Clone(rows)
+	if l != shuffled {
+		slices.SortStableFunc(rows, func(a, b store.Transaction) int { return a.PaidAt.Compare(b.PaidAt) })
+	}
+	load(t, st, rows)
+	if l == moved {
+		// PENDING → PAID for some, and a status round trip for others: new
+		// tuple versions on other pages (COPY filled the pages), and pages
+		// that are no longer all-visible.
+		if _, err := st.DB().Exec(`UPDATE transactions SET status = CASE status WHEN 'PENDING' THEN 'PAID' ELSE status END
+			WHERE status = 'PENDING' OR get_byte(uuid_send(id), 15) % 8 = 0`); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

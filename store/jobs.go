@@ -28,7 +28,6 @@ type Job struct {
 	Progress        float64    `db:"progress"` // 0..100
 	Processed       int64      `db:"processed_count"`
 	Total           int64      `db:"total_count"`
-	ResultPath      *string    `db:"result_path"`
 	Error           *string    `db:"error"`
 	Attempts        int        `db:"attempts"`
 	CancelRequested bool       `db:"cancel_requested"`
@@ -42,7 +41,7 @@ type Job struct {
 }
 
 const jobColumns = `job_id, from_date, to_date, status, progress, processed_count, total_count,
-	result_path, error, attempts, cancel_requested, created_at, updated_at, started_at, finished_at,
+	error, attempts, cancel_requested, created_at, updated_at, started_at, finished_at,
 	settlement_count`
 
 // CreateJob queues a job for the days from..to (both included).
@@ -125,7 +124,7 @@ func (s *Store) RetryJob(ctx context.Context, id uuid.UUID) (Job, error) {
 				status = {QUEUED}, attempts = 0, run_after = now(), updated_at = now(),
 				progress = 0, processed_count = 0, total_count = 0,
 				error = NULL, started_at = NULL, finished_at = NULL,
-				settlement_count = NULL, result_path = NULL,
+				settlement_count = NULL,
 				cancel_requested = false, owner = NULL, lease_expires_at = NULL
 			WHERE job_id = $1 AND status IN ({FAILED}, {CANCELLED})
 			RETURNING `)+jobColumns, id)
@@ -188,6 +187,7 @@ func (s *Store) ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]Job, er
 			error = CASE WHEN cancel_requested THEN error
 			             ELSE format('attempt %s of %s stopped without finishing: the process running it went away', attempts, $1::int) END,
 			finished_at = CASE WHEN cancel_requested OR attempts >= $1 THEN now() END,
+			`+resetWhenQueued(`NOT cancel_requested AND attempts < $1`)+`,
 			owner = NULL, lease_expires_at = NULL, run_after = now(), updated_at = now()
 		WHERE status = {RUNNING} AND lease_expires_at < now()
 		RETURNING `)+jobColumns, maxAttempts)
@@ -227,18 +227,21 @@ func (s *Store) SetJobTotal(ctx context.Context, id uuid.UUID, owner string, tot
 }
 
 // FailJob ends an attempt that went wrong: the job is queued again after
-// backoff × attempts, or FAILED with errMsg once it has had maxAttempts, or
-// CANCELLED when a cancel was requested meanwhile.
-func (s *Store) FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) error {
-	return s.updateOwnedJob(ctx, "fail job", jobSQL(`
+// backoff × attempts (its progress back at 0), or FAILED with errMsg once it
+// has had maxAttempts, or CANCELLED when a cancel was requested meanwhile. It
+// returns the job's new status.
+func (s *Store) FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (JobStatus, error) {
+	return s.endOwnedRun(ctx, "fail job", jobSQL(`
 		UPDATE jobs SET
 			status = CASE WHEN cancel_requested THEN {CANCELLED}
 			              WHEN attempts >= $4 THEN {FAILED} ELSE {QUEUED} END,
 			error = $3,
 			finished_at = CASE WHEN cancel_requested OR attempts >= $4 THEN now() END,
-			run_after = now() + make_interval(secs => $5 * attempts),
+			`+resetWhenQueued(`NOT cancel_requested AND attempts < $4`)+`,
+			run_after = now() + make_interval(secs => $5::float8 * attempts),
 			owner = NULL, lease_expires_at = NULL, updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}`),
+		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}
+		RETURNING status`),
 		id, owner, errMsg, maxAttempts, backoff.Seconds())
 }
 
@@ -251,16 +254,41 @@ func (s *Store) CancelRunningJob(ctx context.Context, id uuid.UUID, owner string
 }
 
 // ReleaseJob hands a running job back when its engine shuts down: it is
-// queued again (the attempt does not count) or, when a cancel was requested,
-// CANCELLED.
-func (s *Store) ReleaseJob(ctx context.Context, id uuid.UUID, owner string) error {
-	return s.updateOwnedJob(ctx, "release job", jobSQL(`
+// queued again with its progress back at 0 (the attempt does not count) or,
+// when a cancel was requested, CANCELLED. It returns the job's new status.
+func (s *Store) ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (JobStatus, error) {
+	return s.endOwnedRun(ctx, "release job", jobSQL(`
 		UPDATE jobs SET
 			status = CASE WHEN cancel_requested THEN {CANCELLED} ELSE {QUEUED} END,
 			finished_at = CASE WHEN cancel_requested THEN now() END,
 			attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+			`+resetWhenQueued(`NOT cancel_requested`)+`,
 			owner = NULL, lease_expires_at = NULL, run_after = now(), updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}`), id, owner)
+		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}
+		RETURNING status`), id, owner)
+}
+
+// resetWhenQueued is the SET list that puts a job's progress back at 0 when
+// queued (the condition holds): a queued job shows no progress, and its
+// next run starts from scratch.
+func resetWhenQueued(queued string) string {
+	return `processed_count = CASE WHEN ` + queued + ` THEN 0 ELSE processed_count END,
+			total_count = CASE WHEN ` + queued + ` THEN 0 ELSE total_count END,
+			progress = CASE WHEN ` + queued + ` THEN 0 ELSE progress END`
+}
+
+// endOwnedRun runs an update guarded by owner that returns the job's new
+// status; no row means ErrJobLost.
+func (s *Store) endOwnedRun(ctx context.Context, what, query string, args ...any) (JobStatus, error) {
+	var status JobStatus
+	err := s.db.GetContext(ctx, &status, query, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrJobLost
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, translate(err))
+	}
+	return status, nil
 }
 
 // updateOwnedJob runs a job update guarded by owner; no row means ErrJobLost.

@@ -80,10 +80,10 @@ func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
 // Settle makes the settlements of the job's days exactly rows: it upserts
 // them on (merchant_id, date) with unique_run_id = the job's id, deletes the
 // rows of those days that this run did not produce, and marks the job
-// COMPLETED with its result path. The rows are streamed to the server with
+// COMPLETED. The rows are streamed to the server with
 // COPY into a temporary table, so they are never all in memory at once.
 // Nothing is visible before Commit.
-func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], resultPath string) error {
+func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) error {
 	if _, err := c.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE settlement_run (
 			merchant_id integer, date date, gross_cents bigint, fee_cents bigint, txn_count integer
 		) ON COMMIT DROP`); err != nil {
@@ -125,10 +125,10 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], resu
 	}
 	_, err = c.tx.ExecContext(ctx, `
 		UPDATE jobs SET status = 'COMPLETED', progress = 100, processed_count = total_count,
-			result_path = $2, error = NULL, finished_at = now(), updated_at = now(),
+			error = NULL, finished_at = now(), updated_at = now(),
 			owner = NULL, lease_expires_at = NULL,
 			settlement_count = (SELECT count(*) FROM settlements s WHERE s.unique_run_id = $1 AND s.date BETWEEN jobs.from_date AND jobs.to_date)
-		WHERE job_id = $1`, c.job.ID, resultPath)
+		WHERE job_id = $1`, c.job.ID)
 	if err != nil {
 		return fmt.Errorf("complete job: %w", translate(err))
 	}

@@ -105,6 +105,7 @@ func run(ctx context.Context) error {
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewDBStatsCollector(st.DB().DB, "ordersettle"),
 			orders,
+			engine.Metrics(),
 		},
 	})
 	if err != nil {
