@@ -59,11 +59,3 @@ func (s *Store) AnalyzeTransactions(ctx context.Context) error {
 	}
 	return nil
 }
-
-// DeleteTransactions removes every transaction (TRUNCATE).
-func (s *Store) DeleteTransactions(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `TRUNCATE transactions`); err != nil {
-		return fmt.Errorf("truncate transactions: %w", translate(err))
-	}
-	return nil
-}

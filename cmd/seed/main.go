@@ -1,9 +1,11 @@
 // Command seed loads demo data into the service's database: a few products
 // with stock (when there are none) and N payment transactions (default
 // 1,000,000) loaded with COPY, with a progress bar. The same flags give the
-// same rows. It uses the same database as the server: DATABASE_URL, DB_*, or
-// the local PostgreSQL in LOCAL_PG_DIR (started for the duration if the
-// server is not running).
+// same rows; -order shuffled stores the same rows in an order unrelated to
+// paid_at (as late arrivals or bulk loads from other systems do), to try
+// settlement on both physical layouts. It uses the same database as the
+// server: DATABASE_URL, DB_*, or the local PostgreSQL in LOCAL_PG_DIR
+// (started for the duration if the server is not running).
 //
 // -h, --help and help print the usage; --version and version print the
 // version. Wrong flags or arguments exit with status 2, doing nothing.
@@ -85,6 +87,7 @@ func run(ctx context.Context, args []string) error {
 	seedValue := fs.Uint64("seed", 42, "random seed; the same flags give the same rows")
 	keep := fs.Bool("append", false, "keep existing transactions (default: replace them)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	orderFlag := fs.String("order", string(seed.ByTime), "physical order of the rows: time (paid_at order) or shuffled (unrelated to paid_at; the same rows)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.SetOutput(io.Discard) // problems and the usage are printed below
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +116,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return badUsage(fs, fmt.Sprintf("-to %q: want YYYY-MM-DD", *toFlag))
 	}
+	order, err := seed.ParseOrder(*orderFlag)
+	if err != nil {
+		return badUsage(fs, "-order: "+err.Error())
+	}
 	switch {
 	case to.Before(from):
 		return badUsage(fs, "-to must not be before -from")
@@ -139,13 +146,7 @@ func run(ctx context.Context, args []string) error {
 	if err := seedProducts(ctx, st, log); err != nil {
 		return err
 	}
-	if !*keep {
-		if err := st.DeleteTransactions(ctx); err != nil {
-			return err
-		}
-	}
-
-	gen := seed.New(seed.Config{N: *n, From: from, To: to, Merchants: *merchants, Seed: *seedValue})
+	gen := seed.New(seed.Config{N: *n, From: from, To: to, Merchants: *merchants, Seed: *seedValue, Order: order})
 	bar := progressbar.NewOptions64(*n,
 		progressbar.OptionSetDescription("transactions"),
 		progressbar.OptionSetVisibility(!*quiet),
@@ -158,12 +159,19 @@ func run(ctx context.Context, args []string) error {
 		progressbar.OptionFullWidth(),
 	)
 	start := time.Now()
-	loaded, err := st.CopyTransactions(ctx, gen.Next, func(done int64) { _ = bar.Set64(done) })
+	load := st.ReplaceTransactions // one transaction: the old rows stay until it commits
+	if *keep {
+		load = st.CopyTransactions
+	}
+	loaded, err := load(ctx, gen.Next, func(done int64) { _ = bar.Set64(done) })
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return errors.New("interrupted; nothing was loaded")
 		}
-		return fmt.Errorf("%w (with -append, rows from an earlier run with the same -seed collide: use another -seed)", err)
+		if *keep {
+			return fmt.Errorf("%w (with -append, rows from an earlier run with the same -seed collide: use another -seed)", err)
+		}
+		return err
 	}
 	_ = bar.Finish()
 	fmt.Fprintln(os.Stderr)
@@ -173,8 +181,8 @@ func run(ctx context.Context, args []string) error {
 	if err := st.AnalyzeTransactions(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("loaded %d transactions (%s..%s, %d merchants, seed %d) in %s (%.0f rows/s), ready in %s\n",
-		loaded, from.Format(time.DateOnly), to.Format(time.DateOnly), *merchants, *seedValue,
+	fmt.Printf("loaded %d transactions (%s..%s, %d merchants, seed %d, %s order) in %s (%.0f rows/s), ready in %s\n",
+		loaded, from.Format(time.DateOnly), to.Format(time.DateOnly), *merchants, *seedValue, order,
 		loadTime.Round(time.Millisecond), float64(loaded)/loadTime.Seconds(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
