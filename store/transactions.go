@@ -32,12 +32,13 @@ const (
 // next returns the next row and false when there are no more; progress, if
 // not nil, is called with the number of rows sent so far every 10,000 rows.
 func (s *Store) CopyTransactions(ctx context.Context, next func() (Transaction, bool), progress func(n int64)) (int64, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	conn, tx, err := s.beginOnConn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("copy transactions: %w", translate(err))
+		return 0, fmt.Errorf("copy transactions: %w", err)
 	}
+	defer conn.Close()
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	n, err := copyRows(ctx, tx, pq.CopyIn("transactions", "id", "merchant_id", "amount_cents", "fee_cents", "status", "paid_at"), next, progress)
+	n, err := copyRows(ctx, conn, pq.CopyIn("transactions", "id", "merchant_id", "amount_cents", "fee_cents", "status", "paid_at"), next, progress)
 	if err != nil {
 		return 0, fmt.Errorf("copy transactions: %w", err)
 	}
