@@ -45,7 +45,6 @@ func (e *Engine) run(parent context.Context, job store.Job) {
 	stopHeartbeat := e.startHeartbeat(ctx, cancel, job.ID, &processed, log)
 	stats, err := e.execute(ctx, log, job, &processed, stopHeartbeat)
 	stopHeartbeat()
-	e.metrics.rowsProcessed.Add(float64(processed.Load()))
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()

@@ -156,7 +156,9 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 				return nil, r.err
 			}
 			received++
-			processed.Add(totals.add(r.totals))
+			scanned := totals.add(r.totals)
+			processed.Add(scanned)
+			e.metrics.rowsProcessed.Add(float64(scanned))
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
