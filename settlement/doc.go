@@ -61,29 +61,31 @@
 // PlanAuto chooses per job from a sample of about 300 blocks read in the
 // snapshot (TABLESAMPLE SYSTEM, the same blocks every time): the range's
 // share s of the table and the correlation c between block number and
-// paid_at of the range's sampled rows. With the database CPU time per row
-// measured on 10,000,000 rows (31 days, 1,000 merchants, durability on,
-// table 730 MB next to shared_buffers 256 MB; a busy 2-core machine, so
-// CPU seconds, summed over every PostgreSQL process, rather than wall
-// time):
+// paid_at of the range's sampled rows. Database CPU time (summed over every
+// PostgreSQL process; wall time was too noisy on the busy 2-core machine
+// these ran on) for 10,000,000 rows, 31 days, 1,000 merchants, durability
+// on, a 730 MB table next to shared_buffers of 256 MB:
 //
-//	                        time order   shuffled
-//	raw-SQL floor (1 query)    4.3 s       4.1–5.8 s
-//	PlanIndex                 12.7 s      70 s
-//	PlanBlocks                8.8–10 s    12.3–14.5 s
+//	                              time order   shuffled
+//	raw-SQL floor, whole range      4.3 s       4.1–5.8 s
+//	PlanIndex, whole range         12.7 s      70 s
+//	PlanBlocks, whole range         8.8–10 s   12.3–14.5 s
+//	PlanIndex, 3 days (0.97M rows)             8.0–9.5 s
+//	PlanBlocks, 3 days (0.97M rows)            3.5 s
 //
-// the index costs about 1.3 units per row of the range when the range is
-// in time order and 6.3 when it is not (1.3 + 5.0 × (1 − c²)), the blocks
-// 1 unit per row of the table. The job takes the blocks when
-// s × (1.3 + 5.0 × (1 − c²)) > 1: a shuffled range from about a sixth of
-// the table on, a range in time order from about three quarters. Either
-// way the cost is at most a few units per row of the range: linear. The
-// engine's parallel batches use both cores, the floor's single INSERT …
-// SELECT one, so the wall time of a job stays near the floor's (README,
+// From these, in microseconds per row: the index costs 1.3 per row of the
+// range in time order and about 8 when scattered (1.3 + 7 × (1 − c²)); the
+// blocks 0.3 per row of the table (read and filtered) plus 0.6 per row of
+// the range (aggregated). The job takes the blocks when they are cheaper:
+// from about 4 % of the table for a range whose rows are scattered, from
+// about 43 % for one in time order. Either way the cost is a few
+// microseconds per row of the range at most: linear whatever the layout.
+// The engine's parallel batches use every core, the floor's single INSERT
+// … SELECT one, so a job's wall time stays near the floor's (README,
 // "Scaling"). Time-range partitions were the other candidate: they bound
-// the block plan's reading to the partitions a range touches, but need the
-// partition key in the primary key, partitions created ahead of the data
-// and a rewrite of the table; they remain the tool for retention (README).
+// the reading to the partitions a range touches, but need the partition
+// key in the primary key, partitions created ahead of the data and a
+// rewrite of the table; they remain the tool for retention (README).
 //
 // # Atomic results
 //

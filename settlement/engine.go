@@ -34,7 +34,7 @@ type Store interface {
 	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (store.JobStatus, error)
 
 	OpenSnapshot(ctx context.Context) (*store.Snapshot, error)
-	AggregateBatch(ctx context.Context, snapshotID string, b store.Batch) ([]store.DailyTotal, error)
+	AggregateBatch(ctx context.Context, snapshotID string, b store.Batch, each func(store.DailyTotal)) error
 	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
 }
 

@@ -136,12 +136,12 @@ type stallingStore struct {
 	allowed atomic.Int64
 }
 
-func (s *stallingStore) AggregateBatch(ctx context.Context, snapshotID string, b store.Batch) ([]store.DailyTotal, error) {
+func (s *stallingStore) AggregateBatch(ctx context.Context, snapshotID string, b store.Batch, each func(store.DailyTotal)) error {
 	if s.allowed.Add(-1) < 0 {
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	return s.Store.AggregateBatch(ctx, snapshotID, b)
+	return s.Store.AggregateBatch(ctx, snapshotID, b, each)
 }
 
 // TestShutdownResetsProgress: a job handed back at shutdown shows processed,

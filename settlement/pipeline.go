@@ -21,21 +21,29 @@ type batch struct {
 	ctx      context.Context // the job's batch context; cancelled when the job stops
 	snapshot string          // exported snapshot the aggregation runs in
 	rows     store.Batch
+	totals   *dailyTotals       // the job's sums; the worker merges into them
 	results  chan<- batchResult // the job's collector
 }
 
-// batchResult is a worker's answer for one batch.
+// batchResult is a worker's answer for one batch: the rows it scanned (its
+// sums are already merged), or why it failed.
 type batchResult struct {
-	totals []store.DailyTotal
-	err    error
+	scanned int64
+	err     error
 }
 
-// work aggregates batches until the batches channel is closed.
+// work aggregates batches until the batches channel is closed, merging
+// each group into the job's totals as it arrives: a batch's answer (up to
+// merchants × days groups) is never held whole.
 func (e *Engine) work() {
 	for b := range e.batches {
-		totals, err := e.store.AggregateBatch(b.ctx, b.snapshot, b.rows)
+		var scanned int64
+		err := e.store.AggregateBatch(b.ctx, b.snapshot, b.rows, func(t store.DailyTotal) {
+			scanned += t.Scanned
+			b.totals.add(t)
+		})
 		select {
-		case b.results <- batchResult{totals: totals, err: err}:
+		case b.results <- batchResult{scanned: scanned, err: err}:
 		case <-b.ctx.Done():
 		}
 	}
@@ -71,6 +79,7 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 		err            error
 	}
 	bctx, stop := context.WithCancel(ctx)
+	totals := newDailyTotals()
 	results := make(chan batchResult, e.cfg.Workers)
 	// The planner queues batches here without waiting for the workers, so
 	// that the total (and with it the progress) is known early; the feeder
@@ -83,7 +92,7 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 		var batches int64
 		send := func(rows store.Batch) error {
 			select {
-			case queue <- batch{ctx: bctx, snapshot: snap.ID, rows: rows, results: results}:
+			case queue <- batch{ctx: bctx, snapshot: snap.ID, rows: rows, totals: totals, results: results}:
 				batches++
 				return nil
 			case <-bctx.Done():
@@ -127,7 +136,6 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 		<-fed
 	}()
 
-	totals := newDailyTotals()
 	var (
 		total    int64
 		expected int64 = -1 // batches to wait for; unknown until planning ends
@@ -156,9 +164,8 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 				return nil, r.err
 			}
 			received++
-			scanned := totals.add(r.totals)
-			processed.Add(scanned)
-			e.metrics.rowsProcessed.Add(float64(scanned))
+			processed.Add(r.scanned)
+			e.metrics.rowsProcessed.Add(float64(r.scanned))
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}

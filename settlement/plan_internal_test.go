@@ -28,6 +28,8 @@ func TestChoosePlan(t *testing.T) {
 		{"time order, a day of a year", 1.0 / 365, 0.99, PlanAuto, false},
 		{"shuffled, whole table", 1, 0, PlanAuto, true},
 		{"shuffled, a third of the table", 0.33, 0.01, PlanAuto, true},
+		{"shuffled, a tenth of the table", 0.1, 0, PlanAuto, true},
+		{"time order, half the table", 0.5, 1, PlanAuto, true},
 		{"shuffled, a day of a year", 1.0 / 365, 0, PlanAuto, false},
 		{"mostly in order (late arrivals), half the table", 0.5, 0.9, PlanAuto, true},
 		{"forced index", 1, 0, PlanIndex, false},

@@ -3,6 +3,7 @@ package settlement
 import (
 	"iter"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ordersettle/ordersettle/store"
@@ -19,39 +20,45 @@ type dayTotal struct {
 	gross, fee, count int64
 }
 
-// dailyTotals merges the partial sums of a job's batches. Its size is the
-// number of (merchant, day) pairs with a PAID transaction, never the number
-// of rows.
+// dailyTotals merges the partial sums of a job's batches; the workers add
+// to it concurrently. Its size is the number of (merchant, day) pairs with
+// a PAID transaction, never the number of rows.
 type dailyTotals struct {
-	m map[dayKey]dayTotal
+	mu sync.Mutex
+	m  map[dayKey]dayTotal
 }
 
 func newDailyTotals() *dailyTotals { return &dailyTotals{m: map[dayKey]dayTotal{}} }
 
-// add merges one batch's totals and returns how many rows the batch scanned.
-func (d *dailyTotals) add(batch []store.DailyTotal) (scanned int64) {
-	for _, t := range batch {
-		scanned += t.Scanned
-		if t.TxnCount == 0 {
-			continue // no PAID transaction: nothing to settle
-		}
-		k := dayKey{day: t.Day, merchant: t.MerchantID}
-		sum := d.m[k]
-		sum.gross += t.GrossCents
-		sum.fee += t.FeeCents
-		sum.count += t.TxnCount
-		d.m[k] = sum
+// add merges one group of a batch.
+func (d *dailyTotals) add(t store.DailyTotal) {
+	if t.TxnCount == 0 {
+		return // no PAID transaction: nothing to settle
 	}
-	return scanned
+	k := dayKey{day: t.Day, merchant: t.MerchantID}
+	d.mu.Lock()
+	sum := d.m[k]
+	sum.gross += t.GrossCents
+	sum.fee += t.FeeCents
+	sum.count += t.TxnCount
+	d.m[k] = sum
+	d.mu.Unlock()
 }
 
-// len is the number of settlements.
-func (d *dailyTotals) len() int { return len(d.m) }
+// len is the number of settlements. Call it (and sorted) once every batch
+// has been merged.
+func (d *dailyTotals) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.m)
+}
 
 // sorted yields the settlements ordered by date, then merchant_id. Only the
 // keys are sorted (once, here); rows are built one at a time as they are
 // consumed, and the sequence can be read more than once.
 func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	keys := make([]dayKey, 0, len(d.m))
 	for k := range d.m {
 		keys = append(keys, k)

@@ -56,14 +56,16 @@ const (
 )
 
 // AggregateBatch aggregates the transactions of b per merchant and UTC day,
-// in the exported snapshot snapshotID. Every group is returned, also those
-// without PAID rows (TxnCount 0), so that the scanned counts add up to the
-// rows of the batch. Rows are scanned by hand (no reflection) and the day
-// travels as an integer: this runs many times per job.
-func (s *Store) AggregateBatch(ctx context.Context, snapshotID string, b Batch) ([]DailyTotal, error) {
+// in the exported snapshot snapshotID, and hands each group to each as it is
+// read (so a batch's answer is never held whole). Every group is handed
+// over, also those without PAID rows (TxnCount 0), so that the scanned
+// counts add up to the rows of the batch. Rows are scanned by hand (no
+// reflection) and the day travels as an integer: this runs many times per
+// job. On an error, each may already have seen some of the groups.
+func (s *Store) AggregateBatch(ctx context.Context, snapshotID string, b Batch, each func(DailyTotal)) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("aggregate batch: %w", translate(err))
+		return fmt.Errorf("aggregate batch: %w", translate(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	settings := `SET TRANSACTION SNAPSHOT ` + pq.QuoteLiteral(snapshotID) + `; ` + batchSettings
@@ -76,23 +78,22 @@ func (s *Store) AggregateBatch(ctx context.Context, snapshotID string, b Batch) 
 		}
 	}
 	if _, err := tx.ExecContext(ctx, settings); err != nil {
-		return nil, fmt.Errorf("aggregate batch: import snapshot: %w", translate(err))
+		return fmt.Errorf("aggregate batch: import snapshot: %w", translate(err))
 	}
 	rows, err := tx.QueryContext(ctx, query+` GROUP BY 1, 2`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate batch: %w", translate(err))
+		return fmt.Errorf("aggregate batch: %w", translate(err))
 	}
 	defer rows.Close()
-	totals := []DailyTotal{}
 	for rows.Next() {
 		var t DailyTotal
 		if err := rows.Scan(&t.MerchantID, &t.Day, &t.Scanned, &t.TxnCount, &t.GrossCents, &t.FeeCents); err != nil {
-			return nil, fmt.Errorf("aggregate batch: %w", translate(err))
+			return fmt.Errorf("aggregate batch: %w", translate(err))
 		}
-		totals = append(totals, t)
+		each(t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("aggregate batch: %w", translate(err))
+		return fmt.Errorf("aggregate batch: %w", translate(err))
 	}
-	return totals, nil
+	return nil
 }
