@@ -43,10 +43,10 @@ lint-spec: ## Lint api/openapi.yaml with Redocly and Spectral (needs Node.js and
 	npx --yes $(REDOCLY) lint --format=stylish api/openapi.yaml
 	npx --yes $(SPECTRAL) lint --fail-severity=hint --ruleset .spectral.yaml api/openapi.yaml
 
-bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement vs the raw-SQL floor; settlement pages vs OFFSET
+bench: ## Benchmarks with durability on: orders over HTTP vs the textbook transaction; settlement of 10M rows in both physical orders vs the raw-SQL floor (SETTLEMENT_BENCH_ROWS to change); settlement pages vs OFFSET
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server/ ./settlement/
 
-seed: build ## Load demo data (1,000,000 transactions) into the database 'make run' uses; flags: make seed ARGS='-n 100000'
+seed: build ## Load demo data (1,000,000 transactions) into the database 'make run' uses; flags: make seed ARGS='-n 10000000 -order shuffled'
 	./$(BIN)/seed $(ARGS)
 
 migrate: build ## Apply the schema migrations to the database 'make run' uses
