@@ -15,7 +15,8 @@ import (
 // ReplaceTransactions replaces every transaction with the rows next yields,
 // in one database transaction: readers see the old rows or the new ones,
 // and an error or an interruption leaves the old rows. progress, if not
-// nil, is called with the number of rows sent so far every 10,000 rows.
+// nil, is called with the number of rows sent so far every 10,000 rows and
+// once more when all are sent, before the indexes are built.
 //
 // It is built for bulk loads of millions of rows: the table's indexes are
 // dropped and built again after the load inside the same transaction (one
@@ -42,6 +43,9 @@ func (s *Store) ReplaceTransactions(ctx context.Context, next func() (Transactio
 	if err != nil {
 		return 0, fmt.Errorf("replace transactions: %w", err)
 	}
+	if progress != nil {
+		progress(n) // every row is sent; the indexes are built next
+	}
 	if _, err := tx.ExecContext(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
 		return 0, fmt.Errorf("replace transactions: %w", translate(err))
 	}
@@ -52,9 +56,6 @@ func (s *Store) ReplaceTransactions(ctx context.Context, next func() (Transactio
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("replace transactions: commit: %w", translate(err))
-	}
-	if progress != nil {
-		progress(n)
 	}
 	return n, nil
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -163,7 +164,13 @@ func run(ctx context.Context, args []string) error {
 	if *keep {
 		load = st.CopyTransactions
 	}
-	loaded, err := load(ctx, gen.Next, func(done int64) { _ = bar.Set64(done) })
+	var sent sync.Once
+	loaded, err := load(ctx, gen.Next, func(done int64) {
+		_ = bar.Set64(done)
+		if done == *n && !*keep {
+			sent.Do(func() { fmt.Fprint(os.Stderr, "\nbuilding indexes…") })
+		}
+	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return errors.New("interrupted; nothing was loaded")
