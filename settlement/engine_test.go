@@ -287,6 +287,7 @@ func TestProgressNeverDecreases(t *testing.T) {
 	st := storetest.New(t)
 	load(t, st, txnSpec{n: 40000, merchants: 50, from: from, to: to, seed: 6}.rows())
 	cfg := testConfig(t, 1, 200) // ~200 batches on one worker: slow enough to watch
+	cfg.Plan = settlement.PlanIndex // the block plan cuts this range into a few big batches
 	cfg.HeartbeatInterval = 10 * time.Millisecond
 	eng := startEngine(t, st, cfg)
 	job, _ := eng.Submit(context.Background(), from, to)
