@@ -286,7 +286,7 @@ func TestProgressNeverDecreases(t *testing.T) {
 	from, to := day("2025-07-01"), day("2025-07-10")
 	st := storetest.New(t)
 	load(t, st, txnSpec{n: 40000, merchants: 50, from: from, to: to, seed: 6}.rows())
-	cfg := testConfig(t, 1, 200) // ~200 batches on one worker: slow enough to watch
+	cfg := testConfig(t, 1, 200)    // ~200 batches on one worker: slow enough to watch
 	cfg.Plan = settlement.PlanIndex // the block plan cuts this range into a few big batches
 	cfg.HeartbeatInterval = 10 * time.Millisecond
 	eng := startEngine(t, st, cfg)

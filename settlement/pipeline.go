@@ -66,6 +66,7 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 	}
 	bp := choosePlan(e.cfg.Plan, e.cfg.BatchSize, e.cfg.Workers, layout)
 	log.Debug("settlement plan", "by_block", bp.byBlock, "batches", bp.batches, "blocks_per_batch", bp.blocksPerPlan,
+		"count_early", bp.countEarly || !bp.byBlock,
 		"table_blocks", layout.Blocks, "share", layout.Share(), "correlation", layout.Correlation,
 		"index_cost", bp.indexCost, "block_cost", bp.blockCost)
 
@@ -75,7 +76,7 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 	}
 
 	type plan struct {
-		total, batches int64
+		total, batches int64 // total -1: known when every batch is in
 		err            error
 	}
 	bctx, stop := context.WithCancel(ctx)
@@ -105,8 +106,12 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 			err = bp.blockBatches(func(first, endBlock int64) error {
 				return send(store.Batch{From: from, To: end, ByBlock: true, FirstBlock: first, EndBlock: endBlock})
 			})
-			if err == nil {
+			switch {
+			case err != nil:
+			case bp.countEarly:
 				total, err = snap.Count(bctx, from, end)
+			default:
+				total = -1 // the batches' rows add up to it
 			}
 		} else {
 			total, err = snap.PlanBatches(bctx, from, end, e.cfg.BatchSize, func(lo, hi time.Time) error {
@@ -153,8 +158,10 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 			}
 			total, expected = p.total, p.batches
 			stats.batches = p.batches
-			if err := e.store.SetJobTotal(ctx, id, e.cfg.Owner, total); err != nil {
-				return nil, err
+			if total >= 0 {
+				if err := e.store.SetJobTotal(ctx, id, e.cfg.Owner, total); err != nil {
+					return nil, err
+				}
 			}
 		case r := <-results:
 			if r.err != nil {
@@ -168,6 +175,14 @@ func (e *Engine) aggregate(ctx context.Context, log *slog.Logger, id uuid.UUID, 
 			e.metrics.rowsProcessed.Add(float64(r.scanned))
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
+		}
+	}
+	if total < 0 {
+		// Every block of the table was read once: the batches' rows are
+		// the range's rows.
+		total = processed.Load()
+		if err := e.store.SetJobTotal(ctx, id, e.cfg.Owner, total); err != nil {
+			return nil, err
 		}
 	}
 	if got := processed.Load(); got != total {
