@@ -30,7 +30,8 @@
 // Workers goroutines, each aggregating its batch in PostgreSQL (GROUP BY
 // merchant, day); the job merges the partial sums, so memory grows with
 // merchants × days, never with rows. Planning, counting and aggregating
-// overlap. The rows the batches scanned must add up to the count.
+// overlap. The rows the batches scanned must add up to the count, when
+// there is one.
 //
 // # Plans
 //
@@ -55,8 +56,13 @@
 //     of the range (a block range meets every group of the range, and a
 //     batch's answer has a row per group) and at least BatchSize, but no
 //     more than a Workers-th of the table while that still holds BatchSize
-//     rows of the range, so every worker has work. The count is an
-//     index-only scan on the snapshot's connection, alongside the batches.
+//     rows of the range, so every worker has work. When the range's rows
+//     are in time order (|c| >= 0.7), an index-only count runs on the
+//     snapshot's connection alongside the batches, so total and progress
+//     show early. For scattered rows that count would visit the visibility
+//     map in random order (a third of the job's time, and done only near
+//     its end), so the total is the sum of the batches' rows, set when the
+//     last batch is in: total and progress stay 0 until then.
 //
 // PlanAuto chooses per job from a sample of about 300 blocks read in the
 // snapshot (TABLESAMPLE SYSTEM, the same blocks every time): the range's
