@@ -248,6 +248,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	for ctx.Err() == nil {
 		e.reap(ctx)
+		e.metrics.refreshJobCounts(ctx)
 		// Claim while this engine has free slots and jobs are queued. Only
 		// this loop fills slots, so the send below never blocks.
 		for len(slots) < cap(slots) && ctx.Err() == nil {

@@ -3,6 +3,7 @@ package settlement
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,14 +11,21 @@ import (
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// jobCountTimeout bounds the query behind ordersettle_settlement_jobs at
-// scrape time; when it fails the scrape goes on without that gauge.
+// jobCountTimeout bounds the query behind ordersettle_settlement_jobs; when
+// it fails the gauge keeps its last values.
 const jobCountTimeout = time.Second
 
 // metrics is the engine's Prometheus collector.
 type metrics struct {
 	counter func(ctx context.Context) (map[store.JobStatus]int64, error) // jobs per status, all instances
 	log     *slog.Logger
+
+	// counts is the last answer of counter, refreshed by the engine's Run
+	// loop (at every poll and whenever a job is submitted or ends), so that
+	// a scrape of /metrics never waits for the database; nil until the
+	// first refresh.
+	mu     sync.Mutex
+	counts map[store.JobStatus]int64
 
 	jobs          *prometheus.Desc
 	finishedTotal *prometheus.CounterVec
@@ -30,7 +38,7 @@ func newMetrics(st Store, log *slog.Logger) *metrics {
 		counter: st.CountJobsByStatus,
 		log:     log,
 		jobs: prometheus.NewDesc("ordersettle_settlement_jobs",
-			"Settlement jobs in the database per status (all server instances), read at scrape time.",
+			"Settlement jobs in the database per status (all server instances), as of this engine's last poll.",
 			[]string{"status"}, nil),
 		finishedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordersettle_settlement_jobs_finished_total",
@@ -67,13 +75,30 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.duration.Describe(ch)
 }
 
-// Collect implements prometheus.Collector.
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), jobCountTimeout)
+// refreshJobCounts reads the jobs per status from the database for the
+// ordersettle_settlement_jobs gauge. On failure the gauge keeps its last
+// values.
+func (m *metrics) refreshJobCounts(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, jobCountTimeout)
 	defer cancel()
-	if counts, err := m.counter(ctx); err != nil {
-		m.log.Warn("counting settlement jobs for /metrics failed; the gauge is left out of this scrape", "err", err)
-	} else {
+	counts, err := m.counter(ctx)
+	if err != nil {
+		if parent.Err() == nil { // not the engine stopping
+			m.log.Warn("counting settlement jobs for /metrics failed; the gauge keeps its last values", "err", err)
+		}
+		return
+	}
+	m.mu.Lock()
+	m.counts = counts
+	m.mu.Unlock()
+}
+
+// Collect implements prometheus.Collector. It never touches the database.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	counts := m.counts
+	m.mu.Unlock()
+	if counts != nil {
 		for _, s := range store.JobStatuses() {
 			ch <- prometheus.MustNewConstMetric(m.jobs, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}

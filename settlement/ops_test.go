@@ -231,13 +231,26 @@ func TestMetricsMoveAfterAJob(t *testing.T) {
 		{"ordersettle_settlement_jobs_finished_total", "FAILED", 0},
 		{"ordersettle_settlement_rows_processed_total", "", float64(j.Total)},
 		{"ordersettle_settlement_job_duration_seconds", "", 1}, // sample count
-		{"ordersettle_settlement_jobs", "COMPLETED", 1},
-		{"ordersettle_settlement_jobs", "CANCELLED", 1},
-		{"ordersettle_settlement_jobs", "QUEUED", 0},
 	} {
 		if got := metricValue(t, reg, c.name, c.label); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.label, got, c.want)
 		}
+	}
+
+	// The jobs-per-status gauge is refreshed by the engine's loop (a scrape
+	// never queries the database); the job's end wakes the loop.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		completed := metricValue(t, reg, "ordersettle_settlement_jobs", "COMPLETED")
+		cancelled := metricValue(t, reg, "ordersettle_settlement_jobs", "CANCELLED")
+		queued := metricValue(t, reg, "ordersettle_settlement_jobs", "QUEUED")
+		if completed == 1 && cancelled == 1 && queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ordersettle_settlement_jobs: COMPLETED %v, CANCELLED %v, QUEUED %v; want 1, 1, 0", completed, cancelled, queued)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
