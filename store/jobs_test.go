@@ -55,7 +55,7 @@ func TestJobStatusesMatchTheCheckConstraint(t *testing.T) {
 // statuses as {STATUS} placeholders, filled in from the constants.
 func TestJobQueriesNameStatusesThroughTheConstants(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{"jobs.go", "job_list.go"} {
+	for _, file := range []string{"jobs.go", "job_list.go", "jobstats.go", "settlements.go"} {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -56,8 +56,8 @@ func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
 	if _, err := c.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, settlementCommitLock); err != nil {
 		return fmt.Errorf("begin completion: %w", translate(err))
 	}
-	rows, err := c.tx.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE job_id = $1 AND owner = $2 AND status = 'RUNNING' FOR UPDATE`, id, c.owner)
+	rows, err := c.tx.QueryxContext(ctx, jobSQL(`SELECT `+jobColumns+` FROM jobs
+		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING} FOR UPDATE`), id, c.owner)
 	if err != nil {
 		return fmt.Errorf("begin completion: %w", translate(err))
 	}
@@ -123,12 +123,12 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) erro
 	if err != nil {
 		return fmt.Errorf("delete stale settlements: %w", translate(err))
 	}
-	_, err = c.tx.ExecContext(ctx, `
-		UPDATE jobs SET status = 'COMPLETED', progress = 100, processed_count = total_count,
+	_, err = c.tx.ExecContext(ctx, jobSQL(`
+		UPDATE jobs SET status = {COMPLETED}, progress = 100, processed_count = total_count,
 			error = NULL, finished_at = now(), updated_at = now(),
 			owner = NULL, lease_expires_at = NULL,
 			settlement_count = (SELECT count(*) FROM settlements s WHERE s.unique_run_id = $1 AND s.date BETWEEN jobs.from_date AND jobs.to_date)
-		WHERE job_id = $1`, c.job.ID)
+		WHERE job_id = $1`), c.job.ID)
 	if err != nil {
 		return fmt.Errorf("complete job: %w", translate(err))
 	}
