@@ -138,7 +138,7 @@ type Engine struct {
 	metrics *metrics
 
 	mu      sync.Mutex
-	running map[uuid.UUID]context.CancelCauseFunc // jobs running here, by id
+	running map[uuid.UUID]*runningJob // jobs running here, by id
 }
 
 // New returns an engine over st. It does nothing until Run.
@@ -150,7 +150,7 @@ func New(st Store, cfg Config) *Engine {
 		log:     cfg.Logger.With("engine", cfg.Owner),
 		wake:    make(chan struct{}, 1),
 		batches: make(chan batch),
-		running: map[uuid.UUID]context.CancelCauseFunc{},
+		running: map[uuid.UUID]*runningJob{},
 		metrics: newMetrics(st, cfg.Logger),
 	}
 }
@@ -199,10 +199,10 @@ func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
 	}
 	if j.Status == store.JobRunning {
 		e.mu.Lock()
-		cancel := e.running[id]
+		r := e.running[id]
 		e.mu.Unlock()
-		if cancel != nil {
-			cancel(ErrCancelled)
+		if r != nil {
+			r.cancel(ErrCancelled)
 		}
 	}
 	return j, nil

@@ -28,12 +28,18 @@ func (e *Engine) run(parent context.Context, job store.Job) {
 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	// The entry is this run's own: if the job is cancelled, retried and
+	// claimed here again before this run has returned, the next run's entry
+	// must survive this one's cleanup.
+	self := &runningJob{cancel: cancel}
 	e.mu.Lock()
-	e.running[job.ID] = cancel
+	e.running[job.ID] = self
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
-		delete(e.running, job.ID)
+		if e.running[job.ID] == self {
+			delete(e.running, job.ID)
+		}
 		e.mu.Unlock()
 	}()
 
@@ -176,4 +182,9 @@ func publicError(err error) string {
 	default:
 		return "the run failed unexpectedly; the server log has the details"
 	}
+}
+
+// runningJob is a run of a job in this engine, as Cancel finds it.
+type runningJob struct {
+	cancel context.CancelCauseFunc // stops the run; the cause says why
 }
