@@ -125,8 +125,9 @@ func run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	build := buildinfo.Read()
 	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "readyz", base+"/readyz",
-		"version", buildinfo.Read().Version, "revision", buildinfo.Read().Revision)
+		"version", build.Version, "revision", build.Revision)
 
 	// The order committer stops after the HTTP server has shut down: the
 	// orders of requests still being served are committed and answered,
