@@ -526,6 +526,15 @@ type BadRequestJSONResponse struct {
 	Headers BadRequestResponseHeaders
 }
 
+type ForbiddenResponseHeaders struct {
+	XRequestID string
+}
+type ForbiddenJSONResponse struct {
+	Body Error
+
+	Headers ForbiddenResponseHeaders
+}
+
 type InternalResponseHeaders struct {
 	XRequestID string
 }
@@ -572,6 +581,16 @@ type ProductNotFoundJSONResponse struct {
 	Headers ProductNotFoundResponseHeaders
 }
 
+type RateLimitedResponseHeaders struct {
+	RetryAfter int
+	XRequestID string
+}
+type RateLimitedJSONResponse struct {
+	Body Error
+
+	Headers RateLimitedResponseHeaders
+}
+
 type ReadyResponseHeaders struct {
 	XRequestID string
 }
@@ -590,6 +609,16 @@ type RequestTimeoutJSONResponse struct {
 	Headers RequestTimeoutResponseHeaders
 }
 
+type UnauthenticatedResponseHeaders struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+type UnauthenticatedJSONResponse struct {
+	Body Error
+
+	Headers UnauthenticatedResponseHeaders
+}
+
 type UnavailableResponseHeaders struct {
 	RetryAfter int
 	XRequestID string
@@ -598,6 +627,15 @@ type UnavailableJSONResponse struct {
 	Body Error
 
 	Headers UnavailableResponseHeaders
+}
+
+type UnsupportedMediaTypeResponseHeaders struct {
+	XRequestID string
+}
+type UnsupportedMediaTypeJSONResponse struct {
+	Body Error
+
+	Headers UnsupportedMediaTypeResponseHeaders
 }
 
 type DownloadSettlementCSVRequestObject struct {
@@ -651,6 +689,37 @@ func (response DownloadSettlementCSV400JSONResponse) VisitDownloadSettlementCSVR
 	return err
 }
 
+type DownloadSettlementCSV401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DownloadSettlementCSV401JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DownloadSettlementCSV403JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DownloadSettlementCSV404ResponseHeaders struct {
 	XRequestID string
 }
@@ -691,6 +760,22 @@ func (response DownloadSettlementCSV410JSONResponse) VisitDownloadSettlementCSVR
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadSettlementCSV429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DownloadSettlementCSV429JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -824,6 +909,53 @@ func (response ListJobs400JSONResponse) VisitListJobsResponse(w http.ResponseWri
 	return err
 }
 
+type ListJobs401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListJobs401JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobs403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListJobs403JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobs429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListJobs429JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListJobs500JSONResponse struct{ InternalJSONResponse }
 
 func (response ListJobs500JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
@@ -902,6 +1034,37 @@ func (response CreateSettlementJob400JSONResponse) VisitCreateSettlementJobRespo
 	return err
 }
 
+type CreateSettlementJob401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateSettlementJob401JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateSettlementJob403JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSettlementJob408JSONResponse struct{ RequestTimeoutJSONResponse }
 
 func (response CreateSettlementJob408JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
@@ -928,6 +1091,39 @@ func (response CreateSettlementJob413JSONResponse) VisitCreateSettlementJobRespo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateSettlementJob415JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSettlementJob429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateSettlementJob429JSONResponse) VisitCreateSettlementJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1008,6 +1204,37 @@ func (response GetJob400JSONResponse) VisitGetJobResponse(w http.ResponseWriter)
 	return err
 }
 
+type GetJob401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetJob401JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetJob403JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetJob404JSONResponse struct{ JobNotFoundJSONResponse }
 
 func (response GetJob404JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
@@ -1019,6 +1246,22 @@ func (response GetJob404JSONResponse) VisitGetJobResponse(w http.ResponseWriter)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJob429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetJob429JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1101,6 +1344,37 @@ func (response CancelJob400JSONResponse) VisitCancelJobResponse(w http.ResponseW
 	return err
 }
 
+type CancelJob401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CancelJob401JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CancelJob403JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CancelJob404JSONResponse struct{ JobNotFoundJSONResponse }
 
 func (response CancelJob404JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
@@ -1134,6 +1408,22 @@ func (response CancelJob409JSONResponse) VisitCancelJobResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CancelJob429JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1216,6 +1506,37 @@ func (response RetryJob400JSONResponse) VisitRetryJobResponse(w http.ResponseWri
 	return err
 }
 
+type RetryJob401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RetryJob401JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RetryJob403JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RetryJob404JSONResponse struct{ JobNotFoundJSONResponse }
 
 func (response RetryJob404JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
@@ -1249,6 +1570,22 @@ func (response RetryJob409JSONResponse) VisitRetryJobResponse(w http.ResponseWri
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RetryJob429JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1374,6 +1711,37 @@ func (response CreateOrder400JSONResponse) VisitCreateOrderResponse(w http.Respo
 	return err
 }
 
+type CreateOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateOrder401JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateOrder403JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrder404JSONResponse struct{ ProductNotFoundJSONResponse }
 
 func (response CreateOrder404JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
@@ -1441,6 +1809,23 @@ func (response CreateOrder413JSONResponse) VisitCreateOrderResponse(w http.Respo
 	return err
 }
 
+type CreateOrder415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateOrder415JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrder422ResponseHeaders struct {
 	XRequestID string
 }
@@ -1459,6 +1844,22 @@ func (response CreateOrder422JSONResponse) VisitCreateOrderResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateOrder429JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1539,6 +1940,37 @@ func (response GetOrder400JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 	return err
 }
 
+type GetOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetOrder401JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetOrder403JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOrder404ResponseHeaders struct {
 	XRequestID string
 }
@@ -1557,6 +1989,22 @@ func (response GetOrder404JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetOrder429JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1713,6 +2161,37 @@ func (response CreateProduct400JSONResponse) VisitCreateProductResponse(w http.R
 	return err
 }
 
+type CreateProduct401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateProduct401JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateProduct403JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
 
 func (response CreateProduct408JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
@@ -1739,6 +2218,39 @@ func (response CreateProduct413JSONResponse) VisitCreateProductResponse(w http.R
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateProduct415JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateProduct429JSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1959,6 +2471,53 @@ func (response ListSettlements400JSONResponse) VisitListSettlementsResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListSettlements401JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListSettlements403JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListSettlements429JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2539,124 +3098,141 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3pcts41uiroHinquO6lEzJchzLNT/cttLtxFt76bmZZq4FkZAEmwLUBGhZk/Jz3Ae6L/YVDkASXLTY",
-	"Vnemv/mqkipLXHBwcPZN35yAT6acESaF0/3mjAkOSQx/fuKDUx5gSTlTH0MigphO9UfnikRY0keCbq9O",
-	"ER8iOSbong9c1N++5wOx/e2eD+5o+NxvOq5DnvBkGhGn6+iLu6EX7BEPNzr4A2l0Bh9wY3+4Sxre8P2w",
-	"FbaDnUEHO64Tk98TGpPQ6co4Ia4jgjGZYAWLnE/V24SMKRs5z8+uc0V+T4iQJ8dVUG/GBMX68g8C0bAL",
-	"wAYRJUx9wWcM9f9Pw7ygcXLcR7MxYYhKNMEyGBPhs/7//e2w8U/c+JfX2G/edRtfv7XcVvvD89/6LiKR",
-	"IIgzgiY4JCiZosEcFhAkfiRxE92Mic/0hx8EivgIRZQRgYY8hvsMaCjAcTxHVDZ9VkDZftAevg9bpDPY",
-	"wx3iBR+GO7g1aAc7YYfsDt97SxE1xVKSWGFh0Q4ctxabMp4fDiWJq+i8JgFnoUCSoxmmEg3IkMdqGzKe",
-	"UzYqnHdrGWwTyugkmThdLwOBMklGJHaeFRBTHOMJkYYaj5JY8Bpw/jEmMQFETvGIICFxLIU+4j4jT/Iu",
-	"gAf7KZFOY/JIeSLgdhdhgaho+ky/XiAcE8Sn+PeEHMChyjGWKOREIMYlmuJYEEQF6niePieqYPg9IfHc",
-	"cR2GJ2oXekWnsFf8dErYSI6dbtvzXLX39HOr7gBOQjKZcklYMP9M5tVdn+EHIgDnlAgk8JB0EdZngGZU",
-	"jjUF4glBD2SOMAvzLwy9+SwmMomZgCtDGguJeCIDPiEIjzBlTdRSZ9ze3UXBGMc4UCdRJs69YJ+8f7+3",
-	"39jrtHcbHS8kjf1OZ9Ag3t4waA33PUz2Uixp0ZKjydpjQ21yEb52d1fj6xMfLGL9ez4Atm+mcEyxHOdQ",
-	"0HApAw15PMHS6TpJAndWl76MeZgECyXPVF/eBAiUyZ224yrkaMZptzp7nQ877zt7bs5NrXpuiomYciYI",
-	"MNOPODTyTn0KOJOEwZ94Oo2olvnb90IL/uy0vzkkjjUPBjxUK/x4eHx31fvltnd9o+AiQuCR+j6VaQMe",
-	"zrvo9wQzSeW8i1gyGZAYTRJ1jSAsUUSwkKgFmMy3/LeYDJ2u87+2c+W0ra+K7R7AAHsqYrtvQdPvFmQr",
-	"FWiCI4VIEiIeoyGmkUCPOKIh7PUA7jbwI3UsKVuQKMzYJyZYcKYO0dKStuZYBLq5fTtXUgD+CVOyGUdv",
-	"O4OT85ve1fnhaeEAqHk1grsPLIUEGmiM9f5CIhUmNoL9FI5+F2GGEkaepiSQJExBMGuBhKWsBJGLGFF/",
-	"mgspsW4O15/44JzLjzxh4dvQ/enix7vzi5u7jxe358cFnN/zAVrHsgFNMgRINoH3AkD9LmJciTxzxDQV",
-	"O5vB4jmXVwSH8/VRCCuGWOIBFuSYz+CaSCYTHM+NhEyvKi5NWExwMMaDiDiu84ijhNgvUHK4cIeQWCYC",
-	"vsaPmEbwNWB1nEhJ2ah+SUN4VKD0PhSqG+uX5A+LV1r7ABXelN0n6g6xgIbM2sBMzEgM+pwy1EICLC/0",
-	"rp/e2rXx1d9yfWZsygX7sx7tq/sYEngu0JjPtDTID2JLK3qLasAkbGQ24XKiyazHZ/ct5HaJ5xHH4Q3n",
-	"pzgekbcx7uXhl9OLw+O7m4uLu9PDq596CzWWwlukFlTIxAy1vM6H3b33aDCXZDOysgJLSV/VQoHO6I+b",
-	"Y2VjtmxGKF5eXRzfHt0sEIzGBEKd9oZFX2VZLf7S9f4QEfhC+bdUlPAH5w+QH1psiNzq18JAgssgYzwc",
-	"0mCT+ICPN3RCePJGc9IYb3c3J2e9i9uiSVlhj5CGWkrGMX3UJgWdkAMkCAuV8w5OzEbIrARWHa/WA7M5",
-	"LN9aSudNKL49P/z18OT08MfTXgW9RUWcLXhg/MoIg0TfAEItIAwyF9gAqEafkTBU+kwphgJkze+trzLE",
-	"wPq9FPFVTgWK4UOkLN456jw9AavuPj1ldi8iTwGZShOw4AMifkC73o7a4jTmUxJLqi2r7HhXHsQxmN+O",
-	"dgVTV/M384Kvmc/IB/ckkAoP8NQRUE01+hCMKSONmOAQjgneghSJQfiHKT/0t5J3aOuGs97NzxfHILcP",
-	"T08v/tFTX9Yp6DrFcnF13LsqfFO2yS9ub+4uPt5d31wcfbYuHx2eH/VOU9r/eHLag6+veofHXxzXOTnu",
-	"nV1e3PTOj77cfe59ubvq3V4DYOULJ+d3t9fZK366OO9Zi1z1bq6+mCWq8sxy1mxO/FoOLLjOU0OhsfGI",
-	"Y3BHFT7VYVieuwtfZApcfzwjcszDcy4Po4jPSPp12ZIy35ZsAP3tRRySuPSd7T6ZuxJ5MbyWPHgo3HKE",
-	"WUCiyJjn6vuPNCKZ36C/Kka3rkgiMkCLl07YrbDf8xNnpLAcsK61WEkbmXemfrb+aMvSrymhG/aoCS9i",
-	"iWaESTSLuY5uFjkwMByykgGBlZ4tmVte6udkgpnFU0/TCDMQ7DoKCbb6TP0lOQo5YuRJNmtDUjaDA3z5",
-	"qnWc/okPqtAcIkGkjMhE7f2eD6o7x1KSyVSnDYrPHkWYTkQacQ2SOFYviROGBEdDHKN3GAUxFmMU8IRJ",
-	"cYAwGsU4IMMk8plyWcBbGWOIM+sYHhrg4AF8IZ5I/Rxlo60m8tBsTCOCfrnt3faOfZbG1XVIU6lhEK9Y",
-	"yfc0RloKY7bcmiDbkui06wQxwZKEd1gW9K3T9tq7Da/d8Fo3nteFf/90rLeHWJKGgql6bq6jNq249C6J",
-	"ayjxgkVznZk4uji7PO3d9I5LuZX0+fUSLM1APNZBQeoVV778x8OT097xgSbFImvkwFjEE9KYBJLH4NEo",
-	"I2kWU2l4trL6kDKqdLzBbCXWzzJ6ICwk4QGaxkSoVcgTDmQFQ66BVhkSRvyX0VY9svb6RzaM+aSOAloN",
-	"r1V+Sd3zOktWfMOa2bEVkWng1oAIJVqrVkiMmcCB+iSQCDBjJDS8WUDO+x3P87wid7zvrOSOacxHsXJV",
-	"Kgu3PA/9//+HMtDQNpJc4ugAeUhxdKRNaz7TcUJgcxKWYLLxyhNNSFlMvGXSK2XwdOgZ/K2MNEVddiuj",
-	"W4ACwEmY8SltglvCijut12ANUlerKF+ZukKiQEnYWgGrX3KA8ACg1Nk5n+USER51tUxULlJRMlqnoJiM",
-	"Cn0/CcuZnzdJutQDXq42P/HBtb7x2XUkr+eznbX4DIhsBR+ksWfMRgS9w2yONJhbOXHW0aM669ccdzIN",
-	"11Qha8ujkuo3wiVDt8WYtnRIsWOkGaC6oOEKsLq53l9gS5xSIev0h8nQ8qGiLOEiRmaKlIEqq9YFlWRS",
-	"/GMFqcAxa3BwHOO5+mwlgKsQXWIhEBaon2aIU8tBPQWwZlzEU+YT+kJRg5D5p/uTe07P7g/n59fe7Ix6",
-	"s7Nff5mdHXP9/yOnw19WHpfe6AKkXmccU9yEtnq6kIpXbrHaA0YzHj+QuImubs/PT85/6qIBURezM2/m",
-	"ggv8b59ZQhEkr5A8Jnnq6+j6VyULlHE6bxqd2kUj/EhQMj1AghCf9cFy6DdzRdtVr5lOSagQaOIlB8oE",
-	"GCtoZliYZYxsMW6j3pJynzT0ymxPoVVOFyyuvkyXWdN9+sQHvyQkAYr/xAdXCWP63k98cMTVWcr02kdM",
-	"o/Rv49GQEJyFU/pIWK1qM8lehWAdrxDplkWVunMBmO6aP6y5jRSCi8/O1zIJmdfW0dA5mYFjB5Z7GFIF",
-	"NY4uLaiGOBKkHKs5ZIirx5TPMY1wQKp7GSRzEhsrpibYoa5C9vugrqDABYtwEGH2UGSqRJC40WrvaN2+",
-	"pBggL3Hx/esFdpDycst2Vq3R/9LMuuukye31393S6mJpwr54rNYOrAXdHPMLDtz49y898iyALjnSaqB6",
-	"6Lp0oXzgx1RMIzyHDPrLjvuUTqhURigj+AGqRN586jQgd0G9lXfLqERwh9L6cFNRp7f39/dfTB8LrDoe",
-	"PNRDIFAWiAC5LXBEyqbFJoAoURMcXQpYEVEL6Cg3ik2o4AXUpGTA7c0RUgaEsa0kN7EFFw24HKMQz5X1",
-	"FURJqG2rIqmlPlbxvR/BmA3xHL378uXLl8bZWeP4eKvOtVvXF9MWZnGVU1yziCFiXffWV+D169ddxzYt",
-	"HU5ugtWdRSbBKxyrRHOoRfVyCV0rYSu4WB7fUBi9ab3Y6i8DsDNsBe3BPml8CDu40Rm+HzT2g1bYaJNd",
-	"vDf4EOyHHlnT0V1XwL9Bftc6bGt4MXBmth8jcXSHJ8qTWCSeUpiUqywLNWQWs64SWOCCrBAFgM+V2qUW",
-	"aMursIhlIdEusl/hYursGxtMu9ZyTObwvaZtO7GQ3bmmyQSL5Cbe1zz9XctLRvtBHaWS0ql/DRKzJgL8",
-	"J/DK0ghlrV2SKuhlKnaV0lytD9dTfasU2vq6C6hxiQJbSYzm3C9rI/C2j2qoQLiIhspNDAgLaV0C4GWO",
-	"akp3i5xVCMbUGtOZu5reUuuwsiSKlruru3VHoB7TyWVdfbrqGGCrZZDr8J2XLdTFtOSY5AleZY0VihR0",
-	"kGrMZ8CFVoq4egh5icWyVUolEkrSFGurbCEDpRp2tdl6subYrHHx2XGzD7f2awqao5QZ5w/9bupl960c",
-	"fDlNXq4RW173VbMtKwW21rayc4R9ZZ+KubR6b9TNT6eOQnLjckH2DXorSByMMYNKXj4jIZC+uqBNyzkU",
-	"8qdBS8iWzWIuCaIS1Eoi6wxLMMjeELwfkoUOxnWSRWcvD0+OFUVngcYfUPZgMWr8fnfXW0OHu86IMBLj",
-	"FbFirAPCma7cYNZjFHMhXrd124YoWTC7C8Ko1f3nWZPacn80G3Ohw/aaCqAILOazIgo2lWdJabNif+69",
-	"XGmThTahhXPUWEBBrXZrp7MmDckndgfh7OpS57pKnw+rB1hYbn9vWdB7dVjDRpybcplNWzaL2cixoXfz",
-	"MHeBLZaLmtX63wqIutqvIiEazMGPdXXxrAX/W80CSwh+zzD2QyGMDf9PxMnEoxf3vZ03hLDVfZQNeVq7",
-	"hrXlbfpfALsa32iCKZOYMhKrY4ZEuDOWciq629sjKsfJoBnwybb1iP23U6k1s98tSBQJFGkzuAHmY2bm",
-	"ZZUF/FHdH0VKdyrzQz8rfJaetvgBTfEcMoSylD4a4OBhFPOEhZDiaPrMZz0o8tIFUll5V9p/IcZ4SnzW",
-	"/+brtLvvdNE3H2o21J++c3t52bu6uz4//NzzHRf5aR2HvjpOJpghSZ6k7zw/9w8QZ9Fcx/PTqrG25+nq",
-	"Mm8nKwx919+O6CP5V99F/W0wNvSfY4IjOe5voQdCpuo1NEZ8xnwGYDbRLXtgfMbQp+uLc90aI1wUJrr+",
-	"EDrNdNEpZdBZg25vPjY+gAsXk3voBXF9ZpVNUqIdP3MiSHJd5KztPk1iKIKYn9Cpt2InWorcDK0BjqEf",
-	"rtjOWSjXrG349Fmp4xOt1fBpWVym97Pps7y9YI1uz6wpj5ocSEQDwrQZa5jjcIqDMWm0m16FH2azWRPD",
-	"5SaPR9vmWbF9enLUO7/uwTNKmlAZldjMcR1F5iYn3/T0jXxKGJ5Sp+vsNL3mjgNR1jHILqu2JO3shfqR",
-	"7jdnRGS9Jj66/lUJUpznmhRXdJEunvRZ35KfLohVS/a7meR3M7nvZlK/78IBxHzms6lCf2oeKsIBc7Ak",
-	"sasCG9CtBDZUWJ2EUEyg95gL46PrX51iI+pvr2gxzBTU69sMv5Ya+NqeV6oDVlJg2xxJLtNfj2Kftdzc",
-	"HHZT80wbqamhsb8HaFzcmF1bqW7VBg1pVK6SPtJ7ahxTMeWC1ref97GUOBirdxzASxSq/+5btR0Nm059",
-	"p19QdaufXreCynde2Kj+hiLwjj70uicy4ti2CkThkc4Le7WGdrlmoXHqEx+AyxlYudKsXapcZ16prn1F",
-	"nxwVaQL7wFT0RSTLQmdN+lTkAkbj6b7Y65fvIFVg93ywDPYNt/j9SU1+PusXkW4UH9TKPVEhBRokMq3B",
-	"ywuXyo1ebyHQlve27gS7oLrYmwBnr0tH1iYexlHE2YjEpszgAFzCFCeb6w/JoLYwngezAelSZNRbhmpz",
-	"TSK768iHrBgaHthZ/cBtubMyY6djoy8RtkW61pkSjyBulF/Q8SFjZC41HMAiCsYkeNBVamk/k0D9n3o3",
-	"KDdZH8hUgmUF9E3ZyGd6rIe2QwG2AY4wC7LRBUWNPyLyZw1PvX5djhktI/8wxGdSuIj1KzLlscwiptri",
-	"MWHBcbqZFP3ZdoVBv/JLFiL/FKREtTrLRXyq073RPPUxuCA6Q6IMMR3pA6PMZ+BBY4kwFF930VQ5qJXR",
-	"Gz+I0nwOy4X12bviEIu+XqC/pXyEEZFl/7b4JiqMw+uziseLPvGBMFUNoakcn/NEu/26B12M+QwlUyRn",
-	"Cr889tk0EWPE5VhRIR8qkxbeVUNQERVSrbDKajzTOfx0IIKpiUsd9NQ3rxsuAs5SweYKyRAnkXS6bW9F",
-	"2cmq6ExtzTcAZo6DCnPUi6DLQr7ryVSrwlOtXndrjsZtMwJmDWO4Tu2sDRHULy4wXcGt35y+fLlB92fL",
-	"eIWMUieIWCbeYb6TKIT0p7yuHhRK8QTCecTeRFrqI8dAgT6DaguUFhwjP/G8neDvaIppeIel+YzeSY7+",
-	"N2opT3Aru7mP3t3eHG25yHYYfZZ5jJRJblz6vBQS+hS0FgJ/FvyVGr7XAqVYJ+OmTeU/8pd2DOuSl2I6",
-	"QvJiZcnahkulgOe5GLZTPstzhaXam2SpJewEZaC/Q11mibHs4WPLmMqeU/YdHKwP6xgKha40sJTX4Mpy",
-	"0953YH/g0qJ9p52n5QLgGw2fF1oZV9bcKR050VoD2CytUG/W2Wqaq0qKdYXS0JOh/midsYTAv6u6MP7/",
-	"8kfs5s7vQGM/Efk6CtsOoDR7sY45NE2BaStLVjGOIK0ckCY6TEMMcI+QfCrSooC2KQoQWkkQFlpvOCjM",
-	"KTLDVMZ8JhCVSEgaRdmLtZFJpc9mVL0DMvLIlJVDmsECDHzHMWYjnd8fUzayivUVi/jMtLSBYRZgposR",
-	"UZDWqaN3HW9/q1ZLwS0b5aI/RU1ouHXoJ+Ax9P3JtJGeliUJOB9gUUy4Ipu/plp5Od92vP3NjLYq9sm/",
-	"LnBXIFl1gFbcwybWjY7AsgC3QjHKHYx0zDCHisemi+WvG37REuSVohOa/dawzmvaZ/PoGUpYmBZw6SxW",
-	"F8FE0IBPiPCZkb7gPKZdY8hzMyWPPPQubwWFXiMucYS8LfjAeNZU5EIIwLRH9hU4fatTuK8zhnHCBAIH",
-	"QQQxlsG4aeS/67NUGKv7CvkoW4TqeZpGgB4gyUHeQPkQwj7LY3pQx+5qsxVhxMgMND0CYZUFrqA3E2S5",
-	"HivKiM+w5BMaICHJ1EWCZ22XMQ60KjCyjscIMwg5mBsIhQ8zyoTPZmOuh6OMiNTir+Pt10l8ePavJ/AN",
-	"22q3QNNaUeJTKQDrIO//R8C/UMDbM0reKN5NzcECMQHMZXHWRqV9touirDcsn5lfCia7S/uvKeyvEoYw",
-	"zC3VE0xzay/PZSwR/FDvsSTuq1sK9ayhLhSNaKtVVpsaf765uWyiE2mipZInekZ2qcA2hFyHCaiS0Ai7",
-	"QSLmCvy0PLUBgz50vYTPhMRzgRSsTXRYmCGqNp7EkD/BaFeBl8aHE5GkY05BOiwI82d9m6/yAy2eetXw",
-	"tmz1BfJuSd/odyHXuoQDWNRVeliWbNAVJ4utjBuo9u6nPSd9lEBXXDapO+160aVaoOLB/ldEkCljn+kG",
-	"VcogFWEp2ANljGgSTKu6hPL40mok09lq3C2fpf6Wz3z2D7BZGOqXplQrU8NoZAOmPVQbVWZq+6wwVBu9",
-	"g9utgIei2S1T8KR2OeGKApRzelAY4q28RwUSCulwSPS8h3y6cafdNiMdsm91EewDAX2pPVLKfDaM6Gis",
-	"n/H2Ub9+tlW/iT5DNVdMdJItm9Tc7qAxT+qzaToIqnvUXmpvlAaea8PjldHTvN3N7nGzu8Radt9X6yWR",
-	"VL27tSKomwswWYtWZYcm4hkWaRNgNvcR6EniB8L+/WNQ5VFkbwitvsRKAnQ8pIPGCsUinxXnMKT5ZVm5",
-	"yMLxcLlpZXFllkgrCRabSzMHKR1wKMY8ltFcHwHPJ68VAD7nEhHGk9EYpa1RC2EuTcirzmptQW0JK70S",
-	"ku1Zd+LOhopbbGCMLWePcB2SGYmNaoBJuAaXMDdikQDrWu5TGfMlmWiOeLOFMK8L73fa7TcOg180w9Cu",
-	"pqkhPiU+EmEaouqUzIG6bFzdBzLfzMT4WmANBTzYUOmpJhWg/rrmPEh0hFM6t40obTPZBtR66RRl/Ghd",
-	"MJiDf6zrUSuW8AL9vECx/IE/nfH1u2rMfweV+Ho+r85AzRlcE8E6zfUbHsddAkqXKWpo/pBR3N8lUWXm",
-	"4Szi2LSfZEWNVdZ2MpjnvcWIGvn7QOaCQMES1QNAm+jSFFH5rL6KKm8KLrYI19ZL+az8kPLVazuHF9Q4",
-	"XabbfHGdU7bzt9U67S6tddp9ea2TFqNWPxC4TxTCGCNwbMwcfiBjJWzfkacgSgR9JFuLNpC1Rr/h93zq",
-	"muL/SNFpd8jXcHldj/x/XkXUNKf/VAxkX319dhfEO46AjkSu9425xRBlVFIcWZEODBZvzZCiOp/7MjMj",
-	"Xu00G4qtDokozIQwgyDMZIeW573Ed85mH6zjPbc2TdBLYm/6KHBWF/qdbYP/1hVFmgdqTV+Lg2xVur75",
-	"u3pyS8UazjnnZfGq/Fff/gxhvIJ2/5Lhne9TZrSS6nRzwRJyM5MvirkSM5238hss5d9uMrG59AdB026c",
-	"wrSOA2jWheDFjAri6pQ2/EAd1LPUD0vXP3wJiRnIQIsiQPwR/M2AM0agolbpbwi2z5jrM8HzWPnvOvc/",
-	"IGPKQnR4eZLlI6ppna7J6WQb0mZT4ec8pvnk0PrcTD4j5i/XhTGrmWETKCMRP5B0jM2yDElpFvUSj6Fc",
-	"mWymFesC5Xcwiz2vT4DUq24v2sp6YX22cHyBbqddt3EjdR9qOjdQqXFjSCMlLreW+yGVxo2qH4J0q7d+",
-	"H0yBMR0pizyUawuzK5yU2lGCLtLV4vZcwgWDYuosfzPHr8bqXzQGcJ3Rg2WgDl40ibAOTpj1/AYoL3Q3",
-	"EBUZOf0gbDpd5BkVZ39s9MdO3dVOqM1Ib/NDV4zobHnreKL/Bn0vpdEoKxy/0gH/h3XD6NHYoiBgqpUX",
-	"IOLh5waUYlwUZE1/nE03wED2H7gp5EECyv5df6J0SZywPlJyjYCti8ZSTrvb2xEPcDTmQnY/eB88iEPo",
-	"GRHbQC4GqsrIGHvoSTZ+IzOSDdVnhlEN1+upjXrIFAG4U9cV0u/QKAglfIXsu/VyEzSrvvrHfIZKqe0o",
-	"NZ5oDK04MRFJpOkvbT6zh+gs/mGHVDOiwbykMmvfVQdkVjCjaxJSkzCtCNCGgL3bXO8/f33+rwAAAP//",
+	"7H17ctu41udWUJyvqu0aypZkO4nlun8ottLtxK+25c7NvcxYEAmJiClATYCWdVOuml3MDmYjs5NZyVc4",
+	"AEnwoYdjpfs+UpVUWXwAB8DBeeF3Dr86Pp9MOSNMCqfz1QkJDkgMf77nwzPuY0k5Uz8DIvyYTvVP55pE",
+	"WNIHgm6vzxAfIRkS9IUPXTTY/cKHYvfrFz68o8HTYMdxHfKIJ9OIOB1H3zwImv5r0sSNffyGNPaHb3Dj",
+	"cHRAGs3Rq1EraPt7w33suE5Mfk9oTAKnI+OEuI7wQzLBihY5n6rWhIwpGztPT65zTX5PiJCnJ1VS+yFB",
+	"sb79k0A06ACxfkQJUxf4jKHBXxumgcbpyQDNQsIQlWiCpR8S4bHB//p7t/E33PhHs3G4c9dpfP7aclvt",
+	"N0//NXARiQRBnBE0wQFByRQN59CBIPEDiXdQPyQe0z9+EijiYxRRRgQa8RieM6QhH8fxHFG547HClB36",
+	"7dGroEX2h6/xPmn6b0Z7uDVs+3vBPjkYvWounagplpLEahYWjcBxa2dTxvPuSJK4Op03xOcsEEhyNMNU",
+	"oiEZ8VgNQ8ZzysaF9W4to21CGZ0kE6fTzEigTJIxiZ0nRcQUx3hCpOHG4yQWvIacjyGJCUzkFI8JEhLH",
+	"UuglHjDyKO98eHGQMuk0Jg+UJwIedxEWiIodj+nmBcIxQXyKf0/IESyqDLFEAScCMS7RFMeCICrQfrOp",
+	"14kqGn5PSDx3XIfhiRqF7tEpjBU/nhE2lqHTaTebrhp7+rtVtwCnAZlMuSTMn38g8+qoz/E9ETDnlAgk",
+	"8Ih0ENZrgGZUhpoD8YSgezJHmAX5BcNvHouJTGIm4M6IxkIinkifTwjCY0zZDmqpNW4fHCA/xDH21UqU",
+	"mfO1f0hevXp92Hi93z5o7DcD0jjc3x82SPP1yG+NDpuYvE5nSYuWfJqsMTbUIBfN18HB6vl6z4eLtv4X",
+	"PoRtv5PSMcUyzKmgwdINNOLxBEun4yQJPFnt+irmQeIvlDxTfXsTJFAm99qOqyZHb5x2a//1/pu9V/uv",
+	"3Xw3tep3U0zElDNBYDO9xYGRd+qXz5kkDP7E02lEtczf/SK04M9W+6tD4ljvQZ8Hqoe33ZO7696vt72b",
+	"vqKLCIHH6noq04Y8mHfQ7wlmksp5B7FkMiQxmiTqHkFYoohgIVELZjIf8n/FZOR0nP+xmyunXX1X7PaA",
+	"BhhTcbYHFjWDTkG2UoEmOFITSQLEYzTCNBLoAUc0gLEewdOGfqSWJd0WJAqy7RMTLDhTi2hpSVtzLCLd",
+	"PL6bKykg/x2PhzQICHvZIry7vH57enLSuygsgQypQHxKYmgHMUICPSbh8ylBPFYUdWYxlcRFs5D6Wmb4",
+	"MQkIkxRHudQL8QPZyAJllJrlsTqjZjnQMJEowv59kVj4MaQsoGyMYGjp0sLA6tZvpiS3WngqhNFLm1m2",
+	"U6ZUKo5etmqnF/3e9UX3rLBo1DSN4Okjy44AwyHEelYCIhUDb2RNUjoGHYQZShh5nBJfkiAlwfQFipGy",
+	"EkUuYkT9aW6kMmZzc/2eDy+4fMcTFrxsut9fvr27uOzfvbu8vTgpzPkXPkTrGKSwFUZAySbmvUDQoIMY",
+	"V5rKLDFNtcVmZvGCy2uCg/n6Uwg9BljiIRbkhM/gnkgmExzPjWJL76o9lrCYYD/Ew4g4rvOAo4TYDSj1",
+	"WXhCSCwTAZfxA6YRXIZZDRMpKRvXd2kYjwqUPocC9WB9l/x+cU9rL6CaN2Wui7pFLExDJi4xEzMSgxlG",
+	"GWohAQYz2hqkj3bs+Rpsux4zAm7B+KxXB+o5hgSeCxTymZYG+UJsa/vM4hqw5BuZKb+caTKj/8l9Cbtd",
+	"4XnEcdDn/AzHY/KyjXvV/XR22T25619e3p11r3/uLTQ01LxFqkM1mZihVnP/zcHrV2g4l2QzsrJCS8nM",
+	"qKUCndO3m9vKxtrcjFC8ur48uT3uLxCMxnJF++0Ni75Kt1r8pf19FxF4jSU5oxMqyQvn7Lrb792dnZ6f",
+	"9nvF6ZKcowlm85QbUg+fCtvO2YoUEajVbKIpiY1s2D4yrhtWu0+JjI3Ms01q1eIShEk00a67ITinSPMu",
+	"lQLFWBIERBeJHFiSZWDeEjt/vvB5pqJbqjP4vfMdFIXWDyL3yrXUl+DSyxiPRtTfIOPrn306ITx5obtn",
+	"nKu7/ul57/K2X/I3SnIwoIFWh3FMH7TtSCfkSPFdgKjUQYbN8HmRrDqhXE/M5mb5luFEaWapZvOlIub2",
+	"onvb/6V30T897lakTEhQ9+oUwjpgeN0zPmMuiskDv9fOLXmc0pgEZqa7iQx5TP8BvXfQW4JjEiMvaTb3",
+	"fMnvCYM/iY4aYeOE3ZP5RlamNJLSyihBz7glk1xFfhZ1o8JjmdfuLhvqDrpRQx2sOdaBx/RoWTaVWwMu",
+	"7v7///6/g23VLEbvP/bRKOYTLTQ5G9FxEpMAUaBUzpWyeqABiSsG18ePHxtdixeqUaGBoSsmOJr8xXO0",
+	"K06kjIjnDFw0jRKBBsAUf/EcymBJ7jT9jglOYwS/0QwLEOTFKPuyDly0oOVnBtxftlkyU/ylG+W37ulZ",
+	"9+1Zr7JJiu5J1mGqxCIMqmYzPJ4SYfh7gWeEaqx8EkBEQ5nLBcr+CRTpLRPJdMpjSYJzElDcBxZ42XLd",
+	"3F5dXV73eyd3572T0+5d/9PVEnteyYeJ6hop9kOSPMrdaYQpM6Kt0v1mlrOOyAWGvlIpgzIZg02plWw0",
+	"0Ewvnc2qaQHk8BEiDySeo/3HR7AtDh4fs4gMIo8+mUpzAsKHRPyEDpp7itJpzKckllT7/NmarZy9EwgM",
+	"OTq2nMqNv5sGPmdBaD78QnypeBHeOgZWqB5n+CFlpBETHMBWgVaQ4huQbCyZqLaL4Wbbaznv9X+5PAGP",
+	"ont2dvkRtGad61jn8lxen/SuC1fK0aLL2/7d5bu7m/7l8Qfr9nH34rh3lsqfd6dnPbh83euefHJc5/Sk",
+	"d3512e9dHH+6+9D7dHfdu70Bwso3Ti/ubm+yJn6+vOhZnVz3+tefTBdVA8wKIxalYdWIsOPEJS9m4c5U",
+	"1FWnqvfXq9PrXnHqrnoXJ6cXPzuu8/b2U+9aN37X++txr3cCj8Lk3V3+1rt+d3b50eIQo1Rc57GhFrrx",
+	"gGOI4KoVV+xiHVa4cCFzfvXPcyJDHlxw2Y0iPiPp5XIUwlwt+c/66qXSkKVrdujRPJXIy9GN5P594ZFj",
+	"zHwSRSa0pa6/oxHJYm76UvFA75okIiO0eOuU3Qq7nZ85I4XuQMBbnZUMfNNmGqPWP22Nm10pGKymw+xE",
+	"wrRtec3pezVaQd/6QOZ109rTNlpppq8IxPLN1bfJnMTQUe/RJyTIHofZvnwg8SjiM+dzKkWM7Kk5DMYS",
+	"zZRjO4u5jvkXxZtvxM9K6QZy6slSTeWufkkmmFkC63EaYabPWsB6hRAdnEFIjgKOGHkEK61qSdnSE+jL",
+	"e60To+/5sEpNF2n7bqLG/oUPqyPHUpLJVIM8iu8eR5hORHo+7idxrBqJE4YERyMcoy2M/BiLEPk8YVIc",
+	"IYzGMfbJKIk8JsJEQpAyxMycMH3hQzTE/j34FDyR+j3Kxts7qIlmIY0I+vW2d9s78ViKgtAH0MopA92l",
+	"YwzmRLt06Nxya45El2AJXMePiWLyOywLForTbrYPGs12o9nqN5sd+Pc3x2o9wJI0FE3VdXMdNWglYO6S",
+	"uIYTL1k016b68eX51Vmv3zspIWHS99eDw+z44qGOClJvFeTdv+uenvVOjjQrFrdGTozFPAGNiS95nNk3",
+	"s5hKIzgqvY8oo8qINTNbQWawjB8IC5RLOo0JxJ3II/ZlZYZcQ62ylI1uLU9bdcna6y+Z8ujqOKDVaLbK",
+	"jdS9rzFNxRbWxDKtwBHAbvWJEDp2UDLxYswE9tUvgYSPGSOB2ZuFyXm112w2m8Xd8Wp/5e6YxnwcE1Ej",
+	"GVrNJvp//wdlpKFdJLnE0RFqIrWjI20U85k+HoRtToISTfa88kQzUoZgaBkwTJk8DRSA6FvGmqIOi5Tx",
+	"LVAB5CTMhJJthluyFfda3zJrADRaxfnKlxMS+UrC1gpY3cgRwkOgUmOpPJZLRHjV1TJxjCkrSkZrFdQm",
+	"o0I/T4IyTudFki6Nhy5Xm+/58EY/+OQ6ktfvs7219hkw2Yp9kB45YzYmaAuzOdJkbufMWcePaq2/ZbmT",
+	"abCmCllbHpVUvxEu2XRbG9OWDunsGGkGU13QcAVa3VzvL7AlzqiQdfrD4On4SHGWcBEjM8XKwJVV64JK",
+	"Min+sYJVYJk1OTiO8Vz9tuB6VYqusBAICzRI8Xyp5aDeAlqzXcTTzSf0jaIGIfP3X06/cHr+pTu/uGnO",
+	"zmlzdv7br7PzE67/v+N09OvK5dIDXTCpN9mOKQ5CWz0dAE5SNoYxYDTj8T2Jd9D17cXF6cXPHTQk6ma2",
+	"5ju54IIwhMcsoQiSV0gekxyodHzzGwKIDA7mO0andtAYPxCUTI+QIMRjOsA42MkVbUc1M52SQE2giXQc",
+	"KRMgVNRApBG6MbLF+OR6SMql1NQrwz2lVjmd0Lm6mHazpuf3ng9/TUgCHP+eD68TxvSz7/nwmKu1lOm9",
+	"d5hG6d/GGSMBOAtn9IGwWtVmoHlqgnVALkMUiSp35wIwHTW/X3MYKQWXH5zPZRYyzdbx0AWZgacElnsQ",
+	"UEU1jq4sqkY4EqQcveoyDexSPsc0wj6pjmWoXC1jxdREktRdwCoe1cE/XbAIhxFm98VNlQgSN1rtPa3b",
+	"l0A3c0Cy590ssIOUg162s2qN/ufiIF0nhSKu33ZLq4ul8MrislojsDp085lfsOAmNPHcJc/OzSUcpWBZ",
+	"s+gaaFpe8BMqphGeA17uecttYgJIMILvAdP74lWnPrnz6628W0YlgieU1oeHijq9fXh4+Gz+WGDVcf++",
+	"ngKBshgKyG2BI1I2LTZBRImbYOlSwooTtYCPcqPYhAqewU1KBtz2j5EyIIxtJbmJLbhoyGWIAjxX1pcf",
+	"JYG2rYqslvpYxXbfgTEb4Dna+vTp06fG+Xnj5GS7zrVb1xfTFmaxlzNc04lhYp2lMFDkDer7Xcc2LS1O",
+	"boLVrUUmwSs7VonmQIvq5RK6VsJW5mJ5fEPNaL/1bKu/TMDeqOW3h4ek8SbYx4390ath49BvBY02OcCv",
+	"h2/8w6BJ1nR01xXwL5DftQ7bGl4MrJntx0gc3eGJ8iQWiaeUJuUqywLi39qsqwQWuCArRAHM50rtUku0",
+	"5VVYzLKQaRfZr3AzdfaNDaZdaxmSOVzXvG2f2mRPrmkyQSe5ifc5R73V7iWj/eBEX0np1L8GiVkTAf4D",
+	"9srSCGWtXZIq6GUqdpXSXK0P11N9qxTa+roLuHGJAlvJjGbdr2oj8LaParhAuIgGyk309fHCSx3VlO8W",
+	"OasQjKk1pjN3NX2k1mFlSRQtd1cP6pZAvabRExqnsWoZYKhlkuvmOwex1cW0ZEhyBIOyxgqQNR2kCvkM",
+	"dqGFgaguQg64W9ZLCTCnJE0RUm0LGQDu2SDz9WTNienj8oPjZj9u7WYKmqOEFeD3g07qZQ8skEkZB1KG",
+	"hi+He9cMKz+9W29Y2TrCuLJf9jHgIm/UzVenjkNy43LB6RtkwpLYDzGD9Bs+IwGwvrqhTcs5pF2mQUs4",
+	"LZvFXBJEJaiVRNYZloEBU32rwTgiCx2MmySLzl51T08UR2eBxp9Q9mIxavzq4KC5hg53nTFhJMYrYsVY",
+	"B4QzXbnBU49xzIX4tqHbNkTJgjlYEEatjj8/NalNzkSzkAsdttdcoNO7+Kw4BZs6Z0l5s2J/vn6+0iYL",
+	"bUJrzlFjAQe12q29/TV5SD6yOwhnV7u60DmVfFRdwEJ3h6+XBb1XhzXsiXPTXWbzlr3F7MmxqXfzMHdh",
+	"WywXNav1vxUQdbVfRQI0nIMf6+qcGYv+l5oFlhD8M8PY94UwNvw/FaeTJr380tt7QQgbTt38JKZyfqNG",
+	"bNxSAJV2ExnWaMJ1kbeu8hZMvr5GsFJh4XA9BkBcNSsay6PWMMsS3msjpZdetQshKmNCgnHgscHV5U0f",
+	"7d6TuRgoPTswSlZdMI8CxtfN3BZLDedAX4MQHnRv+7/cvf/44ebu9vps4Bpk8Nb1TfvglWq+p/7YzqHC",
+	"dfjgHvZDOxM3yy6G5FahtJ7OzqUMDR4b6Qo19O3BkcewnbeRgipkSCZoTKRA+809ZOXW6vg88KpaVb1u",
+	"OTOEUk418pGyEU8RnVh7VyYj3UIMowmmTGLKSKy2MoAdoA3R2d0dUxkmwx2fT3atV+y/nQrC0m5bkCgS",
+	"OrtEDVi5CJkpnw2UP6jno0jZR8rE1O8Kj6U7WvyEpngOp8CydEQ4xP79OOYJC+AYa8djHusBSlIjDDN8",
+	"ZJpaK0I8JR4bfPU0tMJzOuirB7gc9afn3F5d9a7vbi66H3qe4yIvxerou2EywQyQqp7z9DQ4QpxFc31m",
+	"k8Iu282mhmc297JUkK3BbkQfyD8GLhrsgkGp/wwJjmQ42Eb3hExVMzRGfMY8BmTuoFuNiUfvby4vdLK6",
+	"cFGQaDwq0Uyv+jJQb3Tbf9d4A256TL5Amq/rMQvUSol27s2KIMl1/pq27bUYQRHEdYU+Xi3WhkgnN5tW",
+	"H8dQoaJYYKUApq0tweKxUg0WtFYJFms7m2osOx7LM0fXqL+Slcmg5pwroj5h2lUxm6M7xX5IGu2dZmU/",
+	"zGazHQy3d3g83jXvit2z0+PexU0P3lEag8qotM0c11FsbnAXO039IJ8ShqfU6Th7O82dPQci6SGIYws/",
+	"lNbaAYxQ56szJrLe2jq++U0pS5yfJ6pd0UEafeyxgaUjXVCdln53M+3uZrrdzTT7wIUFiPnMY1M1/akL",
+	"oBgHTP6SVq4qZZjuTE6eBgAY0WPMFe7xzW9OsTTM37+h6EdmhHx74Y/PpZIa7WazhI4HvLpZklxvf/sU",
+	"e6zl5i6Pm5rg2hFJjcnD17n0r83cqM1Ns/BfIxqV86KO9ZgaJ1RMuaD1BaEGWErsh6qNI2hETfVfPAu/",
+	"07D51HMGBXNm9dvrouT+yEyWfb3odW9kzLFr4ZfhldbqV8roXHhvb/V7OX4X3th/ZsL/yMYtF7Lv3/Mh",
+	"BDB86+Q9y7mvFCQpA+G/odgCFSkc4sjgQyOSYRqyAl1U5KJMr8iXYsGIfASpqvzCh8to33CdiD+oUoTH",
+	"BsVJNyoWkJePVEgBdVUMojOHwZWT116yFVrNF5axsXIfiqlcsPYaiLQ28zCOIs7GJDaglSMIMKRzsrnc",
+	"04xqa8bzoxGYdCky7i1TtbkE1P324WrxYMP5n1znYB3plWUSwAt7a8muYkkP40qCpradyL9/Vko036En",
+	"RtkjbOsjrfAlHkNgM7+h/NaKs2RwdKKjxIQOcRobeqldBAafHxL/XgMt0wRtgQY/9/oot8jvyVSC4Qib",
+	"irKxx3QdQW1mA/VDHGHmZ7XSigbNmMhfND315sOK9QPB/N1WLhP9pWUrrNI1mfJYZkcA2rwzce4wHVq6",
+	"XNnghVkMtTgLl+IMBFUVbugiPtX4hWieOlRcmJRlZXXq0DVYoB6DkBCWCEM2QQdNsRDVyn8/iVJ5QCsm",
+	"47GtYg29ge5gsK0cojGR5YBNsSUqTATHY5UQDnrPhyIPWUAqxJwnOo6laymJkM9QMkVypuaXxx6bJiJE",
+	"XIaKJ/lI2e/QVg17RVRI1cMqE/lcg1LSemwG5JlGnNJgU11tQ/AMCwZmQEY4iaTTaTdX4KhWhRtrkxiA",
+	"MLMcVJilXkRddoaxnli3IMuq97pH82ncNRUo17D86zTf2hQBIHeBnQ4xjM3pjH9q6/VfX6GplSzlZYmX",
+	"6TKonisKR3BTXoffBuisQDg/YTNRs/qTnjR4CnHMNEHAhG//gqaYBndYmt9oS3L0P1FLefXb2cMDtHXb",
+	"P952ke38eyzz/imT3IRncugy5BVplQuxCfA9a8SalpdFXJub5oq/5c+t96IhasXjQ8mLSLC1TcMK4O6p",
+	"GGZX/udTRWK0NykxlkgLgG3/DjjqktywSzsvkxl2Feh/a2f5zTr2VyHVFryeNToqZyLDewfrDKwm1/bf",
+	"QzSCfCoa+toxf65whAKmtnT8SoOnhRbmtVXyWIcItcUAMihNt9mps9q1yCkZVSsMBl2U+HvbC0t2/3+K",
+	"qaADXcvfsNP5/z320M9EbmIHlc0LtYF2fUijWWxfdE0Cd5p2mGX3IIAA+WQHddMAHjwjJJ+KFMDVTuvF",
+	"aQOBsMBq4ahQStbUuwz5DA5KhaRRlDWs/ScqPTajqg1ATyGTAgTHhRZhEJkJMRtrLFZI2dhKrFISwGMm",
+	"/Rh8Dh8zDRxHfppThLb2m4fbtRYKPLJRIfGHmAiabh1Y9XkMOdoyrShDy4IS/GqwJid8YqpO/TApNiqW",
+	"moebqXNcLE3zbQH4wuZQrGLFL+1tsdF6yBbhVkiVCoQjHfvPqeKxyW38EUa11IIWf9/NttqFxPM1PM+a",
+	"Ug557B0lLEjBxPq0vYPgWyI+nxDhMaNddJk+k8GMmm5mo6Em2srLEkDeK5c4Qs1t+MF4luDqQvTOpOpr",
+	"SJBVtWKgkQ1xwoQG8Qg/xtIPd4x+cz2WKhv1XOHc3FYR+kscRkEcIclBngKUFWGP5ScCkFPlapcMYcTI",
+	"DAw1BMI4i0BDnQDQVfqDJIx4DEs+oT4SkkxdJHhWAiDGvlZ1RpbzGGEG0ULzAKHwY0aZ8Ngs5LoSHSCH",
+	"VD/7zcM6jQbv/uspNCMstMurea2o0agUMOugz34osH9aBWaXPXuh+jIorAUCCbaxtYc3qs2yURR1mREu",
+	"mSGraLJrk/xQZulpU8IQhs+16IKvuSmeH+O+TLEB7m7JkZRO39dFEzsA3tNeh6wWEPil37/aQafSHORI",
+	"nuivh5WSWQI4CTZnPSQwwnyYiLkaYZoK0oCiWhq35jEh8VwgResO6hY+06HmJonhdBmjA0VeenSViCT9",
+	"kghIvwXnkVmNhG8KU1g7+ZvKZme9L5DnS2o0bGaTPJPhV5+Mgn9U5Y5lp6IaB7jYpupDntUgzfYcoATy",
+	"0bMvmqX5phpACwYNeHOKJTLTw2O6NARlcGZqmRNHGoKsGDLF2grlv6cYUVNTwjjPHku9Z4957KMppDwo",
+	"fc0LsNLa/jBk2h8fQ5Vvj3ms8PExtAWPW9E5xcHbBoaqRjnhih8488lR4WNnaW1nFNDRiOhKS/lXoPbb",
+	"bVNMKbuq009MPW0dX6DMY6OIjkP9TvMQDepLdg520AfA2MZEYwMyrHp7H4U8qQcB6OMMnR3+XOuq9GE4",
+	"bWZ94zlInmhuZ5fb+dktO+O69ZwzET26tc5CNhcNtTqtShLNxDMs0vT7rP4+8JPE94T9CJhapxalSqkv",
+	"OCR5jk0IE3+f1kEtQPg+qD3KkN6Zy0B8C+vr5oaktf8zbEFJhNnyIHM80yrdIuSxjOZ6sXleGLZA8AWX",
+	"iDCejEOUpj8vpLlUYrj6GZaWqZdfbBLQSFkFgr0NQQ5tYozlan+dZURmJDZKCD4UYuYSakMtEpUdyy0t",
+	"z3xJ+pol3iw88U85qGu/8CNxiypIl77zV+ZcJeUSYZKi6nThkbpt4g+b+thDPbGGfe5tqnTZswpRPzwf",
+	"S3aALkM43Xe2+aitxUUejv1lx4J9ud7RqLINtaocziFYopMoKm7DAvNlgd79jl9g/fynGhT/WRbDt0uy",
+	"ao39XIRpdlunvtCGP0RWIkpj6zU13+UjZP8uh86myuCzZZJ11Jxmea4AA2fJoMN5XtUFUaPY7slcEEDW",
+	"Ul16fQddGbSvx+rhvnk5lmJxllpgr8fKL1GxoGbLAjDuVTrMZwNys5G/DJR7sBSUe/B8UK7WE1aWLrjP",
+	"FIJaY3BszYcP9QeIGUFb5NGPEkEfyPaiAWRFaV7w3eu6ckTfUzfYtYlqhEtddaI/VVn84YKkioWd5rsh",
+	"FRzZpc9P7oLo1zFwlchtIZR+vYsyqj9lmMW9MHglNcUi6yIwV5lp9c0hFMO/1WJdhdpcpiCXqbDVajaf",
+	"E0nJalCtE0tpbZq9l8Rl9VLgLJ3hP8YU+oEU/SPhDMBctY5QLjsWmB3pAwVnKL24vju0usRgxTvKRcvz",
+	"wrvmve8NG11vc//JG/rbYpR/rprTmMxlrAo8qBMKlzCfKdhWPHY09WoqH5Itf2ncBLY9lle2UX5Tocjc",
+	"EdQfgXjcjAri5iVsNLSv/hs/gKQRcMYJYBVRJIg/QMjC54wRSCxRxg+cVM2Y6zHB84Om3zVMaEhCygIo",
+	"/5N9hbhyQtoxx6PZgLTNWfjM4jQveF9/zJmXNvwXz7yc1RRi9JW9je9JWotx2WFj6YMqS5yvcrqO+eSG",
+	"ztrZgg8K5cAmQFLorObtrNiHxxbW4NL1QtZN1kw9sZpsTVRK1hzRSInS7eUuXSVZs+rSIV3LRrcHpQxN",
+	"FuoiZ+/GmtkV/l5tPWwX6RQqu7j2gmqHdU6UKUZd40AtqmW9Tv3sMlFHzyqnXUcnfLDkBVRe6gxgKjJ2",
+	"+knYfLrIySwWsPtmP3MtL7nqz9sb6WUu/Yo6863mOk79P0Gua6m+3wofurTAPzJg/3UyYPXHaURBOlYh",
+	"W4vNeOuZLIS4BhVgKyw6lUg/uq9TYwFbBCIl4H4C9s/WYKIUapywAVLCnYAzgEIpp53d3Yj7OAq5kJ03",
+	"zTdNiGvpSmC7sGfM6CrFH+3SdlmRtcyLMFs/sxVrRJ+uv67LxRKgOw1+AJwHKiQAALqA5rEaN4HaatNv",
+	"80p5pZTl1J6kMSTpxkQkkd6Eada9XQ5z8SfaUvMADeclu6G2rToiMziexjilVnKKMNLWkD3a3Ph5+vz0",
+	"3wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,22 +12,31 @@ import (
 // Defines values for ErrorCode.
 const (
 	CodeBadRequest           ErrorCode = "BAD_REQUEST"
+	CodeBuyerLimitExceeded   ErrorCode = "BUYER_LIMIT_EXCEEDED"
 	CodeFileGone             ErrorCode = "FILE_GONE"
 	CodeFileNotReady         ErrorCode = "FILE_NOT_READY"
+	CodeForbidden            ErrorCode = "FORBIDDEN"
 	CodeIdempotencyKeyInUse  ErrorCode = "IDEMPOTENCY_KEY_IN_USE"
 	CodeIdempotencyKeyReused ErrorCode = "IDEMPOTENCY_KEY_REUSED"
 	CodeInternal             ErrorCode = "INTERNAL"
 	CodeJobNotCancellable    ErrorCode = "JOB_NOT_CANCELLABLE"
 	CodeJobNotFound          ErrorCode = "JOB_NOT_FOUND"
 	CodeJobNotRetryable      ErrorCode = "JOB_NOT_RETRYABLE"
+	CodeKeyNotFound          ErrorCode = "KEY_NOT_FOUND"
 	CodeMethodNotAllowed     ErrorCode = "METHOD_NOT_ALLOWED"
 	CodeNotFound             ErrorCode = "NOT_FOUND"
+	CodeOrderExpired         ErrorCode = "ORDER_EXPIRED"
 	CodeOrderNotFound        ErrorCode = "ORDER_NOT_FOUND"
+	CodeOrderNotPending      ErrorCode = "ORDER_NOT_PENDING"
 	CodeOutOfStock           ErrorCode = "OUT_OF_STOCK"
 	CodePayloadTooLarge      ErrorCode = "PAYLOAD_TOO_LARGE"
 	CodeProductNotFound      ErrorCode = "PRODUCT_NOT_FOUND"
+	CodeRateLimited          ErrorCode = "RATE_LIMITED"
 	CodeRequestTimeout       ErrorCode = "REQUEST_TIMEOUT"
+	CodeStockOverflow        ErrorCode = "STOCK_OVERFLOW"
+	CodeUnauthenticated      ErrorCode = "UNAUTHENTICATED"
 	CodeUnavailable          ErrorCode = "UNAVAILABLE"
+	CodeUnsupportedMediaType ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -35,9 +44,13 @@ func (e ErrorCode) Valid() bool {
 	switch e {
 	case CodeBadRequest:
 		return true
+	case CodeBuyerLimitExceeded:
+		return true
 	case CodeFileGone:
 		return true
 	case CodeFileNotReady:
+		return true
+	case CodeForbidden:
 		return true
 	case CodeIdempotencyKeyInUse:
 		return true
@@ -51,11 +64,17 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case CodeJobNotRetryable:
 		return true
+	case CodeKeyNotFound:
+		return true
 	case CodeMethodNotAllowed:
 		return true
 	case CodeNotFound:
 		return true
+	case CodeOrderExpired:
+		return true
 	case CodeOrderNotFound:
+		return true
+	case CodeOrderNotPending:
 		return true
 	case CodeOutOfStock:
 		return true
@@ -63,9 +82,17 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case CodeProductNotFound:
 		return true
+	case CodeRateLimited:
+		return true
 	case CodeRequestTimeout:
 		return true
+	case CodeStockOverflow:
+		return true
+	case CodeUnauthenticated:
+		return true
 	case CodeUnavailable:
+		return true
+	case CodeUnsupportedMediaType:
 		return true
 	default:
 		return false
@@ -460,6 +487,9 @@ type ProductID = int32
 // BadRequest The body of every 4xx and 5xx response except the probes' 503.
 type BadRequest = Error
 
+// Forbidden The body of every 4xx and 5xx response except the probes' 503.
+type Forbidden = Error
+
 // Internal The body of every 4xx and 5xx response except the probes' 503.
 type Internal = Error
 
@@ -475,14 +505,23 @@ type PayloadTooLarge = Error
 // ProductNotFound The body of every 4xx and 5xx response except the probes' 503.
 type ProductNotFound = Error
 
+// RateLimited The body of every 4xx and 5xx response except the probes' 503.
+type RateLimited = Error
+
 // Ready Whether the service takes traffic, and how its database is.
 type Ready = Readiness
 
 // RequestTimeout The body of every 4xx and 5xx response except the probes' 503.
 type RequestTimeout = Error
 
+// Unauthenticated The body of every 4xx and 5xx response except the probes' 503.
+type Unauthenticated = Error
+
 // Unavailable The body of every 4xx and 5xx response except the probes' 503.
 type Unavailable = Error
+
+// UnsupportedMediaType The body of every 4xx and 5xx response except the probes' 503.
+type UnsupportedMediaType = Error
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
