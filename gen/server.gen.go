@@ -46,6 +46,15 @@ type ServerInterface interface {
 	// RetryJob Run a failed or cancelled job again
 	// (POST /jobs/{id}/retry)
 	RetryJob(c *gin.Context, id JobID)
+	// ListKeys List API keys
+	// (GET /keys)
+	ListKeys(c *gin.Context, params ListKeysParams)
+	// CreateKey Create an API key
+	// (POST /keys)
+	CreateKey(c *gin.Context)
+	// RevokeKey Revoke an API key
+	// (DELETE /keys/{id})
+	RevokeKey(c *gin.Context, id openapi_types.UUID)
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(c *gin.Context)
@@ -248,6 +257,79 @@ func (siw *ServerInterfaceWrapper) RetryJob(c *gin.Context) {
 	}
 
 	siw.Handler.RetryJob(c, id)
+}
+
+// ListKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListKeys(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListKeysParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListKeys(c, params)
+}
+
+// CreateKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateKey(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateKey(c)
+}
+
+// RevokeKey operation middleware
+func (siw *ServerInterfaceWrapper) RevokeKey(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RevokeKey(c, id)
 }
 
 // GetLiveness operation middleware
@@ -515,6 +597,9 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/jobs/:id/retry", wrapper.RetryJob)
 	router.GET(options.BaseURL+"/settlements", wrapper.ListSettlements)
 	router.GET(options.BaseURL+"/downloads/:job_id.csv", wrapper.DownloadSettlementCSV)
+	router.GET(options.BaseURL+"/keys", wrapper.ListKeys)
+	router.POST(options.BaseURL+"/keys", wrapper.CreateKey)
+	router.DELETE(options.BaseURL+"/keys/:id", wrapper.RevokeKey)
 }
 
 type BadRequestResponseHeaders struct {
@@ -1621,6 +1706,436 @@ func (response RetryJob503JSONResponse) VisitRetryJobResponse(w http.ResponseWri
 	return err
 }
 
+type ListKeysRequestObject struct {
+	Params ListKeysParams
+}
+
+type ListKeysResponseObject interface {
+	VisitListKeysResponse(w http.ResponseWriter) error
+}
+
+type ListKeys200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListKeys200JSONResponse struct {
+	Body    APIKeyPage
+	Headers ListKeys200ResponseHeaders
+}
+
+func (response ListKeys200JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListKeys400JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListKeys401JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListKeys403JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListKeys429JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListKeys500JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListKeys503JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKeyRequestObject struct {
+	Body *CreateKeyJSONRequestBody
+}
+
+type CreateKeyResponseObject interface {
+	VisitCreateKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateKey201ResponseHeaders struct {
+	XRequestID string
+}
+
+type CreateKey201JSONResponse struct {
+	Body    CreatedAPIKey
+	Headers CreateKey201ResponseHeaders
+}
+
+func (response CreateKey201JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateKey400JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateKey401JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateKey403JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateKey408JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateKey413JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateKey415JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateKey429JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey500JSONResponse struct{ InternalJSONResponse }
+
+func (response CreateKey500JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateKey503JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKeyRequestObject struct {
+	ID openapi_types.UUID `json:"id"`
+}
+
+type RevokeKeyResponseObject interface {
+	VisitRevokeKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeKey204ResponseHeaders struct {
+	XRequestID string
+}
+
+type RevokeKey204Response struct {
+	Headers RevokeKey204ResponseHeaders
+}
+
+func (response RevokeKey204Response) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RevokeKey400JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RevokeKey401JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeKey403JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey404ResponseHeaders struct {
+	XRequestID string
+}
+
+type RevokeKey404JSONResponse struct {
+	Body    Error
+	Headers RevokeKey404ResponseHeaders
+}
+
+func (response RevokeKey404JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RevokeKey429JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey500JSONResponse struct{ InternalJSONResponse }
+
+func (response RevokeKey500JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RevokeKey503JSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetLivenessRequestObject struct {
 }
 
@@ -2576,6 +3091,15 @@ type StrictServerInterface interface {
 	// RetryJob Run a failed or cancelled job again
 	// (POST /jobs/{id}/retry)
 	RetryJob(ctx context.Context, request RetryJobRequestObject) (RetryJobResponseObject, error)
+	// ListKeys List API keys
+	// (GET /keys)
+	ListKeys(ctx context.Context, request ListKeysRequestObject) (ListKeysResponseObject, error)
+	// CreateKey Create an API key
+	// (POST /keys)
+	CreateKey(ctx context.Context, request CreateKeyRequestObject) (CreateKeyResponseObject, error)
+	// RevokeKey Revoke an API key
+	// (DELETE /keys/{id})
+	RevokeKey(ctx context.Context, request RevokeKeyRequestObject) (RevokeKeyResponseObject, error)
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
@@ -2855,6 +3379,100 @@ func (sh *strictHandler) RetryJob(ctx *gin.Context, id JobID) {
 	}
 }
 
+// ListKeys operation middleware
+func (sh *strictHandler) ListKeys(ctx *gin.Context, params ListKeysParams) {
+	var request ListKeysRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListKeys(ctx, request.(ListKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListKeysResponseObject); ok {
+		if err := validResponse.VisitListKeysResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateKey operation middleware
+func (sh *strictHandler) CreateKey(ctx *gin.Context) {
+	var request CreateKeyRequestObject
+
+	var body CreateKeyJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateKey(ctx, request.(CreateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateKeyResponseObject); ok {
+		if err := validResponse.VisitCreateKeyResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeKey operation middleware
+func (sh *strictHandler) RevokeKey(ctx *gin.Context, id openapi_types.UUID) {
+	var request RevokeKeyRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeKey(ctx, request.(RevokeKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RevokeKeyResponseObject); ok {
+		if err := validResponse.VisitRevokeKeyResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetLiveness operation middleware
 func (sh *strictHandler) GetLiveness(ctx *gin.Context) {
 	var request GetLivenessRequestObject
@@ -3098,141 +3716,163 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17ctu41udWUJyvqu0aypZkO4nlun8ottLtxK+25c7NvcxYEAmJiClATYCWdVOuml3MDmYjs5NZyVc4",
-	"AEnwoYdjpfs+UpVUWXwAB8DBeeF3Dr86Pp9MOSNMCqfz1QkJDkgMf77nwzPuY0k5Uz8DIvyYTvVP55pE",
-	"WNIHgm6vzxAfIRkS9IUPXTTY/cKHYvfrFz68o8HTYMdxHfKIJ9OIOB1H3zwImv5r0sSNffyGNPaHb3Dj",
-	"cHRAGs3Rq1EraPt7w33suE5Mfk9oTAKnI+OEuI7wQzLBihY5n6rWhIwpGztPT65zTX5PiJCnJ1VS+yFB",
-	"sb79k0A06ACxfkQJUxf4jKHBXxumgcbpyQDNQsIQlWiCpR8S4bHB//p7t/E33PhHs3G4c9dpfP7aclvt",
-	"N0//NXARiQRBnBE0wQFByRQN59CBIPEDiXdQPyQe0z9+EijiYxRRRgQa8RieM6QhH8fxHFG547HClB36",
-	"7dGroEX2h6/xPmn6b0Z7uDVs+3vBPjkYvWounagplpLEahYWjcBxa2dTxvPuSJK4Op03xOcsEEhyNMNU",
-	"oiEZ8VgNQ8ZzysaF9W4to21CGZ0kE6fTzEigTJIxiZ0nRcQUx3hCpOHG4yQWvIacjyGJCUzkFI8JEhLH",
-	"UuglHjDyKO98eHGQMuk0Jg+UJwIedxEWiIodj+nmBcIxQXyKf0/IESyqDLFEAScCMS7RFMeCICrQfrOp",
-	"14kqGn5PSDx3XIfhiRqF7tEpjBU/nhE2lqHTaTebrhp7+rtVtwCnAZlMuSTMn38g8+qoz/E9ETDnlAgk",
-	"8Ih0ENZrgGZUhpoD8YSgezJHmAX5BcNvHouJTGIm4M6IxkIinkifTwjCY0zZDmqpNW4fHCA/xDH21UqU",
-	"mfO1f0hevXp92Hi93z5o7DcD0jjc3x82SPP1yG+NDpuYvE5nSYuWfJqsMTbUIBfN18HB6vl6z4eLtv4X",
-	"PoRtv5PSMcUyzKmgwdINNOLxBEun4yQJPFnt+irmQeIvlDxTfXsTJFAm99qOqyZHb5x2a//1/pu9V/uv",
-	"3Xw3tep3U0zElDNBYDO9xYGRd+qXz5kkDP7E02lEtczf/SK04M9W+6tD4ljvQZ8Hqoe33ZO7696vt72b",
-	"vqKLCIHH6noq04Y8mHfQ7wlmksp5B7FkMiQxmiTqHkFYoohgIVELZjIf8n/FZOR0nP+xmyunXX1X7PaA",
-	"BhhTcbYHFjWDTkG2UoEmOFITSQLEYzTCNBLoAUc0gLEewdOGfqSWJd0WJAqy7RMTLDhTi2hpSVtzLCLd",
-	"PL6bKykg/x2PhzQICHvZIry7vH57enLSuygsgQypQHxKYmgHMUICPSbh8ylBPFYUdWYxlcRFs5D6Wmb4",
-	"MQkIkxRHudQL8QPZyAJllJrlsTqjZjnQMJEowv59kVj4MaQsoGyMYGjp0sLA6tZvpiS3WngqhNFLm1m2",
-	"U6ZUKo5etmqnF/3e9UX3rLBo1DSN4Okjy44AwyHEelYCIhUDb2RNUjoGHYQZShh5nBJfkiAlwfQFipGy",
-	"EkUuYkT9aW6kMmZzc/2eDy+4fMcTFrxsut9fvr27uOzfvbu8vTgpzPkXPkTrGKSwFUZAySbmvUDQoIMY",
-	"V5rKLDFNtcVmZvGCy2uCg/n6Uwg9BljiIRbkhM/gnkgmExzPjWJL76o9lrCYYD/Ew4g4rvOAo4TYDSj1",
-	"WXhCSCwTAZfxA6YRXIZZDRMpKRvXd2kYjwqUPocC9WB9l/x+cU9rL6CaN2Wui7pFLExDJi4xEzMSgxlG",
-	"GWohAQYz2hqkj3bs+Rpsux4zAm7B+KxXB+o5hgSeCxTymZYG+UJsa/vM4hqw5BuZKb+caTKj/8l9Cbtd",
-	"4XnEcdDn/AzHY/KyjXvV/XR22T25619e3p11r3/uLTQ01LxFqkM1mZihVnP/zcHrV2g4l2QzsrJCS8nM",
-	"qKUCndO3m9vKxtrcjFC8ur48uT3uLxCMxnJF++0Ni75Kt1r8pf19FxF4jSU5oxMqyQvn7Lrb792dnZ6f",
-	"9nvF6ZKcowlm85QbUg+fCtvO2YoUEajVbKIpiY1s2D4yrhtWu0+JjI3Ms01q1eIShEk00a67ITinSPMu",
-	"lQLFWBIERBeJHFiSZWDeEjt/vvB5pqJbqjP4vfMdFIXWDyL3yrXUl+DSyxiPRtTfIOPrn306ITx5obtn",
-	"nKu7/ul57/K2X/I3SnIwoIFWh3FMH7TtSCfkSPFdgKjUQYbN8HmRrDqhXE/M5mb5luFEaWapZvOlIub2",
-	"onvb/6V30T897lakTEhQ9+oUwjpgeN0zPmMuiskDv9fOLXmc0pgEZqa7iQx5TP8BvXfQW4JjEiMvaTb3",
-	"fMnvCYM/iY4aYeOE3ZP5RlamNJLSyihBz7glk1xFfhZ1o8JjmdfuLhvqDrpRQx2sOdaBx/RoWTaVWwMu",
-	"7v7///6/g23VLEbvP/bRKOYTLTQ5G9FxEpMAUaBUzpWyeqABiSsG18ePHxtdixeqUaGBoSsmOJr8xXO0",
-	"K06kjIjnDFw0jRKBBsAUf/EcymBJ7jT9jglOYwS/0QwLEOTFKPuyDly0oOVnBtxftlkyU/ylG+W37ulZ",
-	"9+1Zr7JJiu5J1mGqxCIMqmYzPJ4SYfh7gWeEaqx8EkBEQ5nLBcr+CRTpLRPJdMpjSYJzElDcBxZ42XLd",
-	"3F5dXV73eyd3572T0+5d/9PVEnteyYeJ6hop9kOSPMrdaYQpM6Kt0v1mlrOOyAWGvlIpgzIZg02plWw0",
-	"0Ewvnc2qaQHk8BEiDySeo/3HR7AtDh4fs4gMIo8+mUpzAsKHRPyEDpp7itJpzKckllT7/NmarZy9EwgM",
-	"OTq2nMqNv5sGPmdBaD78QnypeBHeOgZWqB5n+CFlpBETHMBWgVaQ4huQbCyZqLaL4Wbbaznv9X+5PAGP",
-	"ont2dvkRtGad61jn8lxen/SuC1fK0aLL2/7d5bu7m/7l8Qfr9nH34rh3lsqfd6dnPbh83euefHJc5/Sk",
-	"d3512e9dHH+6+9D7dHfdu70Bwso3Ti/ubm+yJn6+vOhZnVz3+tefTBdVA8wKIxalYdWIsOPEJS9m4c5U",
-	"1FWnqvfXq9PrXnHqrnoXJ6cXPzuu8/b2U+9aN37X++txr3cCj8Lk3V3+1rt+d3b50eIQo1Rc57GhFrrx",
-	"gGOI4KoVV+xiHVa4cCFzfvXPcyJDHlxw2Y0iPiPp5XIUwlwt+c/66qXSkKVrdujRPJXIy9GN5P594ZFj",
-	"zHwSRSa0pa6/oxHJYm76UvFA75okIiO0eOuU3Qq7nZ85I4XuQMBbnZUMfNNmGqPWP22Nm10pGKymw+xE",
-	"wrRtec3pezVaQd/6QOZ109rTNlpppq8IxPLN1bfJnMTQUe/RJyTIHofZvnwg8SjiM+dzKkWM7Kk5DMYS",
-	"zZRjO4u5jvkXxZtvxM9K6QZy6slSTeWufkkmmFkC63EaYabPWsB6hRAdnEFIjgKOGHkEK61qSdnSE+jL",
-	"e60To+/5sEpNF2n7bqLG/oUPqyPHUpLJVIM8iu8eR5hORHo+7idxrBqJE4YERyMcoy2M/BiLEPk8YVIc",
-	"IYzGMfbJKIk8JsJEQpAyxMycMH3hQzTE/j34FDyR+j3Kxts7qIlmIY0I+vW2d9s78ViKgtAH0MopA92l",
-	"YwzmRLt06Nxya45El2AJXMePiWLyOywLForTbrYPGs12o9nqN5sd+Pc3x2o9wJI0FE3VdXMdNWglYO6S",
-	"uIYTL1k016b68eX51Vmv3zspIWHS99eDw+z44qGOClJvFeTdv+uenvVOjjQrFrdGTozFPAGNiS95nNk3",
-	"s5hKIzgqvY8oo8qINTNbQWawjB8IC5RLOo0JxJ3II/ZlZYZcQ62ylI1uLU9bdcna6y+Z8ujqOKDVaLbK",
-	"jdS9rzFNxRbWxDKtwBHAbvWJEDp2UDLxYswE9tUvgYSPGSOB2ZuFyXm112w2m8Xd8Wp/5e6YxnwcE1Ej",
-	"GVrNJvp//wdlpKFdJLnE0RFqIrWjI20U85k+HoRtToISTfa88kQzUoZgaBkwTJk8DRSA6FvGmqIOi5Tx",
-	"LVAB5CTMhJJthluyFfda3zJrADRaxfnKlxMS+UrC1gpY3cgRwkOgUmOpPJZLRHjV1TJxjCkrSkZrFdQm",
-	"o0I/T4IyTudFki6Nhy5Xm+/58EY/+OQ6ktfvs7219hkw2Yp9kB45YzYmaAuzOdJkbufMWcePaq2/ZbmT",
-	"abCmCllbHpVUvxEu2XRbG9OWDunsGGkGU13QcAVa3VzvL7AlzqiQdfrD4On4SHGWcBEjM8XKwJVV64JK",
-	"Min+sYJVYJk1OTiO8Vz9tuB6VYqusBAICzRI8Xyp5aDeAlqzXcTTzSf0jaIGIfP3X06/cHr+pTu/uGnO",
-	"zmlzdv7br7PzE67/v+N09OvK5dIDXTCpN9mOKQ5CWz0dAE5SNoYxYDTj8T2Jd9D17cXF6cXPHTQk6ma2",
-	"5ju54IIwhMcsoQiSV0gekxyodHzzGwKIDA7mO0andtAYPxCUTI+QIMRjOsA42MkVbUc1M52SQE2giXQc",
-	"KRMgVNRApBG6MbLF+OR6SMql1NQrwz2lVjmd0Lm6mHazpuf3ng9/TUgCHP+eD68TxvSz7/nwmKu1lOm9",
-	"d5hG6d/GGSMBOAtn9IGwWtVmoHlqgnVALkMUiSp35wIwHTW/X3MYKQWXH5zPZRYyzdbx0AWZgacElnsQ",
-	"UEU1jq4sqkY4EqQcveoyDexSPsc0wj6pjmWoXC1jxdREktRdwCoe1cE/XbAIhxFm98VNlQgSN1rtPa3b",
-	"l0A3c0Cy590ssIOUg162s2qN/ufiIF0nhSKu33ZLq4ul8MrislojsDp085lfsOAmNPHcJc/OzSUcpWBZ",
-	"s+gaaFpe8BMqphGeA17uecttYgJIMILvAdP74lWnPrnz6628W0YlgieU1oeHijq9fXh4+Gz+WGDVcf++",
-	"ngKBshgKyG2BI1I2LTZBRImbYOlSwooTtYCPcqPYhAqewU1KBtz2j5EyIIxtJbmJLbhoyGWIAjxX1pcf",
-	"JYG2rYqslvpYxXbfgTEb4Dna+vTp06fG+Xnj5GS7zrVb1xfTFmaxlzNc04lhYp2lMFDkDer7Xcc2LS1O",
-	"boLVrUUmwSs7VonmQIvq5RK6VsJW5mJ5fEPNaL/1bKu/TMDeqOW3h4ek8SbYx4390ath49BvBY02OcCv",
-	"h2/8w6BJ1nR01xXwL5DftQ7bGl4MrJntx0gc3eGJ8iQWiaeUJuUqywLi39qsqwQWuCArRAHM50rtUku0",
-	"5VVYzLKQaRfZr3AzdfaNDaZdaxmSOVzXvG2f2mRPrmkyQSe5ifc5R73V7iWj/eBEX0np1L8GiVkTAf4D",
-	"9srSCGWtXZIq6GUqdpXSXK0P11N9qxTa+roLuHGJAlvJjGbdr2oj8LaParhAuIgGyk309fHCSx3VlO8W",
-	"OasQjKk1pjN3NX2k1mFlSRQtd1cP6pZAvabRExqnsWoZYKhlkuvmOwex1cW0ZEhyBIOyxgqQNR2kCvkM",
-	"dqGFgaguQg64W9ZLCTCnJE0RUm0LGQDu2SDz9WTNienj8oPjZj9u7WYKmqOEFeD3g07qZQ8skEkZB1KG",
-	"hi+He9cMKz+9W29Y2TrCuLJf9jHgIm/UzVenjkNy43LB6RtkwpLYDzGD9Bs+IwGwvrqhTcs5pF2mQUs4",
-	"LZvFXBJEJaiVRNYZloEBU32rwTgiCx2MmySLzl51T08UR2eBxp9Q9mIxavzq4KC5hg53nTFhJMYrYsVY",
-	"B4QzXbnBU49xzIX4tqHbNkTJgjlYEEatjj8/NalNzkSzkAsdttdcoNO7+Kw4BZs6Z0l5s2J/vn6+0iYL",
-	"bUJrzlFjAQe12q29/TV5SD6yOwhnV7u60DmVfFRdwEJ3h6+XBb1XhzXsiXPTXWbzlr3F7MmxqXfzMHdh",
-	"WywXNav1vxUQdbVfRQI0nIMf6+qcGYv+l5oFlhD8M8PY94UwNvw/FaeTJr380tt7QQgbTt38JKZyfqNG",
-	"bNxSAJV2ExnWaMJ1kbeu8hZMvr5GsFJh4XA9BkBcNSsay6PWMMsS3msjpZdetQshKmNCgnHgscHV5U0f",
-	"7d6TuRgoPTswSlZdMI8CxtfN3BZLDedAX4MQHnRv+7/cvf/44ebu9vps4Bpk8Nb1TfvglWq+p/7YzqHC",
-	"dfjgHvZDOxM3yy6G5FahtJ7OzqUMDR4b6Qo19O3BkcewnbeRgipkSCZoTKRA+809ZOXW6vg88KpaVb1u",
-	"OTOEUk418pGyEU8RnVh7VyYj3UIMowmmTGLKSKy2MoAdoA3R2d0dUxkmwx2fT3atV+y/nQrC0m5bkCgS",
-	"OrtEDVi5CJkpnw2UP6jno0jZR8rE1O8Kj6U7WvyEpngOp8CydEQ4xP79OOYJC+AYa8djHusBSlIjDDN8",
-	"ZJpaK0I8JR4bfPU0tMJzOuirB7gc9afn3F5d9a7vbi66H3qe4yIvxerou2EywQyQqp7z9DQ4QpxFc31m",
-	"k8Iu282mhmc297JUkK3BbkQfyD8GLhrsgkGp/wwJjmQ42Eb3hExVMzRGfMY8BmTuoFuNiUfvby4vdLK6",
-	"cFGQaDwq0Uyv+jJQb3Tbf9d4A256TL5Amq/rMQvUSol27s2KIMl1/pq27bUYQRHEdYU+Xi3WhkgnN5tW",
-	"H8dQoaJYYKUApq0tweKxUg0WtFYJFms7m2osOx7LM0fXqL+Slcmg5pwroj5h2lUxm6M7xX5IGu2dZmU/",
-	"zGazHQy3d3g83jXvit2z0+PexU0P3lEag8qotM0c11FsbnAXO039IJ8ShqfU6Th7O82dPQci6SGIYws/",
-	"lNbaAYxQ56szJrLe2jq++U0pS5yfJ6pd0UEafeyxgaUjXVCdln53M+3uZrrdzTT7wIUFiPnMY1M1/akL",
-	"oBgHTP6SVq4qZZjuTE6eBgAY0WPMFe7xzW9OsTTM37+h6EdmhHx74Y/PpZIa7WazhI4HvLpZklxvf/sU",
-	"e6zl5i6Pm5rg2hFJjcnD17n0r83cqM1Ns/BfIxqV86KO9ZgaJ1RMuaD1BaEGWErsh6qNI2hETfVfPAu/",
-	"07D51HMGBXNm9dvrouT+yEyWfb3odW9kzLFr4ZfhldbqV8roXHhvb/V7OX4X3th/ZsL/yMYtF7Lv3/Mh",
-	"BDB86+Q9y7mvFCQpA+G/odgCFSkc4sjgQyOSYRqyAl1U5KJMr8iXYsGIfASpqvzCh8to33CdiD+oUoTH",
-	"BsVJNyoWkJePVEgBdVUMojOHwZWT116yFVrNF5axsXIfiqlcsPYaiLQ28zCOIs7GJDaglSMIMKRzsrnc",
-	"04xqa8bzoxGYdCky7i1TtbkE1P324WrxYMP5n1znYB3plWUSwAt7a8muYkkP40qCpradyL9/Vko036En",
-	"RtkjbOsjrfAlHkNgM7+h/NaKs2RwdKKjxIQOcRobeqldBAafHxL/XgMt0wRtgQY/9/oot8jvyVSC4Qib",
-	"irKxx3QdQW1mA/VDHGHmZ7XSigbNmMhfND315sOK9QPB/N1WLhP9pWUrrNI1mfJYZkcA2rwzce4wHVq6",
-	"XNnghVkMtTgLl+IMBFUVbugiPtX4hWieOlRcmJRlZXXq0DVYoB6DkBCWCEM2QQdNsRDVyn8/iVJ5QCsm",
-	"47GtYg29ge5gsK0cojGR5YBNsSUqTATHY5UQDnrPhyIPWUAqxJwnOo6laymJkM9QMkVypuaXxx6bJiJE",
-	"XIaKJ/lI2e/QVg17RVRI1cMqE/lcg1LSemwG5JlGnNJgU11tQ/AMCwZmQEY4iaTTaTdX4KhWhRtrkxiA",
-	"MLMcVJilXkRddoaxnli3IMuq97pH82ncNRUo17D86zTf2hQBIHeBnQ4xjM3pjH9q6/VfX6GplSzlZYmX",
-	"6TKonisKR3BTXoffBuisQDg/YTNRs/qTnjR4CnHMNEHAhG//gqaYBndYmt9oS3L0P1FLefXb2cMDtHXb",
-	"P952ke38eyzz/imT3IRncugy5BVplQuxCfA9a8SalpdFXJub5oq/5c+t96IhasXjQ8mLSLC1TcMK4O6p",
-	"GGZX/udTRWK0NykxlkgLgG3/DjjqktywSzsvkxl2Feh/a2f5zTr2VyHVFryeNToqZyLDewfrDKwm1/bf",
-	"QzSCfCoa+toxf65whAKmtnT8SoOnhRbmtVXyWIcItcUAMihNt9mps9q1yCkZVSsMBl2U+HvbC0t2/3+K",
-	"qaADXcvfsNP5/z320M9EbmIHlc0LtYF2fUijWWxfdE0Cd5p2mGX3IIAA+WQHddMAHjwjJJ+KFMDVTuvF",
-	"aQOBsMBq4ahQStbUuwz5DA5KhaRRlDWs/ScqPTajqg1ATyGTAgTHhRZhEJkJMRtrLFZI2dhKrFISwGMm",
-	"/Rh8Dh8zDRxHfppThLb2m4fbtRYKPLJRIfGHmAiabh1Y9XkMOdoyrShDy4IS/GqwJid8YqpO/TApNiqW",
-	"moebqXNcLE3zbQH4wuZQrGLFL+1tsdF6yBbhVkiVCoQjHfvPqeKxyW38EUa11IIWf9/NttqFxPM1PM+a",
-	"Ug557B0lLEjBxPq0vYPgWyI+nxDhMaNddJk+k8GMmm5mo6Em2srLEkDeK5c4Qs1t+MF4luDqQvTOpOpr",
-	"SJBVtWKgkQ1xwoQG8Qg/xtIPd4x+cz2WKhv1XOHc3FYR+kscRkEcIclBngKUFWGP5ScCkFPlapcMYcTI",
-	"DAw1BMI4i0BDnQDQVfqDJIx4DEs+oT4SkkxdJHhWAiDGvlZ1RpbzGGEG0ULzAKHwY0aZ8Ngs5LoSHSCH",
-	"VD/7zcM6jQbv/uspNCMstMurea2o0agUMOugz34osH9aBWaXPXuh+jIorAUCCbaxtYc3qs2yURR1mREu",
-	"mSGraLJrk/xQZulpU8IQhs+16IKvuSmeH+O+TLEB7m7JkZRO39dFEzsA3tNeh6wWEPil37/aQafSHORI",
-	"nuivh5WSWQI4CTZnPSQwwnyYiLkaYZoK0oCiWhq35jEh8VwgResO6hY+06HmJonhdBmjA0VeenSViCT9",
-	"kghIvwXnkVmNhG8KU1g7+ZvKZme9L5DnS2o0bGaTPJPhV5+Mgn9U5Y5lp6IaB7jYpupDntUgzfYcoATy",
-	"0bMvmqX5phpACwYNeHOKJTLTw2O6NARlcGZqmRNHGoKsGDLF2grlv6cYUVNTwjjPHku9Z4957KMppDwo",
-	"fc0LsNLa/jBk2h8fQ5Vvj3ms8PExtAWPW9E5xcHbBoaqRjnhih8488lR4WNnaW1nFNDRiOhKS/lXoPbb",
-	"bVNMKbuq009MPW0dX6DMY6OIjkP9TvMQDepLdg520AfA2MZEYwMyrHp7H4U8qQcB6OMMnR3+XOuq9GE4",
-	"bWZ94zlInmhuZ5fb+dktO+O69ZwzET26tc5CNhcNtTqtShLNxDMs0vT7rP4+8JPE94T9CJhapxalSqkv",
-	"OCR5jk0IE3+f1kEtQPg+qD3KkN6Zy0B8C+vr5oaktf8zbEFJhNnyIHM80yrdIuSxjOZ6sXleGLZA8AWX",
-	"iDCejEOUpj8vpLlUYrj6GZaWqZdfbBLQSFkFgr0NQQ5tYozlan+dZURmJDZKCD4UYuYSakMtEpUdyy0t",
-	"z3xJ+pol3iw88U85qGu/8CNxiypIl77zV+ZcJeUSYZKi6nThkbpt4g+b+thDPbGGfe5tqnTZswpRPzwf",
-	"S3aALkM43Xe2+aitxUUejv1lx4J9ud7RqLINtaocziFYopMoKm7DAvNlgd79jl9g/fynGhT/WRbDt0uy",
-	"ao39XIRpdlunvtCGP0RWIkpj6zU13+UjZP8uh86myuCzZZJ11Jxmea4AA2fJoMN5XtUFUaPY7slcEEDW",
-	"Ul16fQddGbSvx+rhvnk5lmJxllpgr8fKL1GxoGbLAjDuVTrMZwNys5G/DJR7sBSUe/B8UK7WE1aWLrjP",
-	"FIJaY3BszYcP9QeIGUFb5NGPEkEfyPaiAWRFaV7w3eu6ckTfUzfYtYlqhEtddaI/VVn84YKkioWd5rsh",
-	"FRzZpc9P7oLo1zFwlchtIZR+vYsyqj9lmMW9MHglNcUi6yIwV5lp9c0hFMO/1WJdhdpcpiCXqbDVajaf",
-	"E0nJalCtE0tpbZq9l8Rl9VLgLJ3hP8YU+oEU/SPhDMBctY5QLjsWmB3pAwVnKL24vju0usRgxTvKRcvz",
-	"wrvmve8NG11vc//JG/rbYpR/rprTmMxlrAo8qBMKlzCfKdhWPHY09WoqH5Itf2ncBLY9lle2UX5Tocjc",
-	"EdQfgXjcjAri5iVsNLSv/hs/gKQRcMYJYBVRJIg/QMjC54wRSCxRxg+cVM2Y6zHB84Om3zVMaEhCygIo",
-	"/5N9hbhyQtoxx6PZgLTNWfjM4jQveF9/zJmXNvwXz7yc1RRi9JW9je9JWotx2WFj6YMqS5yvcrqO+eSG",
-	"ztrZgg8K5cAmQFLorObtrNiHxxbW4NL1QtZN1kw9sZpsTVRK1hzRSInS7eUuXSVZs+rSIV3LRrcHpQxN",
-	"FuoiZ+/GmtkV/l5tPWwX6RQqu7j2gmqHdU6UKUZd40AtqmW9Tv3sMlFHzyqnXUcnfLDkBVRe6gxgKjJ2",
-	"+knYfLrIySwWsPtmP3MtL7nqz9sb6WUu/Yo6863mOk79P0Gua6m+3wofurTAPzJg/3UyYPXHaURBOlYh",
-	"W4vNeOuZLIS4BhVgKyw6lUg/uq9TYwFbBCIl4H4C9s/WYKIUapywAVLCnYAzgEIpp53d3Yj7OAq5kJ03",
-	"zTdNiGvpSmC7sGfM6CrFH+3SdlmRtcyLMFs/sxVrRJ+uv67LxRKgOw1+AJwHKiQAALqA5rEaN4HaatNv",
-	"80p5pZTl1J6kMSTpxkQkkd6Eada9XQ5z8SfaUvMADeclu6G2rToiMziexjilVnKKMNLWkD3a3Ph5+vz0",
-	"3wEAAP//",
+	"7H3rUuM4t+irqHJ21UAdB5IATRNqfqQhPUM3t4Ew/fU37oMVW4kFjpSxZEK+LqrOW+w3OC+y3+Q8yS4t",
+	"ybbsOBcgPZdv99R0FbFlaWlJWve19LXm89GYM8KkqLW/1kKCAxLDnx94/5T7WFLO1M+ACD+mY/2zdkUi",
+	"LOkDQTdXp4gPkAwJuuN9B3nbd7wvtr/e8f4tDZ68rZpTI494NI5IrV3TL/eChr9PGri+i9+S+m7/La4f",
+	"DPZIvTF4M2gGLX+nv4trTi0mvyc0JkGtLeOEODXhh2SEFSxyOla9CRlTNqw9PTm1K/J7QoQ8OZ4FtRcS",
+	"FOvXPwhEgzYA60eUMPWATxjy/lE3HdRPjj00CQlDVKIRln5IhMu8//Nbp/5PXP9Xo36wdduuf/nadJqt",
+	"t0//4TmIRIIgzgga4YCgZIz6UxhAkPiBxFuoFxKX6R8/CBTxIYooIwINeAztDGjIx3E8RVRuuayAsgO/",
+	"NXgTNMlufx/vkob/drCDm/2WvxPskr3Bm8ZCRI2xlCRWWJg3g5pTiU0ZTzsDSeJZdF4Tn7NAIMnRBFOJ",
+	"+mTAYzUNGU8pGxbWu7kIthFldJSMau1GBgJlkgxJXHtSQIxxjEdEmt14lMSCV4DzKSQxAUSO8ZAgIXEs",
+	"hV5ij5FHeevDh166SccxeaA8EdDcQVggKrZcprsXCMcE8TH+PSGHsKgyxBIFnAjEuERjHAuCqEC7jYZe",
+	"J6pg+D0h8bTm1BgeqVnoEWuFueLHU8KGMqy1W42Go+ae/m5WLcBJQEZjLgnzpx/JdHbWZ/ieCMA5JQIJ",
+	"PCBthPUaoAmVod6BeETQPZkizIL8gdlvLouJTGIm4M2AxkIinkifjwjCQ0zZFmqqNW7t7SE/xDH21UqU",
+	"N+e+f0DevNk/qO/vtvbqu42A1A92d/t10tgf+M3BQQOT/RRLmrTkaLLmWFeTnIevvb3l+PrA+/OO/h3v",
+	"w7HfSuEYYxnmUNBg4QEa8HiEZa1dSxJoOTv0ZcyDxJ9Lecb69TpAoEzutGqOQo4+OK3m7v7u2503u/tO",
+	"fpqa1acpJmLMmSBwmN7hwNA79cvnTBIGf+LxOKKa5m/fCU34s9X+WiNxrM+gzwM1wrvO8e1V95eb7nVP",
+	"wUWEwEP1PKVpfR5M2+j3BDNJ5bSNWDLqkxiNEvWOICxRRLCQqAmYzKf8HzEZ1Nq1/7WdM6dt/VZsdwEG",
+	"mFMR254Fjdcu0FYq0AhHCpEkQDxGA0wjgR5wRAOY6yG0NvAjtSzpsSBRkB2fmGDBmVpEi0vanGMe6Kb5",
+	"ds6kAPz3PO7TICDsdYvw/uLq3cnxcfe8sAQypALxMYmhH8QICfSchM/HBPFYQdSexFQSB01C6mua4cck",
+	"IExSHOVUL8QPZC0LlEFqlscajJrlQP1Eogj790Vg4UefsoCyIYKppUsLE6tav4mi3GrhqRCGL61n2U6Y",
+	"Yqk4et2qnZz3ulfnndPColHTNYLWh5YcAYJDiDVWAiLVBl7LmqRweG2EGUoYeRwTX5IgBcGMBYyRshJE",
+	"DmJE/WlepDRmfbj+wPvnXL7nCQteh+4PF+9uzy96t+8vbs6PCzi/4320ikAKR2EAkKwD7wWAvDZiXHEq",
+	"s8Q05RbrweI5l1cEB9PVUQgjBljiPhbkmE/gnUhGIxxPDWNL36ozlrCYYD/E/YjUnNoDjhJid6DYZ6GF",
+	"kFgmAh7jB0wjeAxYDRMpKRtWD2k2HhUobYcC1bB6SH4/f6SVF1DhTYnromoRC2jIyCVmYkJiEMMoQ00k",
+	"QGBGG17atG3jy9t0XGYI3Jz5WZ96qh1DAk8FCvlEU4N8ITa1fGbtGpDk65kov3jTZEL/k/Oa7XaJpxHH",
+	"QY/zUxwPyesO7mXn8+lF5/i2d3Fxe9q5+qk7V9BQeIvUgAqZmKFmY/ft3v4b1J9Ksh5aOQNLScyohAKd",
+	"0XfrO8pG2lwPUby8uji+OerNIYxGckW7rTWTvplhNflLx/smJPAKS3JKR1SSV+LsqtPr3p6enJ30ukV0",
+	"Sc7RCLNpuhtSDZ8KW87ZiBQQqNlooDGJDW3YPDSqG1anT5GMteDZBnVW4hKESTTSqrsBOIdI710qBYqx",
+	"JAiALgLpWZTFM1+JrT+f+DyT0S3kGfy+9g0YheYPItfKNdWXoNLLGA8G1F/jxtc/e3REePJKdc8oV7e9",
+	"k7PuxU2vpG+U6GBAA80O45g+aNmRjsih2ncBolIbGdazz4tgVRHlamDWh+UbhhPFmaXC5mtJzM1556b3",
+	"c/e8d3LUmaEyIUGdyxMw64Dgdc/4hDkoJg/8Xiu35HFMYxIYTHcSGfKY/gtGb6N3BMckRm7SaOz4kt8T",
+	"Bn8SbTXCRgm7J9O1rExpJqWVUYSecYsmOQr8zOpGhcsyrd1ZNNUtdK2m6q04V89lerYsQ+WGx8Xt//+/",
+	"/8/bVN1i9OFTDw1iPtJEk7MBHSYxCRAFSOVUMasHGpB4RuD69OlTvWPthVmrkGfgigmORj+6Na2KEykj",
+	"4tY8B42jRCAPNsWPbo0yWJJbDX/NGKcxgt9oggUQ8qKVfdEADprT8zMN7q87LJko/tqD8mvn5LTz7rQ7",
+	"c0iK6kk2YMrEIgysZj17PAXC7O85mhGqkPJJABYNJS4XIPsLMNIbJpLxmMeSBGckoLgHW+B1y3V9c3l5",
+	"cdXrHt+edY9POre9z5cL5HlFH0ZqaKS2H5LkUW6PI0yZIW0zw69nOauAnCPoK5bilcHw1sVWstlAN50x",
+	"rXQFdDIq5gAR54kEwU0QPyZAGMYxH5NYUq3V95MpiW9pUFisWiJIXG+2dmZN3E7Nj4liardYFr9pNVpv",
+	"6s1WvdHsNRvthvr/nzUnt1cHWJK64rNVnWrSLao63a83mqrTxrM7Lc+q0d8ne8GOX28Nmri+678h9YPg",
+	"bb++j98M9shusOO3+nbn1UZ+pxZhIW8TkeFgxgWl7V+KkyiKrJoj1RxtTGIqpSLYStYWEnHmE4TRiLJE",
+	"ks1DhPsgh9OBtqQV6XiG4Fav8ba903wWLkYk9kPMZHmpm/tOhUthgfcg9VPYiPVD4t+rnaaIGfUrAVCa",
+	"wy1oDoVvwf8136fRbKj/lkFkZIDVlsM0zpA9CWlElAiqT/AcnO/0GgfP3X9grhaF6f5Ws03tNSf9GRMc",
+	"1L44NSrJSCwjV9eqX1hUyk70BzlacBxjLa7l/Ps37VSChcvAKpzkL9n3vH9HfKl61yTmEg8rpJYLZjys",
+	"fJDSG+EgRiaKHoL7cJbUZHNbaZKGwD2VJ+bULD/uLGCXWAiEBfJSR2/qWFdfAcjZwnO9L+B4qhfFlSfT",
+	"D3cnd5ye3XWm57TxeEYbk7Nff3k8O+YT+Pee08EvlT7AAuJhrlXoPdLYzwk5jqKLQa3924p4+VpCLwhu",
+	"1V5HTfyR5IZTitWF40MkQj5hiLNoikISl7DExe3e+JfG6J87D/94e3/VkqcHk3e77MO+/74ZHr8ZXjew",
+	"2gd53AEXt7816gc6+uDL152WMyfowEaintosEr+U+XVHbcFMjAexXjE/+D71a4GklU1JUeAttRzdVDyZ",
+	"RR/wdz5AiiRP0e7jIyjre4+PmYsDkUefjKUJKeB9In5Ae42d2TOQCUFLxZFj8LTMoEJ3ULWf4KsjkK1m",
+	"4wP8kDJSV1QGZE/oBSlBDJaTKcr6W8l/a5sBz7q9ny+OwUTXOT29+ARqaJUttsqGeHF13L0qPCm7Xy5u",
+	"ercX72+vexdHH63XR53zo+5pKtC/PzntwuOrbuf4c82pnRx3zy4vet3zo8+3H7ufb6+6N9cAWPnFyfnt",
+	"zXXWxU8X511rkKtu7+qzGWLWomH55YrqxaxWbjteS2bBuaKugm4WVd1/XJ5cdYuou+yeH5+c/1Rzau9u",
+	"PnevdOe33X8cdbvH0BSQd3vxa/fq/enFJ2uHmDPl1B7raqHrDzgGl6hacbVdLO+/Aw8ya7L+eUZkyINz",
+	"LjtRxCckfVw265unJYO0fnqhmFzpme3LM60SeTG4lty/LzQ5wswnUWR8Rer5exqRzImlHxUjZK6IErcq",
+	"X52wG2H38xNnpDAcaEzWYCWLmekzdfrqn7YKmz0pWIDMgJmL3/RtmaHT7yrULP3qI5lWobWrjR4lTF8S",
+	"cI6bp++UkA8DdR99QoKsOWD74oHEg4hPal9SKmJoT4UshSWagNAUc+1EL5I335CfpdQN6NSTpeuVh/o5",
+	"GWFmEazHcYSZDl4AcxD4vMCpLzkKOLD3raWMBODLR60iox94v0KrQtpgMlJzv+P92ZkrDjca66jJ4rdH",
+	"EaYjkQac+Ukcq07ihCHB0QDHaAMjP8YiRD5PmBSHCKNhjH0ySCKXiTCR4PULMTMhG3e8j/rYv8/0O/iO",
+	"suHmFmoYcfaXm+5N99hlqfSjI7qUoAq8SxvtTYhYKYqruUghaFSJ3ws0wr16o/Uy5S3ttD+dF0lFmU/H",
+	"ONL74feEJCRI8dNG3j2ZtrU4QwMjy4AsiC0F2bubSNNIJP1CK/ThU68o6qgOV9QgZyajVlBRy9skjqqE",
+	"6WiqDXlHF2eXp91e97gUJ5t+v1qw7JYvHiqV7GoRJx/+fefktHt8qM9V8ZznwFgnIaAx8SWPM+uH0moM",
+	"FZwZfUAZFeEyLU1tbsICpZ+NYwJyOnnEvpzBkGOgRTxGRlAoo212/7VW33+DmI+qtnOz3miWO6n6Xkc8",
+	"F3tYMdJ5qQFiHHOfCKE9C6WjEWMmsK9+CSR8zBgJDKEpIOfNjlas7aP+ZnfpUR/HfBgTUUHmmo0G+q//",
+	"RBloaBtJLnF0iBpIkadIm8z4RAcPAc0iQQkmG6880RvJtgVUgqfDCEHhzramqIpUzvYtQAHgJMw4mu0N",
+	"t+Ao7jRfgjUIQ1628yMsIfBbsYtKbqE7ydRXHWntspy8w6eOJvBDTFmRzFuroA4ZFbo9CcpRvK8i26m3",
+	"dLEM8IH3r3VDpd/z6nO2s9I5g0225BykAWmYDQnawGyKNJib+eas2o/a+PT85U7GwYr8cGV6VJJjDHHJ",
+	"0G0dTJs6pNgx1AxQXWDXBVidXIiZIxidUiEX24LueH/NdiAlj/01jEDXjYkxAk3WZgTKD8LMJLQI14a0",
+	"CsqGRiyZ8PiexFvo6ub8/OT8pzbqE/UyW/OtnHCBk8JlFlEEyiskj0kexnx0/SuCAFocTLcMT22jIX4g",
+	"KBkfIkGIy7T70dvKGW1bdTMek0Ah0PhBDpUIECpowA8JwxjaYgwMekpKP9bQKy0khVZp0DC4epgOs6Ia",
+	"+4H3fwH5rwYYvUoY020/8P4RV2sp03fvMY3Sv41mSQLQfE7pA2GVrM0E7isEa3ddFm8sZnd3TgDTWfP7",
+	"FaeRQnDxsfalvIVMt1V76JxMLCNiEFAFNo4uLbAGOBLEmesqUjqUpgqLHUTF79/RVCMxXUB0E7T/QZiQ",
+	"8sOqtBEHZMV+hNl98bhZbqfFKR+5QdF1r5f7kxZ4BNQ2FnCqKBtmVOFH439BZyY3wXCQQSKTsgn0VS6q",
+	"kltmFQSnn/wgLKVUFBnXvrOGPJHc01NhBUihohDYZpZZyYArLHOFu8ha7uZsRtTS5S46l8q5iVXxbFQA",
+	"+CM8BZu4tfK5U/4HgXJDXmEKa/Fa5e6hCos9vMuwPIwxWAY8HEUeGhHMhLFGQ8NDhKGZj41VG9rbnfg4",
+	"ikiMQh4Fxa2yskMqpWY4ijSNCBJfznxW1QvoQvkr+GFeWBs4fXRPpqKNgxFlYKiRMfVzaFYgoj+pqXcA",
+	"SPjTWCTFJzM8PAQzWdWjKw0EPPnA+8Um6oHdINcoCo8/kqnomAnAgzM9C2ijOM0IP6ZuuzfPceIV/Xdz",
+	"WAHM4/mcABZMneFxhP1nsQHwkBiiT4M/i+CbDTnj3l4PIUxz1lbvu7mcApRW15qBNaCTY37OgpsN/twl",
+	"zwKsF/D+avp/TMU4wlNIrHrechtbNxKM4HtI/nz1qlOf3PrVCv8NoxJBC8W+/Vku2To4OHj2/pij4HP/",
+	"vhoCgTLfAIjwAkekrGWuA4g5tMK4U2xEzdlHOTUzJvBn7CZFA256R0jJOkbNBmez6tFBfS5DFOCpUsT9",
+	"KAm0ml3caqm5rdjve7BrBHiKNj5//vy5fnZWPz7erLLyrWqW08aG4iinuGIQs4l1OrunwPOqx13FTFFa",
+	"nFwbr1qLjILPnFhFmgNNqr9xJJfB6AsiucoA7Ayafqt/QOpvg11c3x286dcP/GZQb5E9vN9/6x8EDbKi",
+	"zXNVAv8K+l1pu1vBoAVrZpu0JI5u8YgnTM4jTylM6L/+M40bMKnh1mFdRrDAGrWEFAA+l3KXSqAtA9OS",
+	"YCEbAbMWIpCtjN3XqOPayipDMoXnem/b0QhZyxUFPxgk1/a/5OlRlWfJcL8sRiQ1tQLFrPBs/gFnpbmG",
+	"ULxZFruMaS7nh6uxvmUMbXXeVQhWq2BgSzejWffloWupGuMgGgiEha/d5q+1Wab7bp7dEuzylcJ0ZrlM",
+	"m1TaLlkSRYstl3tVS6A+02H2OqB/2TLAVMsgV+E7z3aqMrbIkOSh7koaK+Q2aX9FyCdwCq1g+dlFyDOz",
+	"Fo1SyqxSlKaYe2sTGcjwsrORV6M1x2aMi481J/txY3dT4ByloHJ+77VTg6tnZSOUEwbKOcSL84IrppVH",
+	"paw2rWwdYV7ZLzu8ZZ5h0slXp2qH6JDValMStvMQR3iKAt5GXtHC4KENfeYdNMbSDx0UEyANm47LPNv4",
+	"4KEN4CWOTtSJRw7ywc676SDPMkt4aGNIpIMiKiR0khspPLQB4QTpl452oKkOMuOF/bnjstRBr9qUjRqe",
+	"A9EIxqrhoQ1teGJ4CI1gcNvQ4aENb9s88DaLFvS/rt0FVrhsbIGHRWOL9cgYTeCJbWzJHtgNZo0t8Ng2",
+	"tsCDsrEl/27O9oNiXcamqg4Vn5AAiK56oZWaKVSGSj2nEG8yibmEqHFF/hNZpdIEJt/rparKgMxVba+T",
+	"zEV82Tk5VrQ083b+gLIPi67rN3t7jRWkR6c2JIzEeInDGmuvdCalrTH0YhhzIV42dVt6LcnOe3N8ubPz",
+	"z0M3KutHoUnIhY4d0LtAV6DhkyIK1hXssc7MDTJXG7FwjupzdlCz1dzZXXEPyUd2Cz712aHOddknPphd",
+	"wMJwB/uLPO/LDWo24pz0lNl7yz5iNnJs6J3c1144FpVMLiM1yyVPiwI7WqMnAepPwYLi6LIeFvyvFUgt",
+	"Ivhn+tLvC750+HciTkYNenHX3XmFHx1Cf/wkpnJ6rWZsDCKQ09BJZFghg62a/+AoPdWUFNRJtlRYMYQu",
+	"g1xhhRUdHa3WMCtkttNCSiJ60yoYR43yAmKpy7zLi+se2lbs11MSnmfEO/XANIU0ZCdTmC0BMM9FNknM",
+	"Xuem9/Pth08fr29vrk49xyQvb1xdt/beqO676o/NPJu5KoW5i/3QLhaWFUAzDiVq6mwhypD3WE9XqK5f",
+	"e4cuK4h0aZiqDMkIDYkUaLexg6zyX1rEgb2qVlWvW74ZQinHOjmTsgFPk06x1utN0TwrqRmNMGUSU0Zi",
+	"dZQh4hL6EO3t7SGVYdLf8vlo2/rE/rs2kwRq9y1IFAldAENNWEmgmRKZTZQ/qPZRpCRzpdzob4XL0hMt",
+	"fkBjPIVQNFmKU+pj/34Y84QFEEuz5TKXdcHTp3M2soyTtPqXCPGYuMz76ur4TrfWRl9diHRWf7q1m8vL",
+	"7tXt9XnnY9etOchNo5/12zAZYQbJtG7t6ck71P5DCBxJE1lajYZOeGnsZNUqNrztiD6QfynZdhtUGf1n",
+	"SHAkQ28T3RMyVt3QGPEJcxmAuYVudNo++nB9ca7r6QkHBYlOmSV606uxTDY6uum9r78FA1FM7qASmeMy",
+	"K++WEm1WMisCTmh0Rt9prVKTERSBR0HoGK9i+coUuRlafRxDEc1iDdhCvm9llViXlcrEopWqxFrH2RSM",
+	"3XJZz/ZALysRm1XypCbYJqI+YVpJNoejM8Z+SOqtrcbMeZhMJlsYXm/xeLhtvhXbpydH3fPrLnyjOAaV",
+	"UemY1Zya2uYm+HOroRvyMWF4TGvt2s5WY2tH536FQI6tIOa0HDAEKre/1oZEVktbR9e/KmaJ86AmHd2t",
+	"E6RBb8p4pAOs0+LvTsbdnYy3Oxln9xxYgJhPXDZW6E9VALVxQOQvceVZpgzozujkSQBRq3qOOcM9uv61",
+	"Vqxe+9sL6pJmQsjLa5N+KVX9bDUapQR+SKk3S5Lz7Zej2GVNJ1d5nFQE14pIKkwe7OfUv7K4RGX5HCsI",
+	"fUCjcumWIz2n+jEVYy5odc1qD0uJ/VD1cQidKFT/6Fq6cd3ep27NK4gzy79eNVT/jyy2sasXveqLbHNs",
+	"Wxlh8Elz+SflfCf4bmf5d3lGFHyx+8yahAM7E6xQIPAD74PpzLfC/7KygDM1U8uphS+oB0lFGpN5aDJu",
+	"IpIFVmY1xKnISZlekbtiTct8BimrvOP9RbCvuZTlH1TM0mVeEemGxUL6xyMVUkDpV5NWksfil+vrvOYo",
+	"NBuvrLRrZZMWq83A2uto6JU3D+Mo4mxIYhM5ewgGhhQn6yuPlUFtYTx3yvVNuZB095ahWl+NrN3WwXLy",
+	"YCdIPjm1vVWoV5abCR/srES7ilVHjSoJnNpWIn/7ophofkKPDbNH2OZHmuFLPASzaP5C6a0zypIJ5k8t",
+	"rWp4I0MvlItA4IMwSp3tkdaQE8j7qdtDuUR+T8YSBEc4VJQNXaavOtBiNkDfxxFmflbOvSjQDIn8WcNT",
+	"LT4sWT8gzN9s5TLSX1q2wipdkTGPs1hTI94ZD0uYTi1drmzywiyGWpy5S3EKhGo258FBfKwjZ6DCAChU",
+	"XJiqakrq1E4TkEBdBiYh8INIOiJtNMZCzF5O8IMo3WBg2WRctlEs8+/pAbxNpRANiSwbbIo9UWEsOC6b",
+	"MeGgD7wvcpMFJJdOeaLtWLrcswj5BCVjJCcKvzx22TgRIeIyVHuSD5T8Dn1VbK+ICgirXCYin+lwqLRk",
+	"vMk0SS1OqbGp6voFHRVs082ADHASyVq7tSyId5m5sTKTEgAzy0GFWep50GXes9XIupU3pUavapqjcdtc",
+	"krGC5F/F+VaGCLKC5sjpYMNYH8/4S0uvf3+GplaylOkuXsfL4IIfUXDBjXlVEhnk7wiEcw+bsZpVe3pS",
+	"4ynYMdO0C2O+/RGNMQ1usTS/0Ybk6H+jptLqN7PGHtq46R1tOshW/l2Waf+UQcKFrWoKBMnNmuWCbQJ0",
+	"zwqypullMaLSScvZvePPLUmrgyOL7kPJizGIK4uGM6GeT0Uzu9I/n2YoRmudFGMBtYDcMZ3MX6Ib9u1T",
+	"i2iGfVHVv7Wy/HYV+atQvAS0nhUGKtd2ge/2VplYRfWSfw/SCPSpKOhrxfy5xFGHY1jU8SsNnuZKmFfW",
+	"rUzaRKglBqBBac7vVpXUrklOSahaIjDoe5O+tbyw4PT/TxEVtKFr8Rd2gaR/jzP0E5HrOEFl8UIdoG0d",
+	"qTVfvuiYkjhp7YMsxRhhXYZzC3VSAx60MYmhOnSwlZa01wICYYHVw2HhthtzJUfIJ+AoFZJGUdZxWmvS",
+	"ZRPI7YS4PWTykMFdaAEGlpkQs6GOAgwpG1rZ3YoCuMzUQAGdw8dMpyyYsLWIBGhjt3GwWSmhQJO1Eok/",
+	"RETQcGvDqs9jKBQj0xp9tEwoQa8GaXLER6Yw9neRYq1kqXGwnquYisX+XmaALxwOyIbN7Zf2sVjrlU0W",
+	"4JZJlQqEI237z6HisSmw8N2MarEFTf6+mWy1DcG7K2ieFfWkcts7SliQhrFrb3sbwXWnPh8R4TLDXfRN",
+	"AqaMCmo4mYyGGmgjr40ExTe4xBFqbMIPxrMqGw5Y70y9IB0SZJXO8nRkQ5wwoYN4hB9j6Ydbhr85LkuZ",
+	"jWpX8JvbLEJfFmoYxCGSHOgphLIi7LLcIwDZfI5WyRCG+qpKUENAjDMLNOSYA6/Sd6Yy4jIs+Yj6SEgy",
+	"dpDgWR2iGPua1RlaDkXZwFpoGhAKPyaUCZdNQq6L5UPkkBpnt3FQxdHg278fQzPEwtSvg71W5GhUCsA6",
+	"8LPvDOwvy8DsQrKvZF8mCmsOQYJjbJ3htXKzbBZFXmaISybIKpjsAmnfmVnqbUoYwnCjrL6TJhfFczfu",
+	"6xjbPZku80hZ1wLNeKay+3IYyfOxdSxU5ohy2Us9UZa/yWXLHU6zIcPonJty5RDY5zKo1T3PdfRR4eLZ",
+	"riOIMvzTXUd/AeeNVeG/gibY4eoKZd/9OH8rP05KACxyAz/nERorAezLkzNHWNaXFtgR8FocNWZKaiVU",
+	"exAu75XL7rsM4ukVg2vb4a/3hIyVFB5iEaodR+UW6syvauQymZah8rG2nVgh51DnCG3MKZe0aWpkuqwP",
+	"gdbWhzCObyYJdCKbD5+w9M7p+S4ffXP9ix09hvBUFMiyK1xB9al84RYVcHqOVyi9WWIVd1BzbTSoeA3G",
+	"HCE5vbvFxCEcppurdJkDVGkD09C6b57+7gr67grK7BWwCS0S+CIKm4pymf8nIErhrnIBKYEtqwXXTimZ",
+	"JpsxGSSCZJSXMrSXXb+K4FPQtV2Wyn1AUYtWZbTRauxq2XSzWrNWn2rStjSQ/Z5MFwWyrz2Ifbc6Qs7U",
+	"JjSz/p/lV3q5Llu+jyTXYxU+V6l+v+bLoQsA6VBiBck3uRT630H7hO2+DtIE2V0L1ExdqVZfdtSGFDHt",
+	"25KztXJ/7vUut9CJNOGCkid+qAW4QrGOAOKNTUShUknBZNhPxFTp0WmpizpchqGJn8uExFOBFKxbqMNQ",
+	"wsjjGLLEQANPYohhxmhPgZcGSCYiwZHJpuvzYDon6jUrB/wi/cs6Yy+6PzobfY5AtKAc8XoOwzM39vL4",
+	"20xcL4K+KPZWS7LzLfc9qCPjpdWsPJRAvT1THSCvp6XTNLWe4vM4UFsiM3C7TJe+pAxsIJbR+lAnuqoN",
+	"mWZ0CqWTpJmIpmamYaYuS320LnPZJ3OjsGfdPlT/SKaQkaut3AZM8CakKX2xFe4B9hqX8UT6fESMF2ID",
+	"mlsxIGoHb5pkRzXLEVf7gTOfHObdQ6KyudI5oIMB0ZcKmEGpQLutltGJsqe6yIFho9qLTZnLBhEdhvqb",
+	"xgHyqq/a8rbQR8jkjImOQM8yolu7KORJdai5Fu519bvn2vCLlzwZq8kLlbC8kJ5dPc+uP9e0K8o1n6Nj",
+	"6dmtpGKtz8xjDTpLSfQmVsqVKS+YXUQP+0nie8K+h+VYClHphrNX6F/P8TwA4u/T+8sKiWIfCWi++mQu",
+	"ShWbey9eLuZZ5z+LYC+RMJseZO7N9LpqEfJYRkaP5/mFbgWAz7lEhPFkGKK0vNtcmEtXA+aQpgX8mubi",
+	"+GKXkPOSVVjcWVNimw2M8Y+kYCggBmRCYsOEZIizixHgGoR5pLJtOT/LmC9RX7PE602C+1NsAK3XqSlz",
+	"b3600/Aqdq6icnAR8zxeeKheGy/3PZmuRYWpBtZsn3sbKn3DxwxQ3zUci3YAL0M4PXe2+KilxXkaTsFK",
+	"asuXqwXgKtlQs8r+FMzBWvOcURvmiC9z+O4fain5IwWK7waX1SjZ7N24OQnT222V+slrNrqUgNJmFw3N",
+	"d8PLgtBmc4vCs2mSFdCc1hJa4uDPSg71p3nVWkQNY7snU0HAn071lalb6NJ48l1W7crPy80Wi89Wpo+6",
+	"rPwRFXNq0s7x26d1Ip/vu89m/jr//d5C//3e81M/NZ+wakGB+kzBqDUExTbWMiGcHsVNNsijHyWCPpDN",
+	"eRPIiu5WEv6XXxXwLXmDXXt5SVBBiqw/lVn84YRk1lM/zk9DSjiyRyu44ou1zDFDlFFwZud2LwxaScVl",
+	"GFUWmMtMtHqtH3u2GHmh9rgpOG4qiDcbjedYUrIa23+su7owbKVdVi9F7qz+7oT+7oT+dk7oCkUopx1z",
+	"xI5SEemi5LG6OrT8CoUZ7SgnLc8z75rvvnVy4mqH+08+0C+zUf65bE5n/i3aqrAHddmaBZvPFKQvuh1N",
+	"VdRS3X9RLvufGrZdltdPVXpToYj+IVS5BHvchAri5IVSdQJZ9d38kK8hwMcJoVuiCBB/AJOFzxkjUL5A",
+	"x7dBSJnjMsFzR9PvOhmlT0LKAnDipq69WQ9p27hHswlpmdO6QgEl4/xu12o3Z351w9+8vs+k4qIJX8nb",
+	"+J6kd00scjaW7g5fEl1tF4Uwd4Pq2hAbcHd+nj4D8fq6dtZmVlLSZXMrPZcisZeUBEo1sapI7FJJoAGN",
+	"FCndXKzSrRKhrSum6v6gYL6pdTRP2bMq9y/T9yrv+3KQLtRhXx42p6Z+lRJlLtuqUKDm3dW1yv1gZaAO",
+	"n3VdWBWccDf3K6C80HWmFt4QWzVusUz6i/XMlbTkWX3ePkivU+mby+9k/VsE5ZeqyC/RoUsL/D0+/+9T",
+	"Z0nfwy4K1HE2MWi+GD9zicuXp1WgAFlhnlfCSBKmABPEFgFJCbifgPyz4Y0UQ40T5sHdNwSUARRKOW5v",
+	"b0fcx1HIhWy/bbxtgF1L15vehjNjZjdzxYBdQD0r5Z1pEeboZ7JiBenT98vpS0kIwJ0aPyCcB+rwQZpt",
+	"IZrH6twYame7fpfXYy8VxkrlSRpDKaiYiCTShzCt7WZfujBzjYlF98xO6E9LckNlX1VAZuF4OsYplZLT",
+	"CCMtDdmzzYWf2c7SvBG0AVutcHfRptUJxBM+fXn67wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -141,6 +141,45 @@ func (e LivenessStatus) Valid() bool {
 	}
 }
 
+// Defines values for NewAPIKeyScopes.
+const (
+	GrantAll             NewAPIKeyScopes = "all"
+	GrantJobsRead        NewAPIKeyScopes = "jobs:read"
+	GrantJobsWrite       NewAPIKeyScopes = "jobs:write"
+	GrantKeysAdmin       NewAPIKeyScopes = "keys:admin"
+	GrantMetricsRead     NewAPIKeyScopes = "metrics:read"
+	GrantOrdersRead      NewAPIKeyScopes = "orders:read"
+	GrantOrdersWrite     NewAPIKeyScopes = "orders:write"
+	GrantProductsWrite   NewAPIKeyScopes = "products:write"
+	GrantSettlementsRead NewAPIKeyScopes = "settlements:read"
+)
+
+// Valid indicates whether the value is a known member of the NewAPIKeyScopes enum.
+func (e NewAPIKeyScopes) Valid() bool {
+	switch e {
+	case GrantAll:
+		return true
+	case GrantJobsRead:
+		return true
+	case GrantJobsWrite:
+		return true
+	case GrantKeysAdmin:
+		return true
+	case GrantMetricsRead:
+		return true
+	case GrantOrdersRead:
+		return true
+	case GrantOrdersWrite:
+		return true
+	case GrantProductsWrite:
+		return true
+	case GrantSettlementsRead:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderStatus.
 const (
 	OrderCompleted OrderStatus = "completed"
@@ -192,6 +231,131 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for Scope.
+const (
+	ScopeJobsRead        Scope = "jobs:read"
+	ScopeJobsWrite       Scope = "jobs:write"
+	ScopeKeysAdmin       Scope = "keys:admin"
+	ScopeMetricsRead     Scope = "metrics:read"
+	ScopeOrdersRead      Scope = "orders:read"
+	ScopeOrdersWrite     Scope = "orders:write"
+	ScopeProductsWrite   Scope = "products:write"
+	ScopeSettlementsRead Scope = "settlements:read"
+)
+
+// Valid indicates whether the value is a known member of the Scope enum.
+func (e Scope) Valid() bool {
+	switch e {
+	case ScopeJobsRead:
+		return true
+	case ScopeJobsWrite:
+		return true
+	case ScopeKeysAdmin:
+		return true
+	case ScopeMetricsRead:
+		return true
+	case ScopeOrdersRead:
+		return true
+	case ScopeOrdersWrite:
+		return true
+	case ScopeProductsWrite:
+		return true
+	case ScopeSettlementsRead:
+		return true
+	default:
+		return false
+	}
+}
+
+// APIKey An API key, without its secret.
+type APIKey struct {
+	// BuyerID Example: user-123
+	BuyerID *string `json:"buyer_id,omitempty"`
+
+	// CreatedAt Example: 2026-12-01T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// ExpiresAt Example: 2027-01-01T00:00:00Z
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// ID Example: 0b7e5d3c-2f1a-4c6e-9d8b-7a6f5e4d3c2b
+	ID openapi_types.UUID `json:"id"`
+
+	// LastUsedAt When the key was last used (written at most once a minute); absent if never.
+	//
+	// Example: 2026-12-02T08:31:00Z
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+
+	// MerchantID Example: 17
+	MerchantID *int32 `json:"merchant_id,omitempty"`
+
+	// Name Example: checkout service
+	Name string `json:"name"`
+
+	// RateLimit Example: 200
+	RateLimit *int32 `json:"rate_limit,omitempty"`
+
+	// RevokedAt When the key was revoked; absent while it is not.
+	//
+	// Example: 2026-12-03T09:00:00Z
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+
+	// Scopes Example: ["orders:write","orders:read"]
+	Scopes []Scope `json:"scopes"`
+}
+
+// APIKeyPage One page of API keys, newest first.
+type APIKeyPage struct {
+	Items []APIKey `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	//
+	// Example: eyJjIjoiMjAyNi0xMi0wMVQxMDowMDowMFoifQ
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// CreatedAPIKey A new API key with its token, which is shown only once.
+type CreatedAPIKey struct {
+	// BuyerID Example: user-123
+	BuyerID *string `json:"buyer_id,omitempty"`
+
+	// CreatedAt Example: 2026-12-01T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// ExpiresAt Example: 2027-01-01T00:00:00Z
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// ID Example: 0b7e5d3c-2f1a-4c6e-9d8b-7a6f5e4d3c2b
+	ID openapi_types.UUID `json:"id"`
+
+	// LastUsedAt When the key was last used (written at most once a minute); absent if never.
+	//
+	// Example: 2026-12-02T08:31:00Z
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+
+	// MerchantID Example: 17
+	MerchantID *int32 `json:"merchant_id,omitempty"`
+
+	// Name Example: checkout service
+	Name string `json:"name"`
+
+	// RateLimit Example: 200
+	RateLimit *int32 `json:"rate_limit,omitempty"`
+
+	// RevokedAt When the key was revoked; absent while it is not.
+	//
+	// Example: 2026-12-03T09:00:00Z
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+
+	// Scopes Example: ["orders:write","orders:read"]
+	Scopes []Scope `json:"scopes"`
+
+	// Token The secret to send as `Authorization: Bearer <token>`; shown only here.
+	//
+	// Example: os_5pQ0mZ3vX8kR2tL9wB4nJ7cF1hD6gS0a
+	Token string `json:"token"`
+}
+
 // Error The body of every 4xx and 5xx response except the probes' 503.
 type Error struct {
 	// Error What went wrong.
@@ -222,6 +386,11 @@ type Job struct {
 
 	// CreatedAt Example: 2025-02-01T00:00:00Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy The principal that queued the job: `key:<id>` for an API key, `jwt:<sub>` for a JWT.
+	//
+	// Example: key:0b7e5d3c-2f1a-4c6e-9d8b-7a6f5e4d3c2b
+	CreatedBy *string `json:"created_by,omitempty"`
 
 	// DownloadURL Only when COMPLETED.
 	//
@@ -305,6 +474,42 @@ type Liveness struct {
 
 // LivenessStatus defines model for Liveness.Status.
 type LivenessStatus string
+
+// NewAPIKey An API key to create.
+type NewAPIKey struct {
+	// BuyerID Binds the key to this buyer's orders; 1 to 255 characters, not blank.
+	//
+	// Example: user-123
+	BuyerID *string `json:"buyer_id,omitempty"`
+
+	// ExpiresAt When the key stops working; absent = never. Must be in the future.
+	//
+	// Example: 2027-01-01T00:00:00Z
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// MerchantID Binds the key to this merchant's settlements.
+	//
+	// Example: 17
+	MerchantID *int32 `json:"merchant_id,omitempty"`
+
+	// Name What the key is for; 1 to 100 characters, not blank.
+	//
+	// Example: checkout service
+	Name string `json:"name"`
+
+	// RateLimit Requests per second this key may send; absent = the server's RATE_LIMIT.
+	//
+	// Example: 200
+	RateLimit *int32 `json:"rate_limit,omitempty"`
+
+	// Scopes The scopes the key grants; `all` means every scope; a key can only grant scopes the caller holds.
+	//
+	// Example: ["orders:write","orders:read"]
+	Scopes []NewAPIKeyScopes `json:"scopes"`
+}
+
+// NewAPIKeyScopes defines model for NewAPIKey.Scopes.
+type NewAPIKeyScopes string
 
 // NewOrder An order to place.
 type NewOrder struct {
@@ -423,6 +628,13 @@ type ReadinessDatabase string
 // ReadinessStatus `ok`: ready. `unavailable`: the database does not answer or the server is shutting down.
 type ReadinessStatus string
 
+// Scope What a credential may do: `products:write` (create, patch, restock),
+// `orders:write` (place, confirm, cancel), `orders:read` (get, list),
+// `jobs:write` (queue, cancel, retry), `jobs:read` (get, list,
+// download), `settlements:read`, `keys:admin` (key management),
+// `metrics:read` (`/metrics`).
+type Scope string
+
 // Settlement What one merchant is owed for one UTC day, as the job that wrote it computed.
 type Settlement struct {
 	// Date Example: 2025-01-01
@@ -536,6 +748,16 @@ type ListJobsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	// Limit Maximum number of keys on the page.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
+	// Cursors are opaque; one that does not parse is 400.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreateOrderParams defines parameters for CreateOrder.
 type CreateOrderParams struct {
 	// IdempotencyKey Makes retries safe: a retry with the same key and the same request
@@ -573,6 +795,9 @@ type ListSettlementsParams struct {
 
 // CreateSettlementJobJSONRequestBody defines body for CreateSettlementJob for application/json ContentType.
 type CreateSettlementJobJSONRequestBody = NewSettlementJob
+
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = NewAPIKey
 
 // CreateOrderJSONRequestBody defines body for CreateOrder for application/json ContentType.
 type CreateOrderJSONRequestBody = NewOrder

@@ -9,6 +9,7 @@ import (
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -24,7 +25,11 @@ func (s *Server) CreateSettlementJob(ctx context.Context, req gen.CreateSettleme
 		return gen.CreateSettlementJob400JSONResponse{BadRequestJSONResponse: badRequest(
 			"request body: to (%s) must not be before from (%s)", req.Body.To, req.Body.From)}, nil
 	}
-	j, err := s.jobs.Submit(ctx, from, to)
+	createdBy := ""
+	if p := auth.FromContext(ctx); p != nil {
+		createdBy = p.ID
+	}
+	j, err := s.jobs.SubmitBy(ctx, from, to, createdBy)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +106,11 @@ func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) 
 // DownloadSettlementCSV implements GET /downloads/{job_id}.csv.
 func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSettlementCSVRequestObject) (gen.DownloadSettlementCSVResponseObject, error) {
 	ctx = requestContext(ctx)
+	if p := auth.FromContext(ctx); p != nil && p.MerchantID != nil {
+		// A file holds every merchant's settlements.
+		return gen.DownloadSettlementCSV403JSONResponse{ForbiddenJSONResponse: forbidden(
+			"the credential is bound to merchant_id %d; a settlement file holds every merchant's rows: use GET /settlements", *p.MerchantID)}, nil
+	}
 	j, err := s.jobs.Get(ctx, req.JobID)
 	if errors.Is(err, store.ErrJobNotFound) {
 		return gen.DownloadSettlementCSV404JSONResponse{Body: jobNotFound(req.JobID).Body}, nil
@@ -155,6 +165,7 @@ func jobJSON(j store.Job) gen.Job {
 		UpdatedAt: j.UpdatedAt.UTC(),
 		Attempts:  int32(j.Attempts),
 		StartedAt: utcPtr(j.StartedAt),
+		CreatedBy: j.CreatedBy,
 	}
 	switch j.Status {
 	case store.JobCompleted, store.JobFailed, store.JobCancelled:

@@ -6,11 +6,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ordersettle/ordersettle/auth"
 )
 
 // LogHandler wraps next so that every record logged with the context of a
 // request (the …Context methods of slog.Logger, or Log/LogAttrs) carries the
-// request's id as the attribute request_id. Records logged without such a
+// request's id as the attribute request_id, and, once its credential is
+// verified, its principal (key:<id> or jwt:<sub>, never a token) as the
+// attribute principal. Records logged without such a
 // context, such as those of background work, are passed on unchanged.
 // Wrapping a handler that LogHandler returned returns it as is.
 func LogHandler(next slog.Handler) slog.Handler {
@@ -28,11 +32,15 @@ func (h requestIDHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.next.Enabled(ctx, level)
 }
 
-// Handle adds request_id when ctx is a request's and passes r on to next.
+// Handle adds request_id and principal when ctx is a request's and passes r
+// on to next.
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r = r.Clone()
 		r.AddAttrs(slog.String("request_id", id))
+		if p := auth.FromContext(ctx); p != nil {
+			r.AddAttrs(slog.String("principal", p.ID))
+		}
 	}
 	return h.next.Handle(ctx, r)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/internal/buildinfo"
 )
 
@@ -20,6 +21,19 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	shed     prometheus.Counter
+
+	unauthenticated prometheus.Counter
+	rateLimited     prometheus.Counter
+}
+
+// authCollectors are the access-control metrics that read keys.
+func authCollectors(keys *auth.KeyVerifier) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ordersettle_auth_key_lookups_total",
+			Help: "Database look-ups of API keys missing from the in-process cache; flat in steady state.",
+		}, func() float64 { return float64(keys.Lookups()) }),
+	}
 }
 
 func newMetrics(reg *prometheus.Registry, extra []prometheus.Collector) (*metrics, error) {
@@ -42,6 +56,14 @@ func newMetrics(reg *prometheus.Registry, extra []prometheus.Collector) (*metric
 			Name: "ordersettle_http_requests_shed_total",
 			Help: "API requests answered 503 because MaxInFlight requests were in flight.",
 		}),
+		unauthenticated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ordersettle_auth_unauthenticated_total",
+			Help: "Requests answered 401 UNAUTHENTICATED.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ordersettle_auth_rate_limited_total",
+			Help: "Requests answered 429 RATE_LIMITED.",
+		}),
 	}
 	build := buildinfo.Read()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -52,7 +74,7 @@ func newMetrics(reg *prometheus.Registry, extra []prometheus.Collector) (*metric
 		},
 	})
 	buildInfo.Set(1)
-	for _, c := range append([]prometheus.Collector{m.requests, m.duration, m.shed, buildInfo}, extra...) {
+	for _, c := range append([]prometheus.Collector{m.requests, m.duration, m.shed, m.unauthenticated, m.rateLimited, buildInfo}, extra...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -18,6 +19,10 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 	in := store.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
 	if isBlank(in.BuyerID) {
 		return badOrder("request body: buyer_id: must not be blank"), nil
+	}
+	if p := auth.FromContext(ctx); p != nil && p.BuyerID != nil && *p.BuyerID != in.BuyerID {
+		return gen.CreateOrder403JSONResponse{ForbiddenJSONResponse: forbidden(
+			"the credential is bound to buyer_id %q and cannot order for another buyer", *p.BuyerID)}, nil
 	}
 
 	key := ""
@@ -51,7 +56,9 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 // GetOrder implements GET /orders/{id}.
 func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (gen.GetOrderResponseObject, error) {
 	ctx = requestContext(ctx)
-	o, err := s.store.GetOrder(ctx, req.ID)
+	// A buyer-bound credential sees its buyer's orders only; the others
+	// are not found, never revealing that they exist.
+	o, err := s.store.GetOrder(ctx, req.ID, auth.FromContext(ctx).Buyer())
 	if errors.Is(err, store.ErrOrderNotFound) {
 		return gen.GetOrder404JSONResponse{Body: apiError(gen.CodeOrderNotFound, "order %s not found", req.ID)}, nil
 	}

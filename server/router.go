@@ -10,6 +10,7 @@ import (
 	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/ordersettle/ordersettle/api"
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 )
 
@@ -31,6 +32,9 @@ func (s *Server) Handler() http.Handler {
 	// The access log and the metrics see every answer, including those of
 	// the recovery middleware (which logs panics with slog).
 	r.Use(requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	if len(s.cfg.CORSAllowedOrigins) > 0 {
+		r.Use(cors(s.cfg.CORSAllowedOrigins))
+	}
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 
@@ -40,10 +44,12 @@ func (s *Server) Handler() http.Handler {
 	docs := v5emb.New("ordersettle API", "/openapi.yaml", "/docs/")
 	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
 	r.GET("/docs/*asset", gin.WrapH(docs))
-	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	r.GET("/metrics", s.requireScopes(auth.ScopeMetricsRead), gin.WrapH(s.metrics.handler()))
 	mountDashboard(r)
 
-	routes := r.Group("", s.shedLoad, s.deadline, strictQuery, readBody, validateRequest(s.specRouter))
+	// Access control comes before anything reads the query or the body, so
+	// that a request without a valid credential learns nothing but 401.
+	routes := r.Group("", s.shedLoad, s.deadline, s.authenticate, strictQuery, readBody, validateRequest(s.specRouter))
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc:  requestError,
 		HandlerErrorFunc:         s.handlerError,

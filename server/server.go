@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -21,8 +23,17 @@ type Store interface {
 	CreateProduct(ctx context.Context, in store.NewProduct) (store.Product, error)
 	GetProduct(ctx context.Context, id int32) (store.Product, error)
 	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
-	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
+	// GetOrder returns the order with id; a non-empty buyer is part of the
+	// query (another buyer's order is store.ErrOrderNotFound).
+	GetOrder(ctx context.Context, id uuid.UUID, buyer string) (store.Order, error)
 	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
+	// API keys: the key cache reads them (auth.KeySource), the /keys
+	// operations manage them.
+	auth.KeySource
+	CreateAPIKey(ctx context.Context, in store.NewAPIKey) (auth.Key, error)
+	ListAPIKeys(ctx context.Context, q store.APIKeyQuery) ([]auth.Key, bool, error)
+	RevokeAPIKey(ctx context.Context, id uuid.UUID) (auth.Key, error)
+	GetAPIKey(ctx context.Context, id uuid.UUID) (auth.Key, error)
 }
 
 // Orders places orders: the order committer (*ordercommit.Committer).
@@ -34,7 +45,8 @@ type Orders interface {
 
 // Jobs is what the HTTP layer needs of the settlement engine.
 type Jobs interface {
-	Submit(ctx context.Context, from, to time.Time) (store.Job, error)
+	// SubmitBy queues a job; createdBy is the principal that queued it.
+	SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error)
 	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
 	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
@@ -60,12 +72,31 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Collectors are registered in Registry too (database pool, engine, …).
 	Collectors []prometheus.Collector
+
+	// Access control.
+
+	// JWT verifies bearer tokens that are not API keys; nil refuses them.
+	JWT *auth.JWTVerifier
+	// RateLimit is the default rate limit of a credential, in requests per
+	// second (an API key's own rate_limit wins): 0 means DefaultRateLimit,
+	// a negative value no limit.
+	RateLimit float64
+	// KeyRefresh is how often the API key cache reads the keys changed in
+	// the database (default auth.DefaultKeyRefresh): revocations reach this
+	// server within about that long.
+	KeyRefresh time.Duration
+	// CORSAllowedOrigins are the origins whose browser requests are allowed
+	// (CORS); empty turns CORS off.
+	CORSAllowedOrigins []string
 }
 
 // Defaults of Config.
 const (
 	DefaultMaxInFlight    = 1024
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultRateLimit is a credential's rate limit (requests per second,
+	// burst the same) unless the server or the key sets another.
+	DefaultRateLimit = 1000
 )
 
 // Server implements the API.
@@ -81,6 +112,12 @@ type Server struct {
 	dbCheck    *dbCheck      // the probes' database check
 	// shuttingDown is set by BeginShutdown; the probes then answer 503.
 	shuttingDown atomic.Bool
+
+	requirements map[string]requirement // by operation id, from the spec
+	keys         *auth.KeyVerifier
+	limiter      *auth.RateLimiter
+	stop         context.CancelFunc // ends the background work (key cache, …)
+	stopped      chan struct{}      // closed when it has ended
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -98,15 +135,31 @@ func New(st Store, orders Orders, jobs Jobs, cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	switch {
+	case cfg.RateLimit == 0:
+		cfg.RateLimit = DefaultRateLimit
+	case cfg.RateLimit < 0:
+		cfg.RateLimit = 0 // unlimited
+	}
 	specRouter, err := newSpecRouter()
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registry, cfg.Collectors)
+	doc, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded OpenAPI spec: %w", err)
+	}
+	reqs, err := requirements(doc)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	keys := auth.NewKeyVerifier(st, auth.KeyVerifierOptions{Refresh: cfg.KeyRefresh, Logger: cfg.Logger})
+	m, err := newMetrics(cfg.Registry, append(cfg.Collectors, authCollectors(keys)...))
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Server{
 		store:      st,
 		orders:     orders,
 		jobs:       jobs,
@@ -116,7 +169,45 @@ func New(st Store, orders Orders, jobs Jobs, cfg Config) (*Server, error) {
 		metrics:    m,
 		inFlight:   make(chan struct{}, cfg.MaxInFlight),
 		dbCheck:    &dbCheck{ping: st.Ping},
-	}, nil
+
+		requirements: reqs,
+		keys:         keys,
+		limiter:      auth.NewRateLimiter(cfg.RateLimit),
+		stop:         stop,
+		stopped:      make(chan struct{}),
+	}
+	go s.background(ctx)
+	return s, nil
+}
+
+// background keeps the API key cache fresh and drops idle rate-limit
+// buckets until ctx ends.
+func (s *Server) background(ctx context.Context) {
+	defer close(s.stopped)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.keys.Run(ctx)
+	}()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case now := <-t.C:
+			s.limiter.Evict(now.Add(-5 * time.Minute))
+		}
+	}
+}
+
+// Close stops the server's background work (the API key cache's refresh,
+// which also writes the keys' last_used_at). It does not stop serving
+// requests; call it after the HTTP server has shut down.
+func (s *Server) Close() {
+	s.stop()
+	<-s.stopped
 }
 
 // requestContext returns the context a handler must use. The strict server

@@ -5,6 +5,7 @@ import (
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -18,6 +19,15 @@ func (s *Server) ListSettlements(ctx context.Context, req gen.ListSettlementsReq
 	ctx = requestContext(ctx)
 	p := req.Params
 	q := store.SettlementQuery{Limit: defaultSettlementPageSize, MerchantID: p.MerchantID}
+	if who := auth.FromContext(ctx); who != nil && who.MerchantID != nil {
+		// A merchant-bound credential sees its merchant only: the filter is
+		// part of the query.
+		if p.MerchantID != nil && *p.MerchantID != *who.MerchantID {
+			return gen.ListSettlements403JSONResponse{ForbiddenJSONResponse: forbidden(
+				"the credential is bound to merchant_id %d and cannot read merchant_id %d", *who.MerchantID, *p.MerchantID)}, nil
+		}
+		q.MerchantID = who.MerchantID
+	}
 	if p.Limit != nil {
 		q.Limit = int(*p.Limit)
 	}

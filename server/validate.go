@@ -123,7 +123,14 @@ func validateRequest(router routers.Router) gin.HandlerFunc {
 		KeepValidatedValue: true,
 	}
 	return func(c *gin.Context) {
-		route, pathParams, err := router.FindRoute(c.Request)
+		var route *routers.Route
+		var pathParams map[string]string
+		var err error
+		if found, ok := c.Get(specRouteKey); ok { // authenticate found it already
+			route, pathParams = found.(specRoute).route, found.(specRoute).params
+		} else {
+			route, pathParams, err = router.FindRoute(c.Request)
+		}
 		if err != nil {
 			// Gin's route is wider than the spec's (the ".csv" suffix).
 			routeNotInSpec(c, errors.Is(err, routers.ErrMethodNotAllowed))

@@ -108,7 +108,7 @@ func TestCrashAfterLastAttemptFails(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t)
 	ctx := context.Background()
-	job, err := st.CreateJob(ctx, day("2025-01-01"), day("2025-01-01"))
+	job, err := st.CreateJob(ctx, day("2025-01-01"), day("2025-01-01"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

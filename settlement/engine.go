@@ -18,7 +18,7 @@ import (
 
 // Store is what the engine needs of the data layer.
 type Store interface {
-	CreateJob(ctx context.Context, from, to time.Time) (store.Job, error)
+	CreateJob(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error)
 	GetJob(ctx context.Context, id uuid.UUID) (store.Job, error)
 	ListJobs(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	CountJobsByStatus(ctx context.Context) (map[store.JobStatus]int64, error)
@@ -158,10 +158,16 @@ func New(st Store, cfg Config) *Engine {
 // Submit queues a job for the days from..to (both included, UTC) and wakes
 // the engine. Any engine on the database may run it.
 func (e *Engine) Submit(ctx context.Context, from, to time.Time) (store.Job, error) {
+	return e.SubmitBy(ctx, from, to, "")
+}
+
+// SubmitBy is Submit for a job queued by the principal createdBy (its
+// Job.CreatedBy).
+func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error) {
 	if to.Before(from) {
 		return store.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
-	j, err := e.store.CreateJob(ctx, from, to)
+	j, err := e.store.CreateJob(ctx, from, to, createdBy)
 	if err != nil {
 		return store.Job{}, err
 	}

@@ -73,14 +73,14 @@ func TestTempFilesCleaned(t *testing.T) {
 	load(t, st, txnSpec{n: 200, merchants: 3, from: from, to: from, seed: 12}.rows())
 	cfg := testConfig(t, 2, 100)
 
-	done, err := st.CreateJob(ctx, from, from)
+	done, err := st.CreateJob(ctx, from, from, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.DB().Exec(`UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE job_id = $1`, done.ID); err != nil {
 		t.Fatal(err)
 	}
-	running, err := st.CreateJob(ctx, from, from)
+	running, err := st.CreateJob(ctx, from, from, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestMetricsMoveAfterAJob(t *testing.T) {
 	if v := metricValue(t, reg, "ordersettle_settlement_jobs_finished_total", "COMPLETED"); v != 0 {
 		t.Fatalf("finished before any job: %v", v)
 	}
-	queued, err := st.CreateJob(context.Background(), day("2030-01-01"), day("2030-01-01")) // stays QUEUED: cancelled below
+	queued, err := st.CreateJob(context.Background(), day("2030-01-01"), day("2030-01-01"), "") // stays QUEUED: cancelled below
 	if err != nil {
 		t.Fatal(err)
 	}

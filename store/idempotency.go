@@ -324,7 +324,7 @@ func (s *Store) replay(ctx context.Context, rec keyRecord, in NewOrder) (Order, 
 		if rec.OrderID == nil {
 			break
 		}
-		return s.GetOrder(ctx, *rec.OrderID)
+		return s.GetOrder(ctx, *rec.OrderID, "")
 	case outcomeOutOfStock:
 		return Order{}, ErrOutOfStock
 	case outcomeProductNotFound:

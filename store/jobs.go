@@ -38,18 +38,22 @@ type Job struct {
 	// Settlements is how many settlement rows the completed run produced;
 	// nil unless the job is COMPLETED.
 	Settlements *int64 `db:"settlement_count"`
+	// CreatedBy is the principal that queued the job (key:<id> or
+	// jwt:<sub>); nil for jobs queued without one.
+	CreatedBy *string `db:"created_by"`
 }
 
 const jobColumns = `job_id, from_date, to_date, status, progress, processed_count, total_count,
 	error, attempts, cancel_requested, created_at, updated_at, started_at, finished_at,
-	settlement_count`
+	settlement_count, created_by`
 
-// CreateJob queues a job for the days from..to (both included).
-func (s *Store) CreateJob(ctx context.Context, from, to time.Time) (Job, error) {
+// CreateJob queues a job for the days from..to (both included), queued by
+// the principal createdBy ("" when there is none).
+func (s *Store) CreateJob(ctx context.Context, from, to time.Time, createdBy string) (Job, error) {
 	var j Job
 	err := s.db.GetContext(ctx, &j,
-		`INSERT INTO jobs (from_date, to_date) VALUES ($1::date, $2::date) RETURNING `+jobColumns,
-		from.Format(time.DateOnly), to.Format(time.DateOnly))
+		`INSERT INTO jobs (from_date, to_date, created_by) VALUES ($1::date, $2::date, NULLIF($3, '')) RETURNING `+jobColumns,
+		from.Format(time.DateOnly), to.Format(time.DateOnly), createdBy)
 	if err != nil {
 		return Job{}, fmt.Errorf("create job: %w", translate(err))
 	}

@@ -53,10 +53,13 @@ func storableText(s string) bool {
 
 const orderColumns = `id, product_id, quantity, buyer_id, total_amount_cents, status, created_at`
 
-// GetOrder returns the order with id, or ErrOrderNotFound.
-func (s *Store) GetOrder(ctx context.Context, id uuid.UUID) (Order, error) {
+// GetOrder returns the order with id, or ErrOrderNotFound. A non-empty buyer
+// is part of the query: another buyer's order is ErrOrderNotFound too, as if
+// it did not exist ("" means any buyer).
+func (s *Store) GetOrder(ctx context.Context, id uuid.UUID, buyer string) (Order, error) {
 	var o Order
-	err := s.db.GetContext(ctx, &o, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id)
+	err := s.db.GetContext(ctx, &o, `SELECT `+orderColumns+` FROM orders
+		WHERE id = $1 AND ($2 = '' OR buyer_id = $2)`, id, buyer)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrOrderNotFound
 	}

@@ -1,0 +1,2 @@
+ALTER TABLE jobs DROP COLUMN IF EXISTS created_by;
+DROP TABLE IF EXISTS api_keys;
