@@ -236,7 +236,7 @@ func TestLoadShedding(t *testing.T) {
 		}
 	}
 	wantProbesOK(t, h)
-	metrics := getUnvalidated(t, h.url+"/metrics")
+	metrics := h.scrape()
 	if !strings.Contains(string(metrics.body), "ordersettle_http_requests_shed_total "+strconv.Itoa(len(apiOperations()))) {
 		t.Errorf("shed counter is not %d:\n%s", len(apiOperations()), grepLines(string(metrics.body), "shed"))
 	}

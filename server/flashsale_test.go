@@ -60,7 +60,7 @@ func TestFlashSaleExact(t *testing.T) {
 	if _, units := h.countOrders(p.ID); units != 100 {
 		t.Errorf("order rows hold %d units, want 100", units)
 	}
-	metrics := string(getUnvalidated(t, h.url+"/metrics").body)
+	metrics := string(h.scrape().body)
 	for _, want := range []string{
 		"ordersettle_order_batch_size_count ",
 		`ordersettle_orders_total{outcome="placed"} `,
@@ -174,7 +174,7 @@ func waitForMetric(t *testing.T, h *harness, line string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		for l := range strings.SplitSeq(string(getUnvalidated(t, h.url+"/metrics").body), "\n") {
+		for l := range strings.SplitSeq(string(h.scrape().body), "\n") {
 			if strings.HasPrefix(l, line) {
 				return
 			}

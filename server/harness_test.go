@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,8 +22,10 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/ordercommit"
@@ -65,6 +68,11 @@ type harness struct {
 	client *client.ClientWithResponses
 	engine *settlement.Engine
 	server *server.Server
+	// token is an API key with every scope, created for the test; every
+	// request through http (and client) carries it unless it sets its own
+	// Authorization header.
+	token string
+	keys  keyMaker
 }
 
 // newHarness starts a server and a settlement engine on a fresh database.
@@ -94,7 +102,8 @@ func newHarnessWithStore(t testing.TB, st *store.Store, opts ...func(*server.Con
 func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, opts ...func(*server.Config)) *harness {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{Logger: quiet}
+	// Tests send many requests on one key: no rate limit unless they ask.
+	cfg := server.Config{Logger: quiet, RateLimit: -1}
 	if c, ok := orders.(prometheus.Collector); ok {
 		cfg.Collectors = append(cfg.Collectors, c) // the committer's metrics
 	}
@@ -119,15 +128,107 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 
+	keys := keyMaker{t: t, st: st}
+	token, err := keys.create(storeKey{name: "test admin", scopes: auth.AllScopes})
+	if errors.Is(err, store.ErrUnavailable) {
+		// Tests of an unreachable database: a server that was running when
+		// the database went away still has its keys in its cache.
+		token = rememberedKey(t, srv)
+	} else if err != nil {
+		t.Fatal(err)
+	}
 	doer := newValidatingDoer(t, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 600}})
+	doer.token = token
 	api, err := client.NewClientWithResponses(ts.URL, client.WithHTTPClient(doer))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, url: ts.URL, http: doer, client: api, engine: eng, server: srv}
+	return &harness{t: t, url: ts.URL, http: doer, client: api, engine: eng, server: srv, token: token, keys: keys}
+}
+
+// storeKey describes an API key to create straight in the database.
+type storeKey struct {
+	name       string
+	scopes     auth.ScopeSet
+	merchantID *int32
+	buyerID    *string
+	rateLimit  *int32
+	expiresAt  *time.Time
+}
+
+// keyMaker creates API keys in a test's database.
+type keyMaker struct {
+	t  testing.TB
+	st *store.Store
+}
+
+// make creates the key and returns its token.
+func (m keyMaker) make(k storeKey) string {
+	m.t.Helper()
+	token, err := m.create(k)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return token
+}
+
+// create creates the key and returns its token.
+func (m keyMaker) create(k storeKey) (string, error) {
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	_, err = m.st.CreateAPIKey(context.Background(), store.NewAPIKey{
+		Name: k.name, Hash: hash, Scopes: k.scopes, MerchantID: k.merchantID, BuyerID: k.buyerID,
+		RateLimit: k.rateLimit, ExpiresAt: k.expiresAt,
+	})
+	return token, err
+}
+
+// rememberedKey puts an all-scope key in srv's cache only, and returns its
+// token.
+func rememberedKey(t testing.TB, srv *server.Server) string {
+	t.Helper()
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.RememberKey(auth.Key{ID: uuid.New(), Name: "cached", Hash: hash, Scopes: auth.AllScopes,
+		CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	return token
+}
+
+// bearer is the request editor that sends token as a bearer token: the way
+// an SDK user authenticates.
+func bearer(token string) client.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+// scrape reads /metrics with the harness's key.
+func (h *harness) scrape() rawResponse {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.url+"/metrics", nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("GET /metrics: %d %s %v", resp.StatusCode, b, err)
+	}
+	return rawResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // do sends a raw request (through the validating doer) and returns the status
@@ -182,6 +283,14 @@ type validatingDoer struct {
 	t      testing.TB
 	client *http.Client
 	router routers.Router
+	token  string // sent as a bearer token on requests without Authorization; "" sends none
+}
+
+// withToken returns a copy of d that sends token ("" for none).
+func (d *validatingDoer) withToken(token string) *validatingDoer {
+	c := *d
+	c.token = token
+	return &c
 }
 
 func newValidatingDoer(t testing.TB, client *http.Client) *validatingDoer {
@@ -198,6 +307,9 @@ func newValidatingDoer(t testing.TB, client *http.Client) *validatingDoer {
 }
 
 func (d *validatingDoer) Do(req *http.Request) (*http.Response, error) {
+	if d.token != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func TestMetricsMethodLabel(t *testing.T) {
 		t.Fatalf("OPTIONS /products: status %d", r.status)
 	}
 
-	exposition := string(getUnvalidated(t, h.url+"/metrics").body)
+	exposition := string(h.scrape().body)
 	for _, raw := range []string{"BREW", "PROPFIND", "XYZZY"} {
 		if strings.Contains(exposition, raw) {
 			t.Errorf("/metrics holds the raw method %s:\n%s", raw, grepLines(exposition, raw))
@@ -53,7 +53,7 @@ func TestMetricsMethodLabel(t *testing.T) {
 func TestBuildInfoMetric(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	exposition := string(getUnvalidated(t, h.url+"/metrics").body)
+	exposition := string(h.scrape().body)
 	line := regexp.MustCompile(`(?m)^ordersettle_build_info\{goversion="([^"]+)",revision="([^"]+)",version="([^"]+)"\} 1$`)
 	m := line.FindStringSubmatch(exposition)
 	if m == nil {

@@ -117,7 +117,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	resp := getUnvalidated(t, h.url+"/metrics")
+	resp := h.scrape()
 	if resp.status != http.StatusOK {
 		t.Fatalf("GET /metrics: status %d", resp.status)
 	}

@@ -30,7 +30,7 @@ func wantProbesOK(t *testing.T, h *harness) {
 	if err != nil || health.JSON200 == nil || health.JSON200.Status != client.ReadinessOK || health.JSON200.Database != client.DatabaseOK {
 		t.Errorf("GET /health: %v, status %d: %s; want 200 ok/ok", err, health.StatusCode(), health.Body)
 	}
-	if m := getUnvalidated(t, h.url+"/metrics"); m.status != http.StatusOK {
+	if m := h.scrape(); m.status != http.StatusOK {
 		t.Errorf("GET /metrics: status %d", m.status)
 	}
 }

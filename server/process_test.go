@@ -50,10 +50,11 @@ func runServerChild(dsn string) {
 	}
 	orders := ordercommit.New(st, ordercommit.Config{Logger: log})
 	srv, err := server.New(st, orders, settlement.New(st, settlement.Config{Dir: os.TempDir(), Logger: log}),
-		server.Config{Logger: log, Collectors: []prometheus.Collector{orders}})
+		server.Config{Logger: log, Collectors: []prometheus.Collector{orders}, RateLimit: -1})
 	if err != nil {
 		fail(err)
 	}
+	defer srv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fail(err)
@@ -140,7 +141,7 @@ type placedOrder struct {
 // until stop is closed or a server stops answering. It returns the orders
 // answered 200 and counts the 409 OUT_OF_STOCK answers; any other answer
 // fails the test unless allowErrors.
-func buyUntil(t *testing.T, stop <-chan struct{}, servers []string, products []int32, clients, perClient int,
+func buyUntil(t *testing.T, stop <-chan struct{}, servers []string, token string, products []int32, clients, perClient int,
 	allowErrors bool) (placed []placedOrder, outOfStock int) {
 	t.Helper()
 	var mu sync.Mutex
@@ -157,7 +158,8 @@ func buyUntil(t *testing.T, stop <-chan struct{}, servers []string, products []i
 				default:
 				}
 				n := c*perClient + i
-				api, err := client.NewClientWithResponses(servers[n%len(servers)], client.WithHTTPClient(httpClient))
+				api, err := client.NewClientWithResponses(servers[n%len(servers)], client.WithHTTPClient(httpClient),
+					client.WithRequestEditorFn(bearer(token)))
 				if err != nil {
 					t.Error(err)
 					return
@@ -239,7 +241,7 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		placed, _ = buyUntil(t, stop, []string{srv.url}, products, 32, 1_000_000, true)
+		placed, _ = buyUntil(t, stop, []string{srv.url}, h.token, products, 32, 1_000_000, true)
 	}()
 	waitForOrders(t, h, 300)
 	srv.kill(t)
@@ -250,7 +252,7 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 	}
 
 	restarted := startServer(t, h.dsn)
-	api, err := client.NewClientWithResponses(restarted.url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	api, err := client.NewClientWithResponses(restarted.url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient).withToken(h.token)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +307,7 @@ func TestTwoServers(t *testing.T) {
 
 	// 900 orders of 1 or 2 units: 450 units asked per product, 150 in stock,
 	// and at least 150 orders of 1 unit per product, so each sells out.
-	placed, outOfStock := buyUntil(t, nil, []string{a.url, b.url}, products, 60, 15, false)
+	placed, outOfStock := buyUntil(t, nil, []string{a.url, b.url}, h.token, products, 60, 15, false)
 	sold := map[int32]int64{}
 	for _, o := range placed {
 		sold[o.productID] += int64(o.quantity)
@@ -329,15 +331,15 @@ func TestTwoServers(t *testing.T) {
 		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.stderr)
 	}
 	p := h.createProduct("after", 1, 1)
-	resp := postOrder(t, b.url, p.ID)
+	resp := postOrder(t, b.url, h.token, p.ID)
 	if resp.JSON200 == nil {
 		t.Errorf("the other server: status %d: %s", resp.StatusCode(), resp.Body)
 	}
 }
 
-func postOrder(t *testing.T, url string, productID int32) *client.CreateOrderResponse {
+func postOrder(t *testing.T, url, token string, productID int32) *client.CreateOrderResponse {
 	t.Helper()
-	api, err := client.NewClientWithResponses(url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	api, err := client.NewClientWithResponses(url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient).withToken(token)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +403,7 @@ func TestOrdersSurviveDatabaseCrash(t *testing.T) {
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		placed, _ = buyUntil(t, stop, []string{h.url}, products, 32, 1_000_000, true)
+		placed, _ = buyUntil(t, stop, []string{h.url}, h.token, products, 32, 1_000_000, true)
 	}()
 	waitForOrders(t, h, 300)
 	crash(t, dir+"/data")

@@ -39,6 +39,9 @@ func (h *harness) newRequest(method, path string, body io.Reader, header map[str
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
