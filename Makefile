@@ -13,7 +13,7 @@ help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "; printf "Targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: build ## Run the service on :8080 (a local PostgreSQL is started unless DATABASE_URL or DB_HOST is set)
-	./$(BIN)/server
+	LOCAL_PG_DIR=$(CURDIR)/.pgdata ./$(BIN)/server
 
 build: ## Build server, seed, migrate and settle into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...

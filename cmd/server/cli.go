@@ -26,6 +26,13 @@ Commands:
   (none)       run the service
   healthcheck  ask the service on 127.0.0.1:$PORT whether it is ready
                (GET /readyz): exit 0 when it answers 200, 1 otherwise
+  keys create --name NAME --scopes LIST [--merchant-id N] [--buyer-id ID]
+              [--expires-in DURATION] [--rate-limit N]
+               create an API key in the server's database and print its
+               token alone on stdout (LIST: comma-separated scopes, or all)
+  keys list    list the API keys (no secrets)
+  keys revoke ID
+               revoke an API key; every server refuses it within seconds
   help         print this help (also -h, --help)
   version      print the version (also --version)
 
@@ -52,6 +59,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case err != nil:
 		return badUsage(stderr, err.Error())
+	case fs.Arg(0) == "keys" && !*version:
+		return keysCommand(fs.Args()[1:], stdout, stderr)
 	case fs.NArg() > 1:
 		return badUsage(stderr, "unexpected argument "+strconv.Quote(fs.Arg(1)))
 	}

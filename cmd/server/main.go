@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/internal/buildinfo"
 	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/localdb"
@@ -78,6 +79,23 @@ func run(ctx context.Context) error {
 		}
 		log.Info("database schema is up to date")
 	}
+	if err := bootstrapAdminKey(ctx, st, cfg, log); err != nil {
+		return err
+	}
+	var jwtVerifier *auth.JWTVerifier
+	if cfg.AuthJWKSURL != "" {
+		jwtVerifier, err = auth.NewJWTVerifier(ctx, auth.JWTOptions{
+			JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthJWTIssuer, Audience: cfg.AuthJWTAudience, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		log.Info("JWTs are accepted", "jwks_url", cfg.AuthJWKSURL, "issuer", cfg.AuthJWTIssuer, "audience", cfg.AuthJWTAudience)
+	}
+	rateLimit := float64(cfg.RateLimit)
+	if rateLimit == 0 {
+		rateLimit = -1 // RATE_LIMIT=0: no limit
+	}
 
 	engine := settlement.New(st, settlement.Config{
 		Workers:   cfg.Workers,
@@ -96,10 +114,13 @@ func run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	srv, err := server.New(st, orders, engine, server.Config{
-		Logger:         log,
-		MaxInFlight:    cfg.MaxInFlight,
-		RequestTimeout: cfg.RequestTimeout,
-		Registry:       reg,
+		Logger:             log,
+		MaxInFlight:        cfg.MaxInFlight,
+		RequestTimeout:     cfg.RequestTimeout,
+		Registry:           reg,
+		JWT:                jwtVerifier,
+		RateLimit:          rateLimit,
+		CORSAllowedOrigins: cfg.CORSOrigins(),
 		Collectors: []prometheus.Collector{
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -111,6 +132,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close() // after the HTTP server: writes the keys' last_used_at
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -65,6 +65,33 @@ type Config struct {
 	LogLevel string
 	// LogFormat (LOG_FORMAT): text, or json for one JSON object per line.
 	LogFormat string
+
+	// Access control.
+
+	// AuthJWKSURL (AUTH_JWKS_URL) turns on JWTs signed by the keys published
+	// there; AuthJWTIssuer (AUTH_JWT_ISSUER) and AuthJWTAudience
+	// (AUTH_JWT_AUDIENCE) are then required.
+	AuthJWKSURL     string
+	AuthJWTIssuer   string
+	AuthJWTAudience string
+	// RateLimit (RATE_LIMIT) is a credential's rate limit in requests per
+	// second unless its key sets one; 0 means none.
+	RateLimit int
+	// CORSAllowedOrigins (CORS_ALLOWED_ORIGINS) is a comma-separated list of
+	// the browser origins allowed to call the API; empty turns CORS off.
+	// CORSOrigins splits it.
+	CORSAllowedOrigins string
+}
+
+// CORSOrigins returns the origins of CORSAllowedOrigins.
+func (c Config) CORSOrigins() []string {
+	var origins []string
+	for o := range strings.SplitSeq(c.CORSAllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, strings.TrimSuffix(o, "/"))
+		}
+	}
+	return origins
 }
 
 // Defaults of the settings that belong to no other package.
@@ -113,6 +140,12 @@ var Vars = []Var{
 	{"LOCAL_PG_DIR", defaultLocalPGDir, "data directory of the local PostgreSQL"},
 	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error"},
 	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)"},
+	// Access control.
+	{"AUTH_JWKS_URL", "", "accept JWTs (RS256, ES256) signed by the keys of this JWK Set; needs the two below"},
+	{"AUTH_JWT_ISSUER", "", "the JWTs' iss (required with AUTH_JWKS_URL)"},
+	{"AUTH_JWT_AUDIENCE", "", "a value the JWTs' aud must hold (required with AUTH_JWKS_URL)"},
+	{"RATE_LIMIT", strconv.Itoa(server.DefaultRateLimit), "requests per second per credential unless its key sets one; 0 = no limit"},
+	{"CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API (CORS); empty = CORS off"},
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
@@ -174,6 +207,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", server.DefaultRequestTimeout, time.Millisecond)
 	c.JobLease = durationVar("JOB_LEASE", settlement.DefaultLease, time.Second)
+	c.AuthJWKSURL = getenv("AUTH_JWKS_URL")
+	c.AuthJWTIssuer = getenv("AUTH_JWT_ISSUER")
+	c.AuthJWTAudience = getenv("AUTH_JWT_AUDIENCE")
+	if c.AuthJWKSURL != "" {
+		if u, err := url.Parse(c.AuthJWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("AUTH_JWKS_URL=%q: want an http(s) URL", c.AuthJWKSURL))
+		}
+		if c.AuthJWTIssuer == "" || c.AuthJWTAudience == "" {
+			errs = append(errs, "AUTH_JWKS_URL is set: AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE are required too")
+		}
+	}
+	c.RateLimit = intVar("RATE_LIMIT", server.DefaultRateLimit, 0, 100_000)
+	c.CORSAllowedOrigins = getenv("CORS_ALLOWED_ORIGINS")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
