@@ -132,7 +132,7 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 
-	keys := keyMaker{t: t, st: st}
+	keys := keyMaker{t: t, st: st, srv: srv}
 	token, err := keys.create(storeKey{name: "test admin", scopes: auth.AllScopes})
 	if errors.Is(err, store.ErrUnavailable) {
 		// Tests of an unreachable database: a server that was running when
@@ -160,10 +160,13 @@ type storeKey struct {
 	expiresAt  *time.Time
 }
 
-// keyMaker creates API keys in a test's database.
+// keyMaker creates API keys in a test's database, and in its server's
+// cache as POST /keys does (a key created elsewhere reaches the cache within
+// a refresh; until then each costs a rate-limited look-up).
 type keyMaker struct {
-	t  testing.TB
-	st *store.Store
+	t   testing.TB
+	st  *store.Store
+	srv *server.Server
 }
 
 // make creates the key and returns its token.
@@ -182,10 +185,13 @@ func (m keyMaker) create(k storeKey) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = m.st.CreateAPIKey(context.Background(), store.NewAPIKey{
+	key, err := m.st.CreateAPIKey(context.Background(), store.NewAPIKey{
 		Name: k.name, Hash: hash, Scopes: k.scopes, MerchantID: k.merchantID, BuyerID: k.buyerID,
 		RateLimit: k.rateLimit, ExpiresAt: k.expiresAt,
 	})
+	if err == nil && m.srv != nil {
+		m.srv.RememberKey(key)
+	}
 	return token, err
 }
 
