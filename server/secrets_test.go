@@ -22,7 +22,6 @@ var (
 
 func containsToken(b []byte) bool { return anyToken.Match(b) }
 
-
 // TestTokensNeverLeak: with the log at debug level, create keys through the
 // API, use them (valid, revoked, garbage, on errors and rate limits), then
 // check that no token is in any log line, in the key table (every column of
@@ -87,7 +86,10 @@ func TestTokensNeverLeak(t *testing.T) {
 			r, _ := h.asKey(tokens[0]+"x").ListJobsWithResponse(ctx, nil)
 			return r.StatusCode(), r.Body
 		},
-		func() (int, []byte) { r, _ := ops.GetJobWithResponse(ctx, job.JSON202.JobID); return r.StatusCode(), r.Body },
+		func() (int, []byte) {
+			r, _ := ops.GetJobWithResponse(ctx, job.JSON202.JobID)
+			return r.StatusCode(), r.Body
+		},
 		func() (int, []byte) { r, _ := ops.ListKeysWithResponse(ctx, nil); return r.StatusCode(), r.Body },
 		func() (int, []byte) {
 			r, _ := ops.CreateOrderWithBodyWithResponse(ctx, nil, "application/json", strings.NewReader(`{"bad":`))
