@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
@@ -113,15 +115,21 @@ type measured struct {
 // shared one), so their ratios hold even when the absolute figures move.
 func alternate(b *testing.B, c benchClient, ws ...workload) []measured {
 	b.Helper()
+	return alternateFor(b, c, benchDuration/benchRounds, benchRounds, ws...)
+}
+
+// alternateFor is alternate with slices of slice, rounds times.
+func alternateFor(b *testing.B, c benchClient, slice time.Duration, rounds int, ws ...workload) []measured {
+	b.Helper()
 	for _, w := range ws {
-		runLoad(w.clients, benchWarmup, w.do)
+		runLoad(w.clients, min(benchWarmup, slice), w.do)
 	}
 	out := make([]measured, len(ws))
 	orders, batches := make([]float64, len(ws)), make([]float64, len(ws))
-	for range benchRounds {
+	for range rounds {
 		for i, w := range ws {
 			o0, n0 := batchStats(b, c)
-			r := runLoad(w.clients, benchDuration/benchRounds, w.do)
+			r := runLoad(w.clients, slice, w.do)
 			o1, n1 := batchStats(b, c)
 			orders[i] += o1 - o0
 			batches[i] += n1 - n0
@@ -146,8 +154,15 @@ func alternate(b *testing.B, c benchClient, ws ...workload) []measured {
 // the status, so that the load generator, which shares the machine, costs
 // as little as possible and the same for reads and orders.
 type benchClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string // an API key sent as a bearer token; "" sends none
+}
+
+// withToken returns a copy of c that sends token.
+func (c benchClient) withToken(token string) benchClient {
+	c.token = token
+	return c
 }
 
 func (c benchClient) do(method, path string, body []byte) error {
@@ -169,6 +184,9 @@ func (c benchClient) doWithKey(method, path string, body []byte, key string) err
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -195,23 +213,42 @@ func orderBody(productID int32, client int) []byte {
 // batchStats reads the order committer's batch histogram from /metrics.
 func batchStats(b *testing.B, c benchClient) (orders, batches float64) {
 	b.Helper()
-	resp, err := c.http.Get(c.base + "/metrics")
+	m := scrapeMetrics(b, c)
+	return m["ordersettle_order_batch_size_sum"], m["ordersettle_order_batch_size_count"]
+}
+
+// scrapeMetrics reads the unlabelled samples of /metrics, with c's key.
+func scrapeMetrics(b *testing.B, c benchClient) map[string]float64 {
+	b.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET /metrics: %d", resp.StatusCode)
+	}
+	samples := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, _ := strings.Cut(sc.Text(), " ")
 		v, _ := strconv.ParseFloat(value, 64)
-		switch name {
-		case "ordersettle_order_batch_size_sum":
-			orders = v
-		case "ordersettle_order_batch_size_count":
-			batches = v
-		}
+		samples[name] = v
 	}
-	return orders, batches
+	return samples
+}
+
+// benchKey creates the benchmark's API key: every scope, and a rate limit
+// of its own high enough for 128 clients on one key.
+func benchKey(b *testing.B, h *harness) string {
+	b.Helper()
+	limit := int32(100000)
+	return h.keys.make(storeKey{name: "bench", scopes: auth.AllScopes, rateLimit: &limit})
 }
 
 // singleStatementOrder is the order path of the first release, the
@@ -239,7 +276,7 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 // succeed.
 func BenchmarkOrders(b *testing.B) {
 	for range b.N {
-		h := newHarness(b)
+		h := newHarness(b, func(c *server.Config) { c.RateLimit = 0 }) // the server's default limit; the key sets its own
 		ctx := context.Background()
 		db := h.store.DB().DB
 		var settings string
@@ -254,9 +291,10 @@ func BenchmarkOrders(b *testing.B) {
 			ids[i] = h.createProduct(fmt.Sprint("product-", i), 2147483647, 100).ID
 		}
 		hot := ids[0]
-		c := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
+		reader := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
 		}}}
+		c := reader.withToken(benchKey(b, h)) // orders and /metrics need the key; reads are public
 
 		baseDB, err := sql.Open("postgres", h.dsn)
 		if err != nil {
@@ -270,7 +308,7 @@ func BenchmarkOrders(b *testing.B) {
 		hotPath := "/products/" + itoa(hot)
 		var keys atomic.Int64
 		hotRuns := alternate(b, c,
-			workload{benchClients, func(int, *rand.Rand) error { return c.do(http.MethodGet, hotPath, nil) }},
+			workload{benchClients, func(int, *rand.Rand) error { return reader.do(http.MethodGet, hotPath, nil) }},
 			workload{benchClients, func(client int, _ *rand.Rand) error {
 				return c.do(http.MethodPost, "/orders", orderBody(hot, client))
 			}},
@@ -284,7 +322,7 @@ func BenchmarkOrders(b *testing.B) {
 		readHot, orderHot, orderKeyed, baseline := hotRuns[0], hotRuns[1], hotRuns[2], hotRuns[3]
 		spreadRuns := alternate(b, c,
 			workload{benchClients, func(_ int, rng *rand.Rand) error {
-				return c.do(http.MethodGet, "/products/"+itoa(ids[rng.IntN(len(ids))]), nil)
+				return reader.do(http.MethodGet, "/products/"+itoa(ids[rng.IntN(len(ids))]), nil)
 			}},
 			workload{benchClients, func(client int, rng *rand.Rand) error {
 				return c.do(http.MethodPost, "/orders", orderBody(ids[rng.IntN(len(ids))], client))
@@ -329,5 +367,47 @@ func BenchmarkOrders(b *testing.B) {
 		b.ReportMetric(orderHot.perSecond()/baseline.perSecond(), "x-single-statement")
 		b.ReportMetric(float64(orderHot.percentile(0.50).Microseconds()), "hot-p50-µs")
 		b.ReportMetric(float64(orderHot.percentile(0.99).Microseconds()), "hot-p99-µs")
+	}
+}
+
+// BenchmarkKeyedOrders is the short form of the comparison that access
+// control must keep: POST /orders on one hot product, each request with an
+// API key, against the public GET /products/{id} with the same 128 clients,
+// in turns (1 s slices, 5 rounds). The key is verified from the in-process
+// cache: ordersettle_auth_key_lookups_total must not move.
+// Run: go test -run '^$' -bench BenchmarkKeyedOrders -benchtime 1x ./server/
+func BenchmarkKeyedOrders(b *testing.B) {
+	for range b.N {
+		h := newHarness(b, func(c *server.Config) { c.RateLimit = 0 })
+		hot := h.createProduct("hot", 2147483647, 100).ID
+		reader := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
+			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
+		}}}
+		c := reader.withToken(benchKey(b, h))
+		hotPath := "/products/" + itoa(hot)
+		before := scrapeMetrics(b, c)["ordersettle_auth_key_lookups_total"]
+		runs := alternateFor(b, c, time.Second, 5,
+			workload{benchClients, func(int, *rand.Rand) error { return reader.do(http.MethodGet, hotPath, nil) }},
+			workload{benchClients, func(client int, _ *rand.Rand) error {
+				return c.do(http.MethodPost, "/orders", orderBody(hot, client))
+			}},
+		)
+		lookups := scrapeMetrics(b, c)["ordersettle_auth_key_lookups_total"] - before
+		reads, orders := runs[0], runs[1]
+		ratio := orders.perSecond() / reads.perSecond()
+		fmt.Printf("\n%d keep-alive clients, one hot product, 5 x 1 s turns each:\n"+
+			"    GET /products/{id} (public)     %s\n"+
+			"    POST /orders with an API key    %s  mean batch %.1f\n"+
+			"    keyed orders / public reads: %.2fx (goal >= 1.0x); credential look-ups in the database: %v\n",
+			benchClients, reads, orders, orders.meanBatch, ratio, lookups)
+		if reads.failed+orders.failed > 0 {
+			b.Errorf("failed requests: reads %d (%v), orders %d (%v)", reads.failed, reads.firstError, orders.failed, orders.firstError)
+		}
+		if lookups != 0 {
+			b.Errorf("%v credential look-ups during the run; a cached key must cost none", lookups)
+		}
+		b.ReportMetric(orders.perSecond(), "keyed-orders/s")
+		b.ReportMetric(reads.perSecond(), "public-reads/s")
+		b.ReportMetric(ratio, "keyed-orders-x-reads")
 	}
 }

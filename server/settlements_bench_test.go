@@ -29,7 +29,7 @@ func BenchmarkSettlementPages(b *testing.B) {
 		if _, err := db.Exec(`VACUUM ANALYZE settlements`); err != nil {
 			b.Fatal(err)
 		}
-		api, err := client.NewClientWithResponses(h.url, client.WithHTTPClient(&http.Client{}))
+		api, err := client.NewClientWithResponses(h.url, client.WithHTTPClient(&http.Client{}), client.WithRequestEditorFn(bearer(h.token)))
 		if err != nil {
 			b.Fatal(err)
 		}
