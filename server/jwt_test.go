@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -108,6 +109,7 @@ func newJWTHarness(t *testing.T, idp *identityProvider) *harness {
 	t.Cleanup(cancel)
 	v, err := auth.NewJWTVerifier(ctx, auth.JWTOptions{
 		JWKSURL: idp.url, Issuer: testIssuer, Audience: testAudience, UnknownKIDRefresh: 200 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
