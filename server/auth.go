@@ -92,9 +92,18 @@ type specRoute struct {
 // the credential's rate limit, or puts the principal in the request's
 // context.
 func (s *Server) authenticate(c *gin.Context) {
-	route, params, err := s.specRouter.FindRoute(c.Request)
+	find := c.Request
+	if find.Method == http.MethodHead {
+		// HEAD is GET without the body: it needs what GET needs.
+		get := *find
+		get.Method = http.MethodGet
+		find = &get
+	}
+	route, params, err := s.specRouter.FindRoute(find)
 	if err != nil {
-		c.Next() // not an operation of the spec: validateRequest answers 404 or 405
+		// Not an operation of the spec: validateRequest answers 404 or 405,
+		// and no handler runs.
+		c.Next()
 		return
 	}
 	c.Set(specRouteKey, specRoute{route: route, params: params})
