@@ -11,6 +11,15 @@
 //   - recovery (a panic is a 500 in the error shape);
 //   - load shedding (a cap on requests in flight, 503 beyond it; never the
 //     probes) and a per-request deadline that reaches SQL;
+//   - access control from the spec (auth.go): each operation's `security`
+//     and `x-required-scopes`, read at start, decide who may call it, before
+//     anything reads the query or the body: 401 UNAUTHENTICATED with
+//     WWW-Authenticate without a valid API key or JWT, 403 FORBIDDEN without
+//     the scope, 429 RATE_LIMITED over the credential's rate limit; the
+//     principal (auth.FromContext) then travels in the request's context,
+//     where handlers apply merchant and buyer bindings in their store
+//     queries and the log adds it to every line; CORS only for the allowed
+//     origins;
 //   - strict input: no redirects, 400 for a query string that does not
 //     parse, a 1 MiB body limit (413), 408 for a body that does not arrive
 //     in time, 400 for invalid UTF-8 or duplicate keys, and request
