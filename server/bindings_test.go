@@ -193,6 +193,17 @@ func TestKeysAPI(t *testing.T) {
 		wantError(t, r.StatusCode(), r.Body, http.StatusForbidden, client.CodeForbidden)
 	}
 
+	// A key with a rate limit creates keys limited as much or more.
+	slowLimit := int32(10)
+	slowAdmin := h.asKey(h.keys.make(storeKey{name: "slow admin", scopes: auth.AllScopes, rateLimit: &slowLimit}))
+	faster := int32(11)
+	if r, _ := slowAdmin.CreateKeyWithResponse(ctx, client.NewAPIKey{Name: "x", Scopes: []client.NewAPIKeyScopes{client.GrantJobsRead}, RateLimit: &faster}); r.StatusCode() != http.StatusForbidden {
+		t.Errorf("a 10/s key created a 11/s key: %d", r.StatusCode())
+	}
+	if r, _ := slowAdmin.CreateKeyWithResponse(ctx, client.NewAPIKey{Name: "x", Scopes: []client.NewAPIKeyScopes{client.GrantJobsRead}}); r.JSON201 == nil || r.JSON201.RateLimit == nil || *r.JSON201.RateLimit != 10 {
+		t.Errorf("a 10/s key's child: %d %s, want rate_limit 10", r.StatusCode(), r.Body)
+	}
+
 	// The bound administrator sees merchant 5's keys only; the admin all.
 	list, err := admin5.ListKeysWithResponse(ctx, nil)
 	if err != nil || list.JSON200 == nil {
@@ -217,8 +228,8 @@ func TestKeysAPI(t *testing.T) {
 		}
 		params.Cursor = page.JSON200.NextCursor
 	}
-	if len(all) != 4 { // the harness's, merchant 5's admin, reader, the narrower one
-		t.Errorf("%d keys listed, want 4", len(all))
+	if len(all) != 6 { // the harness's, merchant 5's admin, reader, the narrower one, the slow admin and its child
+		t.Errorf("%d keys listed, want 6", len(all))
 	}
 	if string(list.Body) != "" && (containsToken(list.Body) || containsToken([]byte(mustJSON(t, all)))) {
 		t.Errorf("a list shows a token")

@@ -16,7 +16,8 @@ const defaultKeyPageSize = 20
 
 // CreateKey implements POST /keys. The new key can grant only scopes the
 // caller holds, and a bound caller only creates keys bound like itself (its
-// binding is inherited when the request names none). The token is in this
+// binding is inherited when the request names none); a caller with a rate
+// limit of its own creates keys limited as much or more. The token is in this
 // answer only; the database keeps its hash.
 func (s *Server) CreateKey(ctx context.Context, req gen.CreateKeyRequestObject) (gen.CreateKeyResponseObject, error) {
 	ctx = requestContext(ctx)
@@ -54,6 +55,16 @@ func (s *Server) CreateKey(ctx context.Context, req gen.CreateKeyRequestObject) 
 					"the credential is bound to merchant_id %d and can only create keys bound to it", *m)}, nil
 			}
 			in.MerchantID = m
+		}
+		if lim := caller.RateLimit; lim > 0 { // nor a higher rate than its own
+			if in.RateLimit != nil && float64(*in.RateLimit) > lim {
+				return gen.CreateKey403JSONResponse{ForbiddenJSONResponse: forbidden(
+					"the credential's rate limit is %g requests/s; it cannot create a key with a higher one", lim)}, nil
+			}
+			if in.RateLimit == nil {
+				r := int32(lim)
+				in.RateLimit = &r
+			}
 		}
 		if buyer := caller.BuyerID; buyer != nil {
 			if in.BuyerID != nil && *in.BuyerID != *buyer {
