@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -21,6 +23,11 @@ import (
 // service (HTTP handler and settlement engine) over a fresh database that
 // holds exampleTransactions. TestMain starts it.
 var exampleURL string
+
+// exampleToken is the credential the examples send. The server refuses
+// requests that do not carry it as "Authorization: Bearer <token>" (see
+// requireToken), so the Example proves that WithBearerToken sends it.
+var exampleToken = "os_" + rand.Text() + rand.Text()
 
 // exampleTransactions are the payments the example settles: merchants 1 and
 // 2 over the first three days of January 2025, one of them refunded.
@@ -104,8 +111,24 @@ func startExampleServer() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(requireToken(exampleToken, srv.Handler()))
 	undo = append(undo, ts.Close)
 	exampleURL = ts.URL
 	return stop, nil
+}
+
+// requireToken answers 401 with the API's error shape to every request that
+// does not carry "Authorization: Bearer <token>", and hands the others to
+// next.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ordersettle"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":{"code":"UNAUTHENTICATED","message":"a valid bearer token is required"}}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
