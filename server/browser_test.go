@@ -2,16 +2,24 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -204,6 +212,117 @@ func (b *browser) queueThroughForm(from, to string) uuid.UUID {
 	return top
 }
 
+// enterToken types token into the dashboard's token form and submits it.
+func (b *browser) enterToken(token string) {
+	b.t.Helper()
+	b.waitFor("the token form is shown", shown("token-form"))
+	b.do("enter the token",
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("use-token")),
+	)
+}
+
+// newToken returns a fresh credential in the shape of an API key.
+func newToken() string { return "os_" + rand.Text() + rand.Text() }
+
+// authProxy stands between the browser and the server. It records the
+// Authorization header of every API request (under /jobs and /downloads, the
+// dashboard's calls) and holds them to the contract's credential rules: no
+// or another token → 401 UNAUTHENTICATED, the read-only token on a POST →
+// 403 FORBIDDEN naming the scope. It proves that the page sends the token
+// whatever the server behind it checks.
+type authProxy struct {
+	url      string
+	token    string // may do everything
+	readOnly string // lacks jobs:write
+
+	mu   sync.Mutex
+	seen []string // "METHOD /path|Authorization", in order
+}
+
+func newAuthProxy(t *testing.T, target string) *authProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &authProxy{token: newToken(), readOnly: newToken()}
+	forward := httputil.NewSingleHostReverseProxy(u)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/jobs") && !strings.HasPrefix(r.URL.Path, "/downloads/") {
+			forward.ServeHTTP(w, r) // the page's own files and the docs
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.URL.Path+"|"+auth)
+		p.mu.Unlock()
+		switch auth {
+		case "Bearer " + p.token:
+			forward.ServeHTTP(w, r)
+		case "Bearer " + p.readOnly:
+			if r.Method != http.MethodGet {
+				writeProblem(w, http.StatusForbidden, "FORBIDDEN", "this operation needs the scope jobs:write, which the credential does not have")
+				return
+			}
+			forward.ServeHTTP(w, r)
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ordersettle", error="invalid_token"`)
+			writeProblem(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is unknown, revoked or expired; send Authorization: Bearer <token> with a valid key")
+		}
+	}))
+	t.Cleanup(ts.Close)
+	p.url = ts.URL
+	return p
+}
+
+// requests returns the API requests seen so far, as "METHOD /path|Authorization".
+func (p *authProxy) requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+// allowDownloads makes the browser save downloads into dir under the names
+// the page gives them.
+func (b *browser) allowDownloads(dir string) {
+	b.t.Helper()
+	b.do("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		})
+		return err
+	}))
+}
+
+// waitForFile waits until path exists (its download is complete) and returns
+// its content.
+func waitForFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if f, err := os.Open(path); err == nil {
+			b, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Dir(path))
+			t.Fatalf("%s never appeared; the directory holds %v", path, entries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func keys(m map[uuid.UUID]bool) []string {
 	out := []string{}
 	for k := range m {
@@ -221,33 +340,69 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-// TestDashboardInABrowser drives the dashboard in headless Chromium: a job
-// queued through the form climbs to 100 % and gets its Download link without
-// a reload; a running job is cancelled with its button, retried from the
-// keyboard, and completes; jobs queued elsewhere appear on their own; older
-// jobs come with Load more, each once.
+// TestDashboardInABrowser drives the dashboard in headless Chromium: it asks
+// for a token, says when the token is refused (401) or lacks a scope (403),
+// forgets it on request and sends it on every API call; a job queued through
+// the form climbs to 100 % and gets its Download button without a reload
+// (the CSV comes with the token); a running job is cancelled with its button,
+// retried from the keyboard, and completes; jobs queued elsewhere appear on
+// their own; older jobs come with Load more, each once.
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	seedTransactions(t, h)
+	proxy := newAuthProxy(t, h.url)
 	b := newBrowser(t, 1280, 900)
+	downloads := t.TempDir()
+	b.allowDownloads(downloads)
 
-	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui"), chromedp.WaitVisible(chromedp.ID("queue")))
+	// 0. Without a token the page asks for one and calls no API.
+	b.do("open the dashboard", chromedp.Navigate(proxy.url+"/ui"), chromedp.WaitVisible(chromedp.ID("queue")))
 	if bg := eval[string](b, `getComputedStyle(document.documentElement).backgroundColor`); bg != "rgb(245, 246, 248)" {
 		t.Errorf("page background = %s: style.css did not apply", bg)
 	}
-	b.waitFor("the empty list says so", shown("empty")+` && !`+shown("load-more"))
+	b.waitFor("the token form is shown and the list asks for a token", shown("token-form")+` && !`+shown("token-set")+` &&
+		document.getElementById('empty').textContent.includes('Enter a token')`)
+	if n := len(proxy.requests()); n != 0 {
+		t.Errorf("the page made %d API requests without a token: %v", n, proxy.requests())
+	}
+
+	// A refused token (401): the form says so, keeps asking, takes focus.
+	b.enterToken("os_" + strings.Repeat("x", 40))
+	b.waitFor("the 401 is explained", shown("token-message")+` && document.getElementById('token-message').textContent.includes('refused the token')`)
+	if state := eval[map[string]any](b, `({ form: `+shown("token-form")+`, focus: document.activeElement.id,
+		stored: sessionStorage.getItem('ordersettle.token'), role: document.getElementById('token-message').getAttribute('role') })`); state["form"] != true || state["focus"] != "token" || state["stored"] != nil || state["role"] != "alert" {
+		t.Errorf("after a 401: %v; want the form shown and focused, no token stored, the message an alert", state)
+	}
+
+	// A token without jobs:write (403): the list loads, queueing shows the
+	// server's message naming the scope.
+	b.enterToken(proxy.readOnly)
+	b.waitFor("the token is accepted", shown("token-set")+` && !`+shown("token-form")+` && !`+shown("token-message")+` && `+shown("empty"))
+	b.do("queue with the read-only token",
+		chromedp.SetValue(chromedp.ID("from"), "2025-01-01"),
+		chromedp.SetValue(chromedp.ID("to"), "2025-01-03"),
+		chromedp.Click(chromedp.ID("queue")),
+	)
+	b.waitFor("the 403 is shown with the missing scope", `document.getElementById('form-message').textContent.includes('Not allowed with this token: this operation needs the scope jobs:write')`)
+
+	// Forget token: stored no more, the form is back and focused.
+	b.do("press Forget token", chromedp.Click(chromedp.ID("forget-token")))
+	b.waitFor("the token is forgotten", shown("token-form")+` && sessionStorage.getItem('ordersettle.token') === null && document.activeElement.id === 'token'`)
+
+	// The token with every scope.
+	b.enterToken(proxy.token)
+	b.waitFor("the empty list says so", shown("token-set")+` && `+shown("empty")+` && !`+shown("load-more")+` &&
+		document.getElementById('empty').textContent.includes('No jobs yet')`)
+	withToken := len(proxy.requests())
 
 	// 1. Queue a job through the form; watch it complete.
 	first := b.queueThroughForm("2025-01-01", "2025-01-03")
-	b.waitFor("the job completes with its bar at 100 % and a Download link", row(first)+`.dataset.status === 'COMPLETED' &&
+	b.waitFor("the job completes with its bar at 100 % and a Download button", row(first)+`.dataset.status === 'COMPLETED' &&
 		`+row(first)+`.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100' &&
-		`+row(first)+`.querySelector('a[download]') !== null`)
-	href := eval[string](b, row(first)+`.querySelector('a[download]').getAttribute('href')`)
-	if href != "/downloads/"+first.String()+".csv" {
-		t.Errorf("Download link = %q", href)
-	}
-	csv := eval[string](b, `fetch(`+row(first)+`.querySelector('a[download]').href).then(r => r.text())`)
+		`+row(first)+`.querySelector('button[data-action=download]') !== null`)
+	b.do("press Download CSV", chromedp.Click(chromedp.CSS(`#job-rows tr[data-job-id="`+first.String()+`"] button[data-action=download]`)))
+	csv := waitForFile(t, filepath.Join(downloads, "settlement-"+first.String()+".csv"))
 	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; csv != want {
 		t.Errorf("the downloaded CSV =\n%s\nwant\n%s", csv, want)
 	}
@@ -284,7 +439,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.do("press Enter on Retry", chromedp.KeyEvent("\r"))
-	b.waitFor("the retried job completes with a Download link", row(second)+`.dataset.status === 'COMPLETED' && `+row(second)+`.querySelector('a[download]')`)
+	b.waitFor("the retried job completes with a Download button", row(second)+`.dataset.status === 'COMPLETED' && `+row(second)+`.querySelector('button[data-action=download]')`)
 	if attempts := eval[string](b, row(second)+`.querySelector('.attempts').textContent`); attempts != "1" {
 		t.Errorf("the retried job shows %s attempts, want 1 (attempts restart with the retry)", attempts)
 	}
@@ -301,8 +456,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	newest := elsewhere[len(elsewhere)-1]
 	b.waitFor("the newest job queued elsewhere is at the top", `document.querySelector('#job-rows tr').dataset.jobId === '`+newest.String()+`'`)
-	b.do("open the dashboard again", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
-	b.waitFor("Load more is offered", `document.querySelectorAll('#job-rows tr').length > 0 && `+shown("load-more"))
+	b.do("open the dashboard again", chromedp.Navigate(proxy.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
+	// The token is kept for the tab's session: no form this time.
+	b.waitFor("Load more is offered", `document.querySelectorAll('#job-rows tr').length > 0 && `+shown("load-more")+` && !`+shown("token-form"))
 	if n := len(b.rowIDs()); n != 20 {
 		t.Errorf("%d rows before Load more, want a page of 20", n)
 	}
@@ -322,6 +478,23 @@ func TestDashboardInABrowser(t *testing.T) {
 	eval[bool](b, `document.getElementById('status-filter').dispatchEvent(new Event('change'))`)
 	b.waitFor("only COMPLETED jobs are listed", `(() => { const rows = [...document.querySelectorAll('#job-rows tr')];
 		return rows.length > 0 && rows.every(r => r.dataset.status === 'COMPLETED'); })()`)
+
+	// Every API call since the token was entered carried it, the download
+	// included.
+	seen := map[string]bool{}
+	for _, r := range proxy.requests()[withToken:] {
+		call, auth, _ := strings.Cut(r, "|")
+		if auth != "Bearer "+proxy.token {
+			t.Errorf("%s carried Authorization %q, want the token", call, auth)
+		}
+		seen[call] = true
+	}
+	for _, call := range []string{"GET /jobs", "POST /jobs/settlement", "POST /jobs/" + second.String() + "/cancel",
+		"POST /jobs/" + second.String() + "/retry", "GET /downloads/" + first.String() + ".csv"} {
+		if !seen[call] {
+			t.Errorf("the proxy never saw %s; it saw %v", call, seen)
+		}
+	}
 
 	b.checkNoErrors()
 }
@@ -356,9 +529,11 @@ func TestDashboardScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t, 1400, 720)
-	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")),
-		chromedp.SetValue(chromedp.ID("from"), "2025-03-01"), chromedp.SetValue(chromedp.ID("to"), "2025-03-31"))
+	proxy := newAuthProxy(t, h.url)
+	b := newBrowser(t, 1400, 820)
+	b.do("open the dashboard", chromedp.Navigate(proxy.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
+	b.enterToken(proxy.token)
+	b.do("fill in the form", chromedp.SetValue(chromedp.ID("from"), "2025-03-01"), chromedp.SetValue(chromedp.ID("to"), "2025-03-31"))
 	b.waitFor("the jobs are listed", `document.querySelectorAll('#job-rows tr').length === 6`)
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
