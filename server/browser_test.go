@@ -544,3 +544,49 @@ func TestDashboardScreenshot(t *testing.T) {
 	}
 	b.checkNoErrors()
 }
+
+// TestSwaggerUIAuthorizes: /docs (Swagger UI from the binary, with no
+// network) offers Authorize for the bearer scheme; the token entered there
+// goes with "Try it out", and is kept across a reload.
+func TestSwaggerUIAuthorizes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	proxy := newAuthProxy(t, h.url)
+	b := newBrowser(t, 1280, 900)
+
+	b.do("open the docs", chromedp.Navigate(proxy.url+"/docs/"), chromedp.WaitVisible(chromedp.CSS("button.authorize")))
+	b.do("press Authorize", chromedp.Click(chromedp.CSS("button.authorize")))
+	b.waitFor("the dialog offers bearerAuth", `document.querySelector('.auth-container') &&
+		document.querySelector('.auth-container').textContent.includes('bearerAuth')`)
+	b.do("enter the token and authorize",
+		chromedp.SendKeys(chromedp.CSS(".auth-container input"), proxy.token),
+		chromedp.Click(chromedp.CSS(".auth-container button.authorize")),
+		chromedp.Click(chromedp.CSS("button.btn-done")),
+	)
+
+	// Try GET /jobs out.
+	op := `.opblock[id$="-listJobs"]` // operations-<tag>-<operationId>
+	b.do("open GET /jobs", chromedp.Click(chromedp.CSS(op+" .opblock-summary-control")))
+	b.do("try it out", chromedp.Click(chromedp.CSS(op+" button.try-out__btn")))
+	b.do("execute", chromedp.Click(chromedp.CSS(op+" button.execute")))
+	b.waitFor("the answer is shown", `document.querySelector('`+op+` .live-responses-table') &&
+		document.querySelector('`+op+` .live-responses-table').innerText.includes('"items"')`)
+	var sent bool
+	for _, r := range proxy.requests() {
+		call, auth, _ := strings.Cut(r, "|")
+		if strings.HasPrefix(call, "GET /jobs") {
+			sent = true
+			if auth != "Bearer "+proxy.token {
+				t.Errorf("%s carried Authorization %q, want the token", call, auth)
+			}
+		}
+	}
+	if !sent {
+		t.Errorf("Try it out sent no GET /jobs: %v", proxy.requests())
+	}
+
+	// persistAuthorization: after a reload the scheme is still authorized.
+	b.do("reload the docs", chromedp.Navigate(proxy.url+"/docs/"), chromedp.WaitVisible(chromedp.CSS("button.authorize")))
+	b.waitFor("the token is kept", `document.querySelector('button.authorize').classList.contains('locked')`)
+	b.checkNoErrors()
+}
