@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -290,37 +289,38 @@ func writeProblem(w http.ResponseWriter, status int, code, message string) {
 }
 
 // allowDownloads makes the browser save downloads into dir under the names
-// the page gives them.
+// the page gives them, and report their progress.
 func (b *browser) allowDownloads(dir string) {
 	b.t.Helper()
 	b.do("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		events := true
 		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: &events,
 		})
 		return err
 	}))
 }
 
-// waitForFile waits until path exists (its download is complete) and returns
-// its content.
-func waitForFile(t *testing.T, path string) string {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if f, err := os.Open(path); err == nil {
-			b, err := io.ReadAll(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(b)
+// download runs click and waits until the download it starts is complete
+// (allowDownloads first).
+func (b *browser) download(what string, click chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	progress := chromedp.Events(ctx, cdpbrowser.DownloadProgress)
+	b.do(what, click)
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("%s: waiting for the download: %v", what, err)
 		}
-		if time.Now().After(deadline) {
-			entries, _ := os.ReadDir(filepath.Dir(path))
-			t.Fatalf("%s never appeared; the directory holds %v", path, entries)
+		switch ev.State {
+		case cdpbrowser.DownloadProgressStateCompleted:
+			return
+		case cdpbrowser.DownloadProgressStateCanceled:
+			b.t.Fatalf("%s: the download was cancelled", what)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	b.t.Fatalf("%s: no download completed", what)
 }
 
 func keys(m map[uuid.UUID]bool) []string {
@@ -401,9 +401,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.waitFor("the job completes with its bar at 100 % and a Download button", row(first)+`.dataset.status === 'COMPLETED' &&
 		`+row(first)+`.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100' &&
 		`+row(first)+`.querySelector('button[data-action=download]') !== null`)
-	b.do("press Download CSV", chromedp.Click(chromedp.CSS(`#job-rows tr[data-job-id="`+first.String()+`"] button[data-action=download]`)))
-	csv := waitForFile(t, filepath.Join(downloads, "settlement-"+first.String()+".csv"))
-	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; csv != want {
+	b.download("press Download CSV", chromedp.Click(chromedp.CSS(`#job-rows tr[data-job-id="`+first.String()+`"] button[data-action=download]`)))
+	csv, err := os.ReadFile(filepath.Join(downloads, "settlement-"+first.String()+".csv"))
+	if err != nil {
+		entries, _ := os.ReadDir(downloads)
+		t.Fatalf("the CSV is not where the page named it: %v; the download directory holds %v", err, entries)
+	}
+	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; string(csv) != want {
 		t.Errorf("the downloaded CSV =\n%s\nwant\n%s", csv, want)
 	}
 	cells := eval[map[string]string](b, `(() => { const r = `+row(first)+`; return {
