@@ -96,7 +96,7 @@
       showTokenForm('Enter a token first: an API key (os_…) or a JWT.');
     } else {
       showTokenForm((had
-        ? 'The server refused the token: it is missing, unknown, revoked or expired'
+        ? 'The server refused the token: it is invalid, unknown, revoked or expired'
         : 'The API needs a token') + ' (' + err.code + ': ' + err.message + '). Enter a valid API key or JWT.');
     }
     if (fromUser) el('token').focus();
