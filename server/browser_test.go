@@ -5,17 +5,24 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen/client"
 )
 
@@ -204,6 +211,117 @@ func (b *browser) queueThroughForm(from, to string) uuid.UUID {
 	return top
 }
 
+// enterToken types token into the dashboard's token form and submits it.
+func (b *browser) enterToken(token string) {
+	b.t.Helper()
+	b.waitFor("the token form is shown", shown("token-form"))
+	b.do("enter the token",
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("use-token")),
+	)
+}
+
+
+// authProxy stands between the browser and the server. It records the
+// Authorization header of every API request (under /jobs and /downloads, the
+// dashboard's calls) and holds them to the contract's credential rules: no
+// or another token → 401 UNAUTHENTICATED, the read-only token on a POST →
+// 403 FORBIDDEN naming the scope (as the server behind it does too). It
+// proves that the page sends the token on every call.
+type authProxy struct {
+	url      string
+	token    string // may do everything
+	readOnly string // lacks jobs:write
+
+	mu   sync.Mutex
+	seen []string // "METHOD /path|Authorization", in order
+}
+
+func newAuthProxy(t *testing.T, h *harness) *authProxy {
+	t.Helper()
+	u, err := url.Parse(h.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Real keys of the server behind: every scope, and jobs:read only.
+	p := &authProxy{token: h.token, readOnly: h.keys.make(storeKey{name: "dashboard read-only", scopes: auth.NewScopeSet(auth.ScopeJobsRead)})}
+	forward := httputil.NewSingleHostReverseProxy(u)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/jobs") && !strings.HasPrefix(r.URL.Path, "/downloads/") {
+			forward.ServeHTTP(w, r) // the page's own files and the docs
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.URL.Path+"|"+auth)
+		p.mu.Unlock()
+		switch auth {
+		case "Bearer " + p.token:
+			forward.ServeHTTP(w, r)
+		case "Bearer " + p.readOnly:
+			if r.Method != http.MethodGet {
+				writeProblem(w, http.StatusForbidden, "FORBIDDEN", "this operation needs the scope jobs:write, which the credential does not have")
+				return
+			}
+			forward.ServeHTTP(w, r)
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ordersettle", error="invalid_token"`)
+			writeProblem(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is unknown, revoked or expired; send Authorization: Bearer <token> with a valid key")
+		}
+	}))
+	t.Cleanup(ts.Close)
+	p.url = ts.URL
+	return p
+}
+
+// requests returns the API requests seen so far, as "METHOD /path|Authorization".
+func (p *authProxy) requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+// allowDownloads makes the browser save downloads into dir under the names
+// the page gives them, and report their progress.
+func (b *browser) allowDownloads(dir string) {
+	b.t.Helper()
+	b.do("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		events := true
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: &events,
+		})
+		return err
+	}))
+}
+
+// download runs click and waits until the download it starts is complete
+// (allowDownloads first).
+func (b *browser) download(what string, click chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	progress := chromedp.Events(ctx, cdpbrowser.DownloadProgress)
+	b.do(what, click)
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("%s: waiting for the download: %v", what, err)
+		}
+		switch ev.State {
+		case cdpbrowser.DownloadProgressStateCompleted:
+			return
+		case cdpbrowser.DownloadProgressStateCanceled:
+			b.t.Fatalf("%s: the download was cancelled", what)
+		}
+	}
+	b.t.Fatalf("%s: no download completed", what)
+}
+
 func keys(m map[uuid.UUID]bool) []string {
 	out := []string{}
 	for k := range m {
@@ -221,35 +339,74 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-// TestDashboardInABrowser drives the dashboard in headless Chromium: a job
-// queued through the form climbs to 100 % and gets its Download link without
-// a reload; a running job is cancelled with its button, retried from the
-// keyboard, and completes; jobs queued elsewhere appear on their own; older
-// jobs come with Load more, each once.
+// TestDashboardInABrowser drives the dashboard in headless Chromium: it asks
+// for a token, says when the token is refused (401) or lacks a scope (403),
+// forgets it on request and sends it on every API call; a job queued through
+// the form climbs to 100 % and gets its Download button without a reload
+// (the CSV comes with the token); a running job is cancelled with its button,
+// retried from the keyboard, and completes; jobs queued elsewhere appear on
+// their own; older jobs come with Load more, each once.
 func TestDashboardInABrowser(t *testing.T) {
-	t.Skip("TODO(merge-clients): the dashboard asks for a token on the clients branch; wire the harness's key in after the merge")
 	t.Parallel()
 	h := newHarness(t)
 	seedTransactions(t, h)
+	proxy := newAuthProxy(t, h)
 	b := newBrowser(t, 1280, 900)
+	downloads := t.TempDir()
+	b.allowDownloads(downloads)
 
-	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui"), chromedp.WaitVisible(chromedp.ID("queue")))
+	// 0. Without a token the page asks for one and calls no API.
+	b.do("open the dashboard", chromedp.Navigate(proxy.url+"/ui"), chromedp.WaitVisible(chromedp.ID("queue")))
 	if bg := eval[string](b, `getComputedStyle(document.documentElement).backgroundColor`); bg != "rgb(245, 246, 248)" {
 		t.Errorf("page background = %s: style.css did not apply", bg)
 	}
-	b.waitFor("the empty list says so", shown("empty")+` && !`+shown("load-more"))
+	b.waitFor("the token form is shown and the list asks for a token", shown("token-form")+` && !`+shown("token-set")+` &&
+		document.getElementById('empty').textContent.includes('Enter a token')`)
+	if n := len(proxy.requests()); n != 0 {
+		t.Errorf("the page made %d API requests without a token: %v", n, proxy.requests())
+	}
+
+	// A refused token (401): the form says so, keeps asking, takes focus.
+	b.enterToken("os_" + strings.Repeat("x", 40))
+	b.waitFor("the 401 is explained", shown("token-message")+` && document.getElementById('token-message').textContent.includes('refused the token')`)
+	if state := eval[map[string]any](b, `({ form: `+shown("token-form")+`, focus: document.activeElement.id,
+		stored: sessionStorage.getItem('ordersettle.token'), role: document.getElementById('token-message').getAttribute('role') })`); state["form"] != true || state["focus"] != "token" || state["stored"] != nil || state["role"] != "alert" {
+		t.Errorf("after a 401: %v; want the form shown and focused, no token stored, the message an alert", state)
+	}
+
+	// A token without jobs:write (403): the list loads, queueing shows the
+	// server's message naming the scope.
+	b.enterToken(proxy.readOnly)
+	b.waitFor("the token is accepted", shown("token-set")+` && !`+shown("token-form")+` && !`+shown("token-message")+` && `+shown("empty"))
+	b.do("queue with the read-only token",
+		chromedp.SetValue(chromedp.ID("from"), "2025-01-01"),
+		chromedp.SetValue(chromedp.ID("to"), "2025-01-03"),
+		chromedp.Click(chromedp.ID("queue")),
+	)
+	b.waitFor("the 403 is shown with the missing scope", `document.getElementById('form-message').textContent.includes('Not allowed with this token: this operation needs the scope jobs:write')`)
+
+	// Forget token: stored no more, the form is back and focused.
+	b.do("press Forget token", chromedp.Click(chromedp.ID("forget-token")))
+	b.waitFor("the token is forgotten", shown("token-form")+` && sessionStorage.getItem('ordersettle.token') === null && document.activeElement.id === 'token'`)
+
+	// The token with every scope.
+	b.enterToken(proxy.token)
+	b.waitFor("the empty list says so", shown("token-set")+` && `+shown("empty")+` && !`+shown("load-more")+` &&
+		document.getElementById('empty').textContent.includes('No jobs yet')`)
+	withToken := len(proxy.requests())
 
 	// 1. Queue a job through the form; watch it complete.
 	first := b.queueThroughForm("2025-01-01", "2025-01-03")
-	b.waitFor("the job completes with its bar at 100 % and a Download link", row(first)+`.dataset.status === 'COMPLETED' &&
+	b.waitFor("the job completes with its bar at 100 % and a Download button", row(first)+`.dataset.status === 'COMPLETED' &&
 		`+row(first)+`.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100' &&
-		`+row(first)+`.querySelector('a[download]') !== null`)
-	href := eval[string](b, row(first)+`.querySelector('a[download]').getAttribute('href')`)
-	if href != "/downloads/"+first.String()+".csv" {
-		t.Errorf("Download link = %q", href)
+		`+row(first)+`.querySelector('button[data-action=download]') !== null`)
+	b.download("press Download CSV", chromedp.Click(chromedp.CSS(`#job-rows tr[data-job-id="`+first.String()+`"] button[data-action=download]`)))
+	csv, err := os.ReadFile(filepath.Join(downloads, "settlement-"+first.String()+".csv"))
+	if err != nil {
+		entries, _ := os.ReadDir(downloads)
+		t.Fatalf("the CSV is not where the page named it: %v; the download directory holds %v", err, entries)
 	}
-	csv := eval[string](b, `fetch(`+row(first)+`.querySelector('a[download]').href).then(r => r.text())`)
-	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; csv != want {
+	if want := "merchant_id,date,gross_cents,fee_cents,net_cents,txn_count\n1,2025-01-01,3000,90,2910,2\n2,2025-01-02,500,15,485,1\n3,2025-01-03,900,25,875,1\n"; string(csv) != want {
 		t.Errorf("the downloaded CSV =\n%s\nwant\n%s", csv, want)
 	}
 	cells := eval[map[string]string](b, `(() => { const r = `+row(first)+`; return {
@@ -285,7 +442,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.do("press Enter on Retry", chromedp.KeyEvent("\r"))
-	b.waitFor("the retried job completes with a Download link", row(second)+`.dataset.status === 'COMPLETED' && `+row(second)+`.querySelector('a[download]')`)
+	b.waitFor("the retried job completes with a Download button", row(second)+`.dataset.status === 'COMPLETED' && `+row(second)+`.querySelector('button[data-action=download]')`)
 	if attempts := eval[string](b, row(second)+`.querySelector('.attempts').textContent`); attempts != "1" {
 		t.Errorf("the retried job shows %s attempts, want 1 (attempts restart with the retry)", attempts)
 	}
@@ -302,8 +459,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	newest := elsewhere[len(elsewhere)-1]
 	b.waitFor("the newest job queued elsewhere is at the top", `document.querySelector('#job-rows tr').dataset.jobId === '`+newest.String()+`'`)
-	b.do("open the dashboard again", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
-	b.waitFor("Load more is offered", `document.querySelectorAll('#job-rows tr').length > 0 && `+shown("load-more"))
+	b.do("open the dashboard again", chromedp.Navigate(proxy.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
+	// The token is kept for the tab's session: no form this time.
+	b.waitFor("Load more is offered", `document.querySelectorAll('#job-rows tr').length > 0 && `+shown("load-more")+` && !`+shown("token-form"))
 	if n := len(b.rowIDs()); n != 20 {
 		t.Errorf("%d rows before Load more, want a page of 20", n)
 	}
@@ -323,6 +481,23 @@ func TestDashboardInABrowser(t *testing.T) {
 	eval[bool](b, `document.getElementById('status-filter').dispatchEvent(new Event('change'))`)
 	b.waitFor("only COMPLETED jobs are listed", `(() => { const rows = [...document.querySelectorAll('#job-rows tr')];
 		return rows.length > 0 && rows.every(r => r.dataset.status === 'COMPLETED'); })()`)
+
+	// Every API call since the token was entered carried it, the download
+	// included.
+	seen := map[string]bool{}
+	for _, r := range proxy.requests()[withToken:] {
+		call, auth, _ := strings.Cut(r, "|")
+		if auth != "Bearer "+proxy.token {
+			t.Errorf("%s carried Authorization %q, want the token", call, auth)
+		}
+		seen[call] = true
+	}
+	for _, call := range []string{"GET /jobs", "POST /jobs/settlement", "POST /jobs/" + second.String() + "/cancel",
+		"POST /jobs/" + second.String() + "/retry", "GET /downloads/" + first.String() + ".csv"} {
+		if !seen[call] {
+			t.Errorf("the proxy never saw %s; it saw %v", call, seen)
+		}
+	}
 
 	b.checkNoErrors()
 }
@@ -357,9 +532,11 @@ func TestDashboardScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t, 1400, 720)
-	b.do("open the dashboard", chromedp.Navigate(h.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")),
-		chromedp.SetValue(chromedp.ID("from"), "2025-03-01"), chromedp.SetValue(chromedp.ID("to"), "2025-03-31"))
+	proxy := newAuthProxy(t, h)
+	b := newBrowser(t, 1400, 820)
+	b.do("open the dashboard", chromedp.Navigate(proxy.url+"/ui/"), chromedp.WaitVisible(chromedp.ID("queue")))
+	b.enterToken(proxy.token)
+	b.do("fill in the form", chromedp.SetValue(chromedp.ID("from"), "2025-03-01"), chromedp.SetValue(chromedp.ID("to"), "2025-03-31"))
 	b.waitFor("the jobs are listed", `document.querySelectorAll('#job-rows tr').length === 6`)
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -368,5 +545,51 @@ func TestDashboardScreenshot(t *testing.T) {
 	if err := os.WriteFile(*screenshotPath, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	b.checkNoErrors()
+}
+
+// TestSwaggerUIAuthorizes: /docs (Swagger UI from the binary, with no
+// network) offers Authorize for the bearer scheme; the token entered there
+// goes with "Try it out", and is kept across a reload.
+func TestSwaggerUIAuthorizes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	proxy := newAuthProxy(t, h)
+	b := newBrowser(t, 1280, 900)
+
+	b.do("open the docs", chromedp.Navigate(proxy.url+"/docs/"), chromedp.WaitVisible(chromedp.CSS("button.authorize")))
+	b.do("press Authorize", chromedp.Click(chromedp.CSS("button.authorize")))
+	b.waitFor("the dialog offers bearerAuth", `document.querySelector('.auth-container') &&
+		document.querySelector('.auth-container').textContent.includes('bearerAuth')`)
+	b.do("enter the token and authorize",
+		chromedp.SendKeys(chromedp.CSS(".auth-container input"), proxy.token),
+		chromedp.Click(chromedp.CSS(".auth-container button.authorize")),
+		chromedp.Click(chromedp.CSS("button.btn-done")),
+	)
+
+	// Try GET /jobs out.
+	op := `.opblock[id$="-listJobs"]` // operations-<tag>-<operationId>
+	b.do("open GET /jobs", chromedp.Click(chromedp.CSS(op+" .opblock-summary-control")))
+	b.do("try it out", chromedp.Click(chromedp.CSS(op+" button.try-out__btn")))
+	b.do("execute", chromedp.Click(chromedp.CSS(op+" button.execute")))
+	b.waitFor("the answer is shown", `document.querySelector('`+op+` .live-responses-table') &&
+		document.querySelector('`+op+` .live-responses-table').innerText.includes('"items"')`)
+	var sent bool
+	for _, r := range proxy.requests() {
+		call, auth, _ := strings.Cut(r, "|")
+		if strings.HasPrefix(call, "GET /jobs") {
+			sent = true
+			if auth != "Bearer "+proxy.token {
+				t.Errorf("%s carried Authorization %q, want the token", call, auth)
+			}
+		}
+	}
+	if !sent {
+		t.Errorf("Try it out sent no GET /jobs: %v", proxy.requests())
+	}
+
+	// persistAuthorization: after a reload the scheme is still authorized.
+	b.do("reload the docs", chromedp.Navigate(proxy.url+"/docs/"), chromedp.WaitVisible(chromedp.CSS("button.authorize")))
+	b.waitFor("the token is kept", `document.querySelector('button.authorize').classList.contains('locked')`)
 	b.checkNoErrors()
 }

@@ -89,13 +89,14 @@ func TestDashboardCallsOnlyTheAPI(t *testing.T) {
 	// What each call in the script requests, written out.
 	id := "/jobs/5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a"
 	known := map[string][]string{
-		"api('GET', listPath(null))":                                  {"GET /jobs?limit=20&status=FAILED"},
-		"api('GET', listPath(nextCursor))":                            {"GET /jobs?limit=20&cursor=abc"},
-		"api('GET', '/jobs/' + encodeURIComponent(id))":               {"GET " + id},
-		"api('POST', '/jobs/' + encodeURIComponent(id) + '/' + kind)": {"POST " + id + "/cancel", "POST " + id + "/retry"},
-		"api('POST', '/jobs/settlement', { from, to })":               {"POST /jobs/settlement"},
+		"api('GET', listPath(null))":                                                     {"GET /jobs?limit=20&status=FAILED"},
+		"api('GET', listPath(nextCursor))":                                               {"GET /jobs?limit=20&cursor=abc"},
+		"api('GET', '/jobs/' + encodeURIComponent(id))":                                  {"GET " + id},
+		"api('POST', '/jobs/' + encodeURIComponent(id) + '/' + kind)":                    {"POST " + id + "/cancel", "POST " + id + "/retry"},
+		"api('POST', '/jobs/settlement', { from, to })":                                  {"POST /jobs/settlement"},
+		"api('GET', '/downloads/' + encodeURIComponent(id) + '.csv', undefined, 'blob')": {"GET /downloads/5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a.csv"},
 	}
-	calls := regexp.MustCompile(`api\('[A-Z]+', (listPath\([a-zA-Z]*\)|'[^']*'( \+ [a-zA-Z(]+\)?| \+ '[^']*')*(, \{[^}]*\})?)\)`).FindAllString(script, -1)
+	calls := regexp.MustCompile(`api\('[A-Z]+', (listPath\([a-zA-Z]*\)|'[^']*'( \+ [a-zA-Z(]+\)?| \+ '[^']*')*(, \{[^}]*\}|, undefined, 'blob')?)\)`).FindAllString(script, -1)
 	if n := strings.Count(script, "api('"); len(calls) != n || n < len(known) {
 		t.Fatalf("app.js has %d API calls, of which this test reads %d: %q", n, len(calls), calls)
 	}

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
-	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/ordersettle/ordersettle/api"
 	"github.com/ordersettle/ordersettle/auth"
@@ -41,7 +40,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml; charset=utf-8", api.OpenAPIYAML)
 	})
-	docs := v5emb.New("ordersettle API", "/openapi.yaml", "/docs/")
+	docs := docsHandler()
 	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
 	r.GET("/docs/*asset", gin.WrapH(docs))
 	r.GET("/metrics", s.requireScopes(auth.ScopeMetricsRead), gin.WrapH(s.metrics.handler()))

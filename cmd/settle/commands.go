@@ -19,6 +19,10 @@ const defaultURL = "http://localhost:8080"
 // urlEnv names the environment variable that sets the default base URL.
 const urlEnv = "ORDERSETTLE_URL"
 
+// tokenEnv names the environment variable that holds the credential sent
+// when --token is not given.
+const tokenEnv = "ORDERSETTLE_TOKEN"
+
 // command is one subcommand, such as "jobs create".
 type command struct {
 	name    string // group and verb, e.g. "jobs create"
@@ -103,8 +107,9 @@ var commands = []*command{
 
 // globals holds the flags every command accepts.
 type globals struct {
-	url  string
-	json bool
+	url   string
+	json  bool
+	token tokenFlag
 }
 
 // register adds the global flags to fs, with their current values as defaults
@@ -112,6 +117,22 @@ type globals struct {
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.url, "url", g.url, "API base `URL`; $"+urlEnv+" sets the default")
 	fs.BoolVar(&g.json, "json", g.json, "print the response JSON instead of text")
+	fs.Var(&g.token, "token", "the credential (an API key os_… or a JWT) sent as `TOKEN` in Authorization: Bearer;\n"+
+		"$"+tokenEnv+" sets the default and keeps it out of the process list")
+}
+
+// tokenFlag is the value of --token. Its String is always empty, so that
+// usage text never shows a token as a default.
+type tokenFlag struct {
+	value string
+	set   bool // given on the command line, even if empty
+}
+
+func (t *tokenFlag) String() string { return "" }
+
+func (t *tokenFlag) Set(v string) error {
+	t.value, t.set = v, true
+	return nil
 }
 
 // dispatch parses the global flags, finds the command and runs it.
@@ -299,7 +320,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, `settle is a command-line client for the ordersettle API.
 
 Usage:
-  settle [--url URL] [--json] <command> [flags] [arguments]
+  settle [--url URL] [--token TOKEN] [--json] <command> [flags] [arguments]
 
 Commands:
 `)
@@ -307,15 +328,22 @@ Commands:
 		fmt.Fprintf(w, "  %-16s %s\n  %-16s %s\n  %-16s e.g. %s\n\n", c.name, c.args, "", c.summary, "", c.example)
 	}
 	fmt.Fprintf(w, `Flags of every command:
-  --url URL   API base URL (default $%s, else %s)
-  --json      print the response JSON instead of text; errors too, on stdout,
-              as {"error":{"code":…,"message":…}}: the API's own, or one of
-              USAGE, UNREACHABLE, UNEXPECTED_RESPONSE, INTERRUPTED, CLIENT_ERROR
+  --url URL      API base URL (default $%s, else %s)
+  --token TOKEN  the credential, an API key (os_…) or a JWT, sent as
+                 Authorization: Bearer TOKEN (default $%s, which keeps it
+                 out of the process list); create a key with
+                 'server keys create --name NAME --scopes LIST'
+  --json         print the response JSON instead of text; errors too, on
+                 stdout, as {"error":{"code":…,"message":…}}: the API's own,
+                 or one of USAGE, UNREACHABLE, UNEXPECTED_RESPONSE,
+                 INTERRUPTED, CLIENT_ERROR
 
 settle version (or --version) prints the version.
-Exit status: 0 ok, 1 API or network error, 2 usage error, 130 interrupted.
+Exit status: 0 ok, 1 API or network error, 2 usage error, 3 credential missing
+or refused (HTTP 401), 4 credential lacks a scope or binding (HTTP 403),
+130 interrupted.
 Run 'settle help <command>' or 'settle <command> -h' for a command's flags.
-`, urlEnv, defaultURL)
+`, urlEnv, defaultURL, tokenEnv)
 }
 
 func printGroupUsage(w io.Writer, group string) {

@@ -27,7 +27,7 @@ func (s *session) download(ctx context.Context, id uuid.UUID, out string) (int64
 		if err != nil {
 			return 0, s.fail(err)
 		}
-		return 0, expect(r, http.StatusOK)
+		return 0, s.expect(r, http.StatusOK)
 	}
 
 	var n int64

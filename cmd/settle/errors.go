@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,10 +20,12 @@ import (
 
 // Exit statuses.
 const (
-	exitOK          = 0
-	exitFailure     = 1 // an API or network error, or a job that did not complete
-	exitUsage       = 2 // a bad command line, found before any request
-	exitInterrupted = 130
+	exitOK              = 0
+	exitFailure         = 1 // an API or network error, or a job that did not complete
+	exitUsage           = 2 // a bad command line, found before any request
+	exitUnauthenticated = 3 // the server wants a credential, or refused the one sent (HTTP 401)
+	exitForbidden       = 4 // the credential lacks the scope or binding the request needs (HTTP 403)
+	exitInterrupted     = 130
 )
 
 // exitError ends the command with code, after printing msg on stderr unless it
@@ -53,13 +57,49 @@ type apiError struct {
 	status  int
 	code    client.ErrorCode // empty when the body is not the contract's error shape
 	message string
+	// tokenSent says whether the request carried a credential (for a 401).
+	tokenSent bool
+	// retryAfter is the Retry-After of a 429 in seconds, 0 when absent.
+	retryAfter int
 }
 
+// Error is the one line printed on stderr: the API's code, message and
+// status, and for 401, 403 and 429 what to do about it.
 func (e *apiError) Error() string {
+	what := fmt.Sprintf("%s: %s (HTTP %d)", e.code, e.message, e.status)
 	if e.code == "" {
-		return fmt.Sprintf("unexpected response: %s (HTTP %d)", e.message, e.status)
+		what = fmt.Sprintf("unexpected response: %s (HTTP %d)", e.message, e.status)
 	}
-	return fmt.Sprintf("%s: %s (HTTP %d)", e.code, e.message, e.status)
+	switch e.status {
+	case http.StatusUnauthorized:
+		const howTo = "pass --token or set $" + tokenEnv + "; create a key with 'server keys create --name NAME --scopes LIST'"
+		inner := fmt.Sprintf("%s: %s; HTTP %d", e.code, e.message, e.status)
+		if e.code == "" {
+			inner = fmt.Sprintf("HTTP %d: %s", e.status, e.message)
+		}
+		if !e.tokenSent {
+			return fmt.Sprintf("no credential was sent and the server requires one (%s): %s (a local 'make run' writes an admin key to .pgdata/admin-token)", inner, howTo)
+		}
+		return fmt.Sprintf("the server refused the credential (%s): %s", inner, howTo)
+	case http.StatusTooManyRequests:
+		if e.retryAfter > 0 {
+			return fmt.Sprintf("%s: retry after %d s", what, e.retryAfter)
+		}
+		return what + ": retry later"
+	}
+	// A 403's message names the missing scope or binding: it is shown as is.
+	return what
+}
+
+// exitCode is the exit status for the error: its own for 401 and 403.
+func (e *apiError) exitCode() int {
+	switch e.status {
+	case http.StatusUnauthorized:
+		return exitUnauthenticated
+	case http.StatusForbidden:
+		return exitForbidden
+	}
+	return exitFailure
 }
 
 // unreachableError says that nothing answered at the base URL.
@@ -101,7 +141,7 @@ func report(stderr io.Writer, err error) int {
 		return exitInterrupted
 	case errors.As(err, &api):
 		fmt.Fprintln(stderr, api.Error())
-		return exitFailure
+		return api.exitCode()
 	default:
 		fmt.Fprintln(stderr, "settle: "+err.Error())
 		return exitFailure
@@ -116,12 +156,40 @@ type response interface {
 }
 
 // expect returns nil if r has the status want, and otherwise the API error in
-// its body.
-func expect(r response, want int) error {
+// its body, with what the CLI needs to explain a 401 or a 429.
+func (s *session) expect(r response, want int) error {
 	if r.StatusCode() == want {
 		return nil
 	}
-	return errorFromBody(r.StatusCode(), r.GetBody())
+	e := errorFromBody(r.StatusCode(), r.GetBody())
+	e.tokenSent = s.token
+	if h := httpResponse(r); h != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(h.Header.Get("Retry-After"))); err == nil && n > 0 {
+			e.retryAfter = n
+		}
+	}
+	return e
+}
+
+// httpResponse returns the *http.Response of a generated response type (its
+// field HTTPResponse, which no method exposes), or nil.
+func httpResponse(r response) *http.Response {
+	v := reflect.ValueOf(r)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	f := v.FieldByName("HTTPResponse")
+	if !f.IsValid() {
+		return nil
+	}
+	h, _ := f.Interface().(*http.Response)
+	return h
 }
 
 // errorFromBody reads the contract's error shape from an error response body;

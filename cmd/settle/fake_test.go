@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,14 @@ type fakeAPI struct {
 	headers map[string]http.Header
 	// queries holds the query strings received, by "METHOD /path", in order.
 	queries map[string][]string
+	// authorizations lists the Authorization header of each request, in
+	// the order of calls ("" when absent).
+	authorizations []string
+	// deny, if set, answers a request before its handler: the status (401,
+	// 403 or 429) and message of the error, or 0 to let it through.
+	deny func(r *http.Request) (status int, message string)
+	// retryAfter is the Retry-After of a 429 from deny ("7" when empty).
+	retryAfter string
 	// listed, if set, is what GET /jobs pages through instead of the one job.
 	listed []client.Job
 	// settlements is what GET /settlements pages through.
@@ -133,6 +142,26 @@ func (f *fakeAPI) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
+// Authorizations returns the Authorization header of each request so far.
+func (f *fakeAPI) Authorizations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.authorizations...)
+}
+
+// requireToken makes the fake answer 401 to every request that does not
+// carry "Authorization: Bearer token".
+func (f *fakeAPI) requireToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deny = func(r *http.Request) (int, string) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			return http.StatusUnauthorized, "the API key is unknown, revoked or expired; send Authorization: Bearer <token> with a valid key"
+		}
+		return 0, ""
+	}
+}
+
 // called reports how many requests matched "METHOD /path".
 func (f *fakeAPI) called(call string) int {
 	n := 0
@@ -160,6 +189,8 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 		f.bodies[key] = body
 		f.headers[key] = r.Header.Clone()
 		f.queries[key] = append(f.queries[key], r.URL.RawQuery)
+		f.authorizations = append(f.authorizations, r.Header.Get("Authorization"))
+		deny, retryAfter := f.deny, cmp.Or(f.retryAfter, "7")
 		f.mu.Unlock()
 
 		route, params, err := f.router.FindRoute(r)
@@ -180,7 +211,28 @@ func (f *fakeAPI) validate(next http.Handler) http.Handler {
 
 		rec := httptest.NewRecorder()
 		rec.Header().Set("X-Request-ID", "fake-request-id") // like the real server, on every response
-		next.ServeHTTP(rec, r)
+		status, msg := 0, ""
+		if deny != nil {
+			status, msg = deny(r)
+		}
+		switch status {
+		case 0:
+			next.ServeHTTP(rec, r)
+		case http.StatusUnauthorized:
+			challenge := `Bearer realm="ordersettle"`
+			if r.Header.Get("Authorization") != "" {
+				challenge += `, error="invalid_token"`
+			}
+			rec.Header().Set("WWW-Authenticate", challenge)
+			writeErr(rec, status, client.CodeUnauthenticated, msg)
+		case http.StatusForbidden:
+			writeErr(rec, status, client.CodeForbidden, msg)
+		case http.StatusTooManyRequests:
+			rec.Header().Set("Retry-After", retryAfter)
+			writeErr(rec, status, client.CodeRateLimited, msg)
+		default:
+			f.t.Fatalf("deny answered %d", status)
+		}
 		out := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in,
 			Status:                 rec.Code,

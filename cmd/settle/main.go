@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	settle [--url URL] [--json] <group> <command> [flags] [arguments]
+//	settle [--url URL] [--token TOKEN] [--json] <group> <command> [flags] [arguments]
 //
 //	settle jobs create --from 2025-01-01 --to 2025-01-31 [--wait] [--out FILE|-]
 //	settle jobs get ID
@@ -18,7 +18,11 @@
 //	settle version | --version
 //
 // The API base URL comes from --url, else $ORDERSETTLE_URL, else
-// http://localhost:8080. Every command accepts --url and --json; --json prints
+// http://localhost:8080. The credential, an API key (os_…) or a JWT, comes
+// from --token, else $ORDERSETTLE_TOKEN, and is sent as "Authorization:
+// Bearer TOKEN" on every request; a 401 says how to pass or create one, a 403
+// shows the server's message (which names the missing scope), a 429 when to
+// retry. Every command accepts --url, --token and --json; --json prints
 // the response JSON (indented) instead of the text view, and errors as JSON
 // on stdout too: the API's error object, or one of the same shape with the
 // code USAGE, UNREACHABLE, UNEXPECTED_RESPONSE, INTERRUPTED or CLIENT_ERROR
@@ -35,7 +39,9 @@
 // Ctrl-C while waiting cancels the job on the server before exiting.
 //
 // Exit status: 0 success, 1 API or network error (or a job that ended FAILED or
-// CANCELLED), 2 usage error, 130 interrupted.
+// CANCELLED), 2 usage error, 3 credential missing or refused (HTTP 401),
+// 4 credential without the needed scope or binding (HTTP 403), 130
+// interrupted.
 package main
 
 import (

@@ -25,10 +25,13 @@ const responseHeaderTimeout = 30 * time.Second
 type session struct {
 	baseURL string // without a trailing slash
 	api     *client.ClientWithResponses
-	json    bool // print response JSON instead of text
-	stdout  io.Writer
-	stderr  io.Writer
-	tty     bool // stderr is a terminal, so a progress bar can be drawn
+	// token says whether a credential is sent (never what it is), so that a
+	// 401 can tell "none was sent" from "it was refused".
+	token  bool
+	json   bool // print response JSON instead of text
+	stdout io.Writer
+	stderr io.Writer
+	tty    bool // stderr is a terminal, so a progress bar can be drawn
 }
 
 // newSession validates the global flags and builds the client.
@@ -37,20 +40,30 @@ func newSession(g globals, stdout, stderr io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := g.credential()
+	if err != nil {
+		return nil, err
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.ResponseHeaderTimeout = responseHeaderTimeout
-	api, err := client.NewClientWithResponses(base,
+	opts := []client.ClientOption{
 		client.WithHTTPClient(&http.Client{Transport: transport}),
 		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("User-Agent", "settle")
 			return nil
-		}))
+		}),
+	}
+	if token != "" {
+		opts = append(opts, client.WithBearerToken(token))
+	}
+	api, err := client.NewClientWithResponses(base, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--url %q: %v", g.url, err)
 	}
 	return &session{
 		baseURL: base,
 		api:     api,
+		token:   token != "",
 		json:    g.json,
 		stdout:  stdout,
 		stderr:  stderr,
@@ -66,6 +79,22 @@ func parseBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("--url %q is not an http(s) base URL such as %s", raw, defaultURL)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// credential returns the token to send: --token when given, else
+// $ORDERSETTLE_TOKEN, else none. Surrounding white space (a line break from a
+// file) is dropped; a token with white space or control characters inside is
+// a usage error whose message does not repeat it.
+func (g globals) credential() (string, error) {
+	token, from := g.token.value, "--token"
+	if !g.token.set {
+		token, from = os.Getenv(tokenEnv), "$"+tokenEnv
+	}
+	token = strings.TrimSpace(token)
+	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+		return "", fmt.Errorf("the token in %s holds white space or a character outside printable ASCII; pass the API key (os_…) or JWT alone", from)
+	}
+	return token, nil
 }
 
 // isTerminal reports whether w is a terminal.
@@ -95,7 +124,7 @@ func result[T any](s *session, r response, err error, want int, body func() *T) 
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	if err := expect(r, want); err != nil {
+	if err := s.expect(r, want); err != nil {
 		return nil, err
 	}
 	v := body()

@@ -18,7 +18,7 @@ import (
 const (
 	// pollInterval is how often a waiting command asks for the job's state.
 	pollInterval = 250 * time.Millisecond
-	// retryWindow is how long polling rides out network errors and 5xx
+	// retryWindow is how long polling rides out network errors, 5xx and 429
 	// answers in a row before it gives up.
 	retryWindow = 10 * time.Second
 	// cancelGrace bounds how long an interrupted wait spends cancelling the
@@ -68,8 +68,8 @@ func (s *session) waitJob(ctx context.Context, job *client.Job, body []byte) (*c
 			retry = errors.As(err, &uerr) // the network, not a bad response
 			err = s.fail(err)
 		case r.StatusCode() != http.StatusOK:
-			retry = r.StatusCode() >= 500
-			err = expect(r, http.StatusOK)
+			retry = r.StatusCode() >= 500 || r.StatusCode() == http.StatusTooManyRequests
+			err = s.expect(r, http.StatusOK)
 		case r.JSON200 == nil:
 			err = s.unexpected(r)
 		}
@@ -78,6 +78,15 @@ func (s *session) waitJob(ctx context.Context, job *client.Job, body []byte) (*c
 				failingSince = time.Now()
 			}
 			if retry && time.Since(failingSince) < retryWindow {
+				// Over the rate limit: wait as long as the server asks
+				// (the ticker adds its interval) before polling again.
+				var api *apiError
+				if errors.As(err, &api) && api.retryAfter > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Duration(api.retryAfter) * time.Second):
+					}
+				}
 				continue
 			}
 			p.end(job)
@@ -114,7 +123,7 @@ func (s *session) cancelInterrupted(ctx context.Context, id uuid.UUID) error {
 	case err != nil:
 		err = s.fail(err)
 	case r.StatusCode() != http.StatusAccepted:
-		err = expect(r, http.StatusAccepted)
+		err = s.expect(r, http.StatusAccepted)
 	case r.JSON202 == nil:
 		err = s.unexpected(r)
 	}

@@ -63,7 +63,7 @@ func TestREADMEShowsTheExample(t *testing.T) {
 	if got := funcRun(code); got != fromExample {
 		t.Errorf("the README's func run differs from example_test.go's:\n--- README\n%s\n--- example_test.go\n%s", got, fromExample)
 	}
-	for _, want := range []string{"go get github.com/ordersettle/ordersettle/gen/client", `run(context.Background(), "http://localhost:8080")`} {
+	for _, want := range []string{"go get github.com/ordersettle/ordersettle/gen/client", `run(context.Background(), "http://localhost:8080", os.Getenv("ORDERSETTLE_TOKEN"))`, "client.WithBearerToken"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the Go client section lacks %s", want)
 		}

@@ -5,7 +5,8 @@
 // It depends only on the standard library and oapi-codegen's small runtime
 // package: no Gin, kin-openapi or database driver comes with it.
 //
-//	c, err := client.NewClientWithResponses("http://localhost:8080")
+//	c, err := client.NewClientWithResponses("http://localhost:8080",
+//		client.WithBearerToken(os.Getenv("ORDERSETTLE_TOKEN")))
 //	…
 //	resp, err := c.GetJobWithResponse(ctx, jobID)
 //	if resp.JSON200 != nil { … }
@@ -13,4 +14,11 @@
 // Every operation has a plain method (returning *http.Response) and a
 // WithResponse method that decodes the documented answers into typed fields
 // (JSON200, JSON404, …). Errors of the API are Error values with a Code.
+//
+// Every operation but the public ones (the catalog reads and the probes)
+// needs a credential: WithBearerToken sends an API key or a JWT as
+// "Authorization: Bearer …" on every request. A missing or refused token is
+// answered 401 (JSON401, code UNAUTHENTICATED), a token without the
+// operation's scope 403 (JSON403, code FORBIDDEN, the message names the
+// scope), and too many requests 429 (JSON429, with Retry-After).
 package client

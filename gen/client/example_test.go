@@ -14,9 +14,10 @@ import (
 // Example settles three days of payments and lists one merchant's
 // settlements, page by page. It is the program of the README's "Go client"
 // section (TestREADMEShowsTheExample keeps the two the same), run against a
-// real server.
+// real server with a token that holds the jobs:write, jobs:read and
+// settlements:read scopes.
 func Example() {
-	if err := run(context.Background(), exampleURL); err != nil {
+	if err := run(context.Background(), exampleURL, exampleToken); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
@@ -26,8 +27,9 @@ func Example() {
 	// 2025-01-03 merchant 1: net 29100 cents, txn_count 1
 }
 
-func run(ctx context.Context, baseURL string) error {
-	c, err := client.NewClientWithResponses(baseURL)
+func run(ctx context.Context, baseURL, token string) error {
+	// Every request carries "Authorization: Bearer <token>".
+	c, err := client.NewClientWithResponses(baseURL, client.WithBearerToken(token))
 	if err != nil {
 		return err
 	}

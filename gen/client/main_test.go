@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ordersettle/ordersettle/auth"
-	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
@@ -25,6 +22,12 @@ import (
 // service (HTTP handler and settlement engine) over a fresh database that
 // holds exampleTransactions. TestMain starts it.
 var exampleURL string
+
+// exampleToken is the API key the examples send (jobs and settlements
+// scopes). The server refuses requests that do not carry it as
+// "Authorization: Bearer <token>", so the Example proves that
+// WithBearerToken sends it.
+var exampleToken string
 
 // exampleTransactions are the payments the example settles: merchants 1 and
 // 2 over the first three days of January 2025, one of them refunded.
@@ -123,36 +126,6 @@ func startExampleServer() (stop func(), err error) {
 		return nil, err
 	}
 	exampleToken = token
-	// TODO(merge-clients): the example's run sends the token itself (the SDK's
-	// documented helper, a client.RequestEditorFn) once the clients branch is
-	// merged; until then the default transport adds it for the example.
-	next := http.DefaultTransport
-	http.DefaultTransport = roundTripper(func(req *http.Request) (*http.Response, error) {
-		if req.Header.Get("Authorization") == "" && strings.HasPrefix(req.URL.String(), exampleURL) {
-			req = req.Clone(req.Context())
-			bearer(exampleToken)(req.Context(), req)
-		}
-		return next.RoundTrip(req)
-	})
-	undo = append(undo, func() { http.DefaultTransport = next })
 	return stop, nil
 }
 
-// exampleToken is the API key the example sends.
-var exampleToken string
-
-// bearer is a client.RequestEditorFn that sends token as a bearer token: how
-// a program authenticates with the SDK
-// (client.WithRequestEditorFn(bearer(token))).
-func bearer(token string) client.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+token)
-		return nil
-	}
-}
-
-// roundTripper is an http.RoundTripper made of a function.
-type roundTripper func(*http.Request) (*http.Response, error)
-
-// RoundTrip calls f.
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

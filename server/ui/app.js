@@ -1,7 +1,10 @@
 // ordersettle dashboard: lists settlement jobs newest first, queues, cancels
 // and retries them, and keeps unfinished jobs up to date. It calls only the
 // public API (the same paths as the OpenAPI spec) on the server that serves
-// this page. Plain JavaScript, no dependencies, no build step.
+// this page, with the token the user enters (kept in sessionStorage: this
+// tab only, until it is closed or "Forget token" is pressed) sent as
+// "Authorization: Bearer" on every call. Plain JavaScript, no dependencies,
+// no build step.
 'use strict';
 
 (() => {
@@ -9,6 +12,7 @@
   const REFRESH_MS = 1000;        // unfinished jobs refresh this often
   const HIDDEN_REFRESH_MS = 10000; // while the tab is hidden
   const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+  const TOKEN_KEY = 'ordersettle.token'; // sessionStorage key of the credential
 
   const el = (id) => document.getElementById(id);
   const rowsEl = el('job-rows');
@@ -27,19 +31,115 @@
   let generation = 0; // bumped when the list restarts; stale answers are dropped
   let refreshTimer = null;
 
-  /** An error answer of the API, or a network failure (status 0). */
+  /**
+   * An error answer of the API, or a network failure (status 0). retryAfter
+   * is the Retry-After of a 429 or 503, in seconds (0 when absent).
+   */
   class APIError extends Error {
-    constructor(code, message, status) {
+    constructor(code, message, status, retryAfter) {
       super(message);
       this.code = code;
       this.status = status;
+      this.retryAfter = retryAfter || 0;
     }
   }
 
-  // api calls the API and returns the decoded JSON body, or throws an
-  // APIError with the contract's error code and message.
-  async function api(method, path, body) {
-    const init = { method, headers: { Accept: 'application/json' } };
+  // ---- the credential ------------------------------------------------------
+
+  // storedToken reads the token of this tab; the storage may be unavailable
+  // (a privacy setting), and then the token lives only as long as the page.
+  let pageToken = '';
+  function storedToken() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (e) {
+      return pageToken;
+    }
+  }
+
+  function storeToken(token) {
+    pageToken = token;
+    try {
+      if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      // Kept in pageToken only.
+    }
+  }
+
+  // showTokenForm shows the form that asks for a token (with message, if
+  // any, as an alert), or, when a token is set, the line that says so with
+  // its Forget button.
+  function showTokenForm(message) {
+    const hasToken = storedToken() !== '';
+    el('token-form').hidden = hasToken;
+    el('token-hint').hidden = hasToken;
+    el('token-set').hidden = !hasToken;
+    const box = el('token-message');
+    box.textContent = message || '';
+    box.hidden = !message;
+    el('empty').textContent = hasToken ? 'No jobs yet: queue one above.' : 'Enter a token above to see the jobs.';
+  }
+
+  // unauthenticated handles a 401: the token is missing or was refused
+  // (unknown, revoked, expired). It is forgotten, the list is emptied and
+  // the form asks for another. fromUser moves focus to the form (only after
+  // a press, never during a background refresh).
+  function unauthenticated(err, fromUser) {
+    const had = storedToken() !== '';
+    storeToken('');
+    window.clearTimeout(refreshTimer);
+    ++generation;
+    clearList();
+    showAPIError(null);
+    if (err.code === 'NO_TOKEN') {
+      showTokenForm('Enter a token first: an API key (os_…) or a JWT.');
+    } else {
+      showTokenForm((had
+        ? 'The server refused the token: it is invalid, unknown, revoked or expired'
+        : 'The API needs a token') + ' (' + err.code + ': ' + err.message + '). Enter a valid API key or JWT.');
+    }
+    if (fromUser) el('token').focus();
+  }
+
+  async function useToken(event) {
+    event.preventDefault();
+    const token = el('token').value.trim();
+    if (!token || /[\s\u0000-\u001f\u007f-\uffff]/.test(token)) {
+      showTokenForm(token ? 'A token has no spaces or special characters: paste the API key (os_…) or JWT alone.' : 'Enter a token.');
+      el('token').focus();
+      return;
+    }
+    storeToken(token);
+    el('token').value = '';
+    showTokenForm('');
+    el('token-state').focus();
+    announce('Token set for this tab. Loading the jobs.');
+    await restart(true);
+    scheduleRefresh();
+  }
+
+  function forgetToken() {
+    storeToken('');
+    window.clearTimeout(refreshTimer);
+    ++generation;
+    clearList();
+    showAPIError(null);
+    showTokenForm('');
+    el('token').focus();
+    announce('Token forgotten. Enter one to see the jobs.');
+  }
+
+  // ---- the API -------------------------------------------------------------
+
+  // api calls the API with the token and returns the decoded JSON body (or,
+  // with as 'blob', the body as a Blob), or throws an APIError with the
+  // contract's error code and message.
+  async function api(method, path, body, as) {
+    const token = storedToken();
+    if (!token) throw new APIError('NO_TOKEN', 'no token entered', 401);
+    const init = { method, headers: { Accept: as === 'blob' ? 'text/csv' : 'application/json' } };
+    init.headers.Authorization = 'Bearer ' + token;
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -50,6 +150,7 @@
     } catch (e) {
       throw new APIError('NETWORK', 'the server cannot be reached (' + e.message + ')', 0);
     }
+    if (resp.ok && as === 'blob') return resp.blob();
     const text = await resp.text();
     let data = null;
     try {
@@ -60,9 +161,21 @@
     if (!resp.ok) {
       const detail = data && data.error;
       throw new APIError(detail ? detail.code : 'HTTP_' + resp.status,
-        detail ? detail.message : 'unexpected answer (HTTP ' + resp.status + ')', resp.status);
+        detail ? detail.message : 'unexpected answer (HTTP ' + resp.status + ')', resp.status,
+        parseInt(resp.headers.get('Retry-After') || '0', 10));
     }
     return data;
+  }
+
+  // describe says what an error means for the user, in one sentence.
+  function describe(err) {
+    if (!(err instanceof APIError)) return 'Something went wrong on this page: ' + err.message + '. Reload it.';
+    switch (err.status) {
+      case 0: return 'Cannot reach the API: ' + err.message + '. Retrying…';
+      case 403: return 'Not allowed with this token: ' + err.message + '.';
+      case 429: return 'Too many requests with this token (' + err.message + '); retrying in ' + Math.max(1, err.retryAfter) + ' s.';
+      default: return 'The API answered ' + err.code + ': ' + err.message + (err.status >= 500 ? '. Retrying…' : '');
+    }
   }
 
   function listPath(cursor) {
@@ -207,12 +320,13 @@
       control.setAttribute('aria-label', (kind === 'cancel' ? 'Cancel job ' : 'Retry job ') + label);
       control.addEventListener('click', () => act(kind, job.job_id, control));
     } else if (kind === 'download') {
-      control = document.createElement('a');
-      control.className = 'button secondary';
-      control.href = job.download_url;
-      control.setAttribute('download', '');
+      control = document.createElement('button');
+      control.type = 'button';
+      control.className = 'secondary';
+      control.dataset.action = 'download';
       control.textContent = 'Download CSV';
       control.setAttribute('aria-label', 'Download the CSV of job ' + label);
+      control.addEventListener('click', () => download(job.job_id, control));
     }
     if (control) box.append(control);
     if (hadFocus) {
@@ -256,28 +370,47 @@
     window.setTimeout(() => { a.textContent = text; }, 50);
   }
 
+  // showAPIError shows err above the list, or hides the box for null. A
+  // 401 is told by the token form instead (see unauthenticated).
   function showAPIError(err) {
     const box = el('api-error');
-    if (!err) {
+    if (!err || (err instanceof APIError && err.status === 401)) {
       box.hidden = true;
       box.textContent = '';
       return;
     }
-    if (!(err instanceof APIError)) {
-      box.textContent = 'Something went wrong on this page: ' + err.message + '. Reload it.';
-    } else {
-      box.textContent = (err.status === 0 ? 'Cannot reach the API: ' : 'The API answered ' + err.code + ': ') +
-        err.message + (err.status === 0 || err.status >= 500 ? '. Retrying…' : '');
-    }
+    box.textContent = describe(err);
     box.hidden = false;
+  }
+
+  // failed reports the error of a call: a 401 through the token form, any
+  // other above the list.
+  function failed(err, fromUser) {
+    if (err instanceof APIError && err.status === 401) unauthenticated(err, fromUser);
+    else showAPIError(err);
   }
 
   // ---- loading -------------------------------------------------------------
 
+  // clearList empties the list.
+  function clearList() {
+    jobs.clear();
+    rowOf.clear();
+    order = [];
+    nextCursor = null;
+    rowsEl.textContent = '';
+    sync();
+  }
+
   // restart loads the newest page again, e.g. after the filter changed, and
-  // then replaces the list with it (no empty table while it loads).
-  async function restart() {
+  // then replaces the list with it (no empty table while it loads). fromUser
+  // says a press caused it.
+  async function restart(fromUser) {
     const gen = ++generation;
+    if (!storedToken()) {
+      clearList();
+      return;
+    }
     let page = { items: [] };
     try {
       page = await api('GET', listPath(null));
@@ -285,7 +418,8 @@
       showAPIError(null);
     } catch (err) {
       if (gen !== generation) return;
-      showAPIError(err);
+      failed(err, fromUser);
+      if (err.status === 401) return;
     }
     jobs.clear();
     rowOf.clear();
@@ -325,7 +459,7 @@
       announce(added + ' older ' + (added === 1 ? 'job' : 'jobs') + ' loaded.');
       if (nextCursor === null) el('jobs-title').focus();
     } catch (err) {
-      showAPIError(err);
+      failed(err, true);
     } finally {
       busy(button, false);
     }
@@ -371,18 +505,27 @@
     }
   }
 
-  function scheduleRefresh() {
+  // scheduleRefresh refreshes the list after delayMs (by default every
+  // second, or every 10 s while the tab is hidden), as long as a token is set.
+  function scheduleRefresh(delayMs) {
     window.clearTimeout(refreshTimer);
+    if (!storedToken()) return;
     refreshTimer = window.setTimeout(async () => {
+      let next;
       try {
         await refresh();
         showAPIError(null);
       } catch (err) {
         if (!(err instanceof APIError)) console.error(err); // a bug here, not the API
-        showAPIError(err);
+        failed(err, false);
+        if (err.status === 401) return; // the form asks for a token; refresh when one is set
+        // Over the rate limit: wait as told. Refused (403) or another 4xx:
+        // ask again seldom, it will not change every second.
+        if (err.status === 429) next = Math.max(1, err.retryAfter) * 1000;
+        else if (err.status >= 400 && err.status < 500) next = HIDDEN_REFRESH_MS;
       }
-      scheduleRefresh();
-    }, document.hidden ? HIDDEN_REFRESH_MS : REFRESH_MS);
+      scheduleRefresh(next);
+    }, delayMs || (document.hidden ? HIDDEN_REFRESH_MS : REFRESH_MS));
   }
 
   // ---- actions -------------------------------------------------------------
@@ -413,7 +556,33 @@
       showAPIError(null);
       sync();
     } catch (err) {
-      showAPIError(err);
+      failed(err, true);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  // download fetches a COMPLETED job's CSV with the token and saves it under
+  // the server's file name. A plain link cannot send the Authorization
+  // header, so the file comes through fetch and a short-lived blob URL.
+  async function download(id, button) {
+    if (isBusy(button)) return;
+    busy(button, true);
+    try {
+      const csv = await api('GET', '/downloads/' + encodeURIComponent(id) + '.csv', undefined, 'blob');
+      const url = URL.createObjectURL(csv);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = 'settlement-' + id + '.csv';
+      link.hidden = true;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+      announce('The CSV of job ' + shortID(id) + ' is downloaded.');
+      showAPIError(null);
+    } catch (err) {
+      failed(err, true);
     } finally {
       busy(button, false);
     }
@@ -453,7 +622,12 @@
       }
       say('Job ' + shortID(job.job_id) + ' is queued for ' + days(job) + '.', false);
     } catch (err) {
-      say('Could not queue the job: ' + err.message, true);
+      if (err instanceof APIError && err.status === 401) {
+        message.hidden = true;
+        unauthenticated(err, true);
+      } else {
+        say('Could not queue the job. ' + describe(err), true);
+      }
     } finally {
       busy(button, false);
     }
@@ -461,14 +635,17 @@
 
   // ---- start ---------------------------------------------------------------
 
+  el('token-form').addEventListener('submit', useToken);
+  el('forget-token').addEventListener('click', forgetToken);
   el('new-job').addEventListener('submit', queueJob);
   el('load-more').addEventListener('click', loadMore);
   el('status-filter').addEventListener('change', (event) => {
     statusFilter = event.target.value;
-    restart().then(scheduleRefresh);
+    restart(true).then(() => scheduleRefresh());
   });
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) scheduleRefresh(); // catch up at once
   });
-  restart().then(scheduleRefresh);
+  showTokenForm('');
+  restart(false).then(() => scheduleRefresh());
 })();
