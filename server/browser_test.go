@@ -221,7 +221,6 @@ func (b *browser) enterToken(token string) {
 	)
 }
 
-
 // authProxy stands between the browser and the server. It records the
 // Authorization header of every API request (under /jobs and /downloads, the
 // dashboard's calls) and holds them to the contract's credential rules: no

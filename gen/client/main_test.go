@@ -128,4 +128,3 @@ func startExampleServer() (stop func(), err error) {
 	exampleToken = token
 	return stop, nil
 }
-
