@@ -49,12 +49,21 @@ type ServerInterface interface {
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(c *gin.Context)
+	// ListOrders List orders
+	// (GET /orders)
+	ListOrders(c *gin.Context, params ListOrdersParams)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(c *gin.Context, params CreateOrderParams)
 	// GetOrder Get an order
 	// (GET /orders/{id})
-	GetOrder(c *gin.Context, id openapi_types.UUID)
+	GetOrder(c *gin.Context, id OrderID)
+	// CancelOrder Cancel an order
+	// (POST /orders/{id}/cancel)
+	CancelOrder(c *gin.Context, id OrderID)
+	// ConfirmOrder Confirm a held order
+	// (POST /orders/{id}/confirm)
+	ConfirmOrder(c *gin.Context, id OrderID)
 	// ListProducts List products
 	// (GET /products)
 	ListProducts(c *gin.Context, params ListProductsParams)
@@ -64,6 +73,12 @@ type ServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(c *gin.Context, id ProductID)
+	// PatchProduct Change a product
+	// (PATCH /products/{id})
+	PatchProduct(c *gin.Context, id ProductID)
+	// RestockProduct Add units to a product's stock
+	// (POST /products/{id}/restock)
+	RestockProduct(c *gin.Context, id ProductID)
 	// GetReadiness Report whether the service can take traffic
 	// (GET /readyz)
 	GetReadiness(c *gin.Context)
@@ -263,6 +278,65 @@ func (siw *ServerInterfaceWrapper) GetLiveness(c *gin.Context) {
 	siw.Handler.GetLiveness(c)
 }
 
+// ListOrders operation middleware
+func (siw *ServerInterfaceWrapper) ListOrders(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrdersParams
+
+	// ------------- Optional query parameter "buyer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "buyer_id", c.Request.URL.Query(), &params.BuyerID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter buyer_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "product_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "product_id", c.Request.URL.Query(), &params.ProductID, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter product_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListOrders(c, params)
+}
+
 // CreateOrder operation middleware
 func (siw *ServerInterfaceWrapper) CreateOrder(c *gin.Context) {
 
@@ -310,7 +384,7 @@ func (siw *ServerInterfaceWrapper) GetOrder(c *gin.Context) {
 	_ = err
 
 	// ------------- Path parameter "id" -------------
-	var id openapi_types.UUID
+	var id OrderID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
 	if err != nil {
@@ -326,6 +400,56 @@ func (siw *ServerInterfaceWrapper) GetOrder(c *gin.Context) {
 	}
 
 	siw.Handler.GetOrder(c, id)
+}
+
+// CancelOrder operation middleware
+func (siw *ServerInterfaceWrapper) CancelOrder(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id OrderID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CancelOrder(c, id)
+}
+
+// ConfirmOrder operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmOrder(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id OrderID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ConfirmOrder(c, id)
 }
 
 // ListProducts operation middleware
@@ -399,6 +523,56 @@ func (siw *ServerInterfaceWrapper) GetProduct(c *gin.Context) {
 	}
 
 	siw.Handler.GetProduct(c, id)
+}
+
+// PatchProduct operation middleware
+func (siw *ServerInterfaceWrapper) PatchProduct(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ProductID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PatchProduct(c, id)
+}
+
+// RestockProduct operation middleware
+func (siw *ServerInterfaceWrapper) RestockProduct(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ProductID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RestockProduct(c, id)
 }
 
 // GetReadiness operation middleware
@@ -506,8 +680,13 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/products", wrapper.ListProducts)
 	router.POST(options.BaseURL+"/products", wrapper.CreateProduct)
 	router.GET(options.BaseURL+"/products/:id", wrapper.GetProduct)
+	router.PATCH(options.BaseURL+"/products/:id", wrapper.PatchProduct)
+	router.POST(options.BaseURL+"/products/:id/restock", wrapper.RestockProduct)
+	router.GET(options.BaseURL+"/orders", wrapper.ListOrders)
 	router.POST(options.BaseURL+"/orders", wrapper.CreateOrder)
 	router.GET(options.BaseURL+"/orders/:id", wrapper.GetOrder)
+	router.POST(options.BaseURL+"/orders/:id/confirm", wrapper.ConfirmOrder)
+	router.POST(options.BaseURL+"/orders/:id/cancel", wrapper.CancelOrder)
 	router.POST(options.BaseURL+"/jobs/settlement", wrapper.CreateSettlementJob)
 	router.GET(options.BaseURL+"/jobs", wrapper.ListJobs)
 	router.GET(options.BaseURL+"/jobs/:id", wrapper.GetJob)
@@ -561,6 +740,15 @@ type NotReadyJSONResponse struct {
 	Body Readiness
 
 	Headers NotReadyResponseHeaders
+}
+
+type OrderNotFoundResponseHeaders struct {
+	XRequestID string
+}
+type OrderNotFoundJSONResponse struct {
+	Body Error
+
+	Headers OrderNotFoundResponseHeaders
 }
 
 type PayloadTooLargeResponseHeaders struct {
@@ -1665,6 +1853,129 @@ func (response GetLiveness500JSONResponse) VisitGetLivenessResponse(w http.Respo
 	return err
 }
 
+type ListOrdersRequestObject struct {
+	Params ListOrdersParams
+}
+
+type ListOrdersResponseObject interface {
+	VisitListOrdersResponse(w http.ResponseWriter) error
+}
+
+type ListOrders200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListOrders200JSONResponse struct {
+	Body    OrderList
+	Headers ListOrders200ResponseHeaders
+}
+
+func (response ListOrders200JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListOrders400JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListOrders401JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListOrders403JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListOrders429JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListOrders500JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListOrders503JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrderRequestObject struct {
 	Params CreateOrderParams
 	Body   *CreateOrderJSONRequestBody
@@ -1896,7 +2207,7 @@ func (response CreateOrder503JSONResponse) VisitCreateOrderResponse(w http.Respo
 }
 
 type GetOrderRequestObject struct {
-	ID openapi_types.UUID `json:"id"`
+	ID OrderID `json:"id"`
 }
 
 type GetOrderResponseObject interface {
@@ -1971,14 +2282,7 @@ func (response GetOrder403JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 	return err
 }
 
-type GetOrder404ResponseHeaders struct {
-	XRequestID string
-}
-
-type GetOrder404JSONResponse struct {
-	Body    Error
-	Headers GetOrder404ResponseHeaders
-}
+type GetOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
 
 func (response GetOrder404JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
@@ -2027,6 +2331,326 @@ func (response GetOrder500JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 type GetOrder503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response GetOrder503JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrderRequestObject struct {
+	ID OrderID `json:"id"`
+}
+
+type CancelOrderResponseObject interface {
+	VisitCancelOrderResponse(w http.ResponseWriter) error
+}
+
+type CancelOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type CancelOrder200JSONResponse struct {
+	Body    Order
+	Headers CancelOrder200ResponseHeaders
+}
+
+func (response CancelOrder200JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CancelOrder400JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CancelOrder401JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CancelOrder403JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
+
+func (response CancelOrder404JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder409ResponseHeaders struct {
+	XRequestID string
+}
+
+type CancelOrder409JSONResponse struct {
+	Body    Error
+	Headers CancelOrder409ResponseHeaders
+}
+
+func (response CancelOrder409JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CancelOrder429JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder500JSONResponse struct{ InternalJSONResponse }
+
+func (response CancelOrder500JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CancelOrder503JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrderRequestObject struct {
+	ID OrderID `json:"id"`
+}
+
+type ConfirmOrderResponseObject interface {
+	VisitConfirmOrderResponse(w http.ResponseWriter) error
+}
+
+type ConfirmOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ConfirmOrder200JSONResponse struct {
+	Body    Order
+	Headers ConfirmOrder200ResponseHeaders
+}
+
+func (response ConfirmOrder200JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ConfirmOrder400JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ConfirmOrder401JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ConfirmOrder403JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
+
+func (response ConfirmOrder404JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder409ResponseHeaders struct {
+	XRequestID string
+}
+
+type ConfirmOrder409JSONResponse struct {
+	Body    Error
+	Headers ConfirmOrder409ResponseHeaders
+}
+
+func (response ConfirmOrder409JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ConfirmOrder429JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder500JSONResponse struct{ InternalJSONResponse }
+
+func (response ConfirmOrder500JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ConfirmOrder503JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2377,6 +3001,401 @@ func (response GetProduct503JSONResponse) VisitGetProductResponse(w http.Respons
 	return err
 }
 
+type PatchProductRequestObject struct {
+	ID                                ProductID `json:"id"`
+	JSONBody                          *PatchProductJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *PatchProductApplicationMergePatchPlusJSONRequestBody
+}
+
+type PatchProductResponseObject interface {
+	VisitPatchProductResponse(w http.ResponseWriter) error
+}
+
+type PatchProduct200ResponseHeaders struct {
+	XRequestID string
+}
+
+type PatchProduct200JSONResponse struct {
+	Body    Product
+	Headers PatchProduct200ResponseHeaders
+}
+
+func (response PatchProduct200JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response PatchProduct400JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response PatchProduct401JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response PatchProduct403JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct404JSONResponse struct{ ProductNotFoundJSONResponse }
+
+func (response PatchProduct404JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response PatchProduct408JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PatchProduct413JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PatchProduct415JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response PatchProduct429JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct500JSONResponse struct{ InternalJSONResponse }
+
+func (response PatchProduct500JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PatchProduct503JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProductRequestObject struct {
+	ID   ProductID `json:"id"`
+	Body *RestockProductJSONRequestBody
+}
+
+type RestockProductResponseObject interface {
+	VisitRestockProductResponse(w http.ResponseWriter) error
+}
+
+type RestockProduct200ResponseHeaders struct {
+	XRequestID string
+}
+
+type RestockProduct200JSONResponse struct {
+	Body    Product
+	Headers RestockProduct200ResponseHeaders
+}
+
+func (response RestockProduct200JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RestockProduct400JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RestockProduct401JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RestockProduct403JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct404JSONResponse struct{ ProductNotFoundJSONResponse }
+
+func (response RestockProduct404JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RestockProduct408JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct409ResponseHeaders struct {
+	XRequestID string
+}
+
+type RestockProduct409JSONResponse struct {
+	Body    Error
+	Headers RestockProduct409ResponseHeaders
+}
+
+func (response RestockProduct409JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RestockProduct413JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RestockProduct415JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RestockProduct429JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct500JSONResponse struct{ InternalJSONResponse }
+
+func (response RestockProduct500JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RestockProduct503JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -2579,12 +3598,21 @@ type StrictServerInterface interface {
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
+	// ListOrders List orders
+	// (GET /orders)
+	ListOrders(ctx context.Context, request ListOrdersRequestObject) (ListOrdersResponseObject, error)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(ctx context.Context, request CreateOrderRequestObject) (CreateOrderResponseObject, error)
 	// GetOrder Get an order
 	// (GET /orders/{id})
 	GetOrder(ctx context.Context, request GetOrderRequestObject) (GetOrderResponseObject, error)
+	// CancelOrder Cancel an order
+	// (POST /orders/{id}/cancel)
+	CancelOrder(ctx context.Context, request CancelOrderRequestObject) (CancelOrderResponseObject, error)
+	// ConfirmOrder Confirm a held order
+	// (POST /orders/{id}/confirm)
+	ConfirmOrder(ctx context.Context, request ConfirmOrderRequestObject) (ConfirmOrderResponseObject, error)
 	// ListProducts List products
 	// (GET /products)
 	ListProducts(ctx context.Context, request ListProductsRequestObject) (ListProductsResponseObject, error)
@@ -2594,6 +3622,12 @@ type StrictServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(ctx context.Context, request GetProductRequestObject) (GetProductResponseObject, error)
+	// PatchProduct Change a product
+	// (PATCH /products/{id})
+	PatchProduct(ctx context.Context, request PatchProductRequestObject) (PatchProductResponseObject, error)
+	// RestockProduct Add units to a product's stock
+	// (POST /products/{id}/restock)
+	RestockProduct(ctx context.Context, request RestockProductRequestObject) (RestockProductResponseObject, error)
 	// GetReadiness Report whether the service can take traffic
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
@@ -2879,6 +3913,32 @@ func (sh *strictHandler) GetLiveness(ctx *gin.Context) {
 	}
 }
 
+// ListOrders operation middleware
+func (sh *strictHandler) ListOrders(ctx *gin.Context, params ListOrdersParams) {
+	var request ListOrdersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOrders(ctx, request.(ListOrdersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOrders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListOrdersResponseObject); ok {
+		if err := validResponse.VisitListOrdersResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // CreateOrder operation middleware
 func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams) {
 	var request CreateOrderRequestObject
@@ -2924,7 +3984,7 @@ func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams)
 }
 
 // GetOrder operation middleware
-func (sh *strictHandler) GetOrder(ctx *gin.Context, id openapi_types.UUID) {
+func (sh *strictHandler) GetOrder(ctx *gin.Context, id OrderID) {
 	var request GetOrderRequestObject
 
 	request.ID = id
@@ -2942,6 +4002,58 @@ func (sh *strictHandler) GetOrder(ctx *gin.Context, id openapi_types.UUID) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetOrderResponseObject); ok {
 		if err := validResponse.VisitGetOrderResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CancelOrder operation middleware
+func (sh *strictHandler) CancelOrder(ctx *gin.Context, id OrderID) {
+	var request CancelOrderRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelOrder(ctx, request.(CancelOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CancelOrderResponseObject); ok {
+		if err := validResponse.VisitCancelOrderResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ConfirmOrder operation middleware
+func (sh *strictHandler) ConfirmOrder(ctx *gin.Context, id OrderID) {
+	var request ConfirmOrderRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmOrder(ctx, request.(ConfirmOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ConfirmOrderResponseObject); ok {
+		if err := validResponse.VisitConfirmOrderResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -3043,6 +4155,118 @@ func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 	}
 }
 
+// PatchProduct operation middleware
+func (sh *strictHandler) PatchProduct(ctx *gin.Context, id ProductID) {
+	var request PatchProductRequestObject
+
+	request.ID = id
+	if strings.HasPrefix(ctx.GetHeader("Content-Type"), "application/json") {
+
+		var body PatchProductJSONRequestBody
+		var err error
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = ctx.ShouldBindJSON(&body)
+		} else if binding.Validator != nil {
+			// ShouldBindJSON runs the struct validator after decoding; keep that.
+			err = binding.Validator.ValidateStruct(&body)
+		}
+		if err != nil {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.GetHeader("Content-Type"), "application/merge-patch+json") {
+
+		var body PatchProductApplicationMergePatchPlusJSONRequestBody
+		var err error
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = ctx.ShouldBindJSON(&body)
+		} else if binding.Validator != nil {
+			// ShouldBindJSON runs the struct validator after decoding; keep that.
+			err = binding.Validator.ValidateStruct(&body)
+		}
+		if err != nil {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchProduct(ctx, request.(PatchProductRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchProduct")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PatchProductResponseObject); ok {
+		if err := validResponse.VisitPatchProductResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RestockProduct operation middleware
+func (sh *strictHandler) RestockProduct(ctx *gin.Context, id ProductID) {
+	var request RestockProductRequestObject
+
+	request.ID = id
+
+	var body RestockProductJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RestockProduct(ctx, request.(RestockProductRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RestockProduct")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RestockProductResponseObject); ok {
+		if err := validResponse.VisitRestockProductResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetReadiness operation middleware
 func (sh *strictHandler) GetReadiness(ctx *gin.Context) {
 	var request GetReadinessRequestObject
@@ -3098,141 +4322,173 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17ctu41udWUJyvqu0aypZkO4nlun8ottLtxK+25c7NvcxYEAmJiClATYCWdVOuml3MDmYjs5NZyVc4",
-	"AEnwoYdjpfs+UpVUWXwAB8DBeeF3Dr86Pp9MOSNMCqfz1QkJDkgMf77nwzPuY0k5Uz8DIvyYTvVP55pE",
-	"WNIHgm6vzxAfIRkS9IUPXTTY/cKHYvfrFz68o8HTYMdxHfKIJ9OIOB1H3zwImv5r0sSNffyGNPaHb3Dj",
-	"cHRAGs3Rq1EraPt7w33suE5Mfk9oTAKnI+OEuI7wQzLBihY5n6rWhIwpGztPT65zTX5PiJCnJ1VS+yFB",
-	"sb79k0A06ACxfkQJUxf4jKHBXxumgcbpyQDNQsIQlWiCpR8S4bHB//p7t/E33PhHs3G4c9dpfP7aclvt",
-	"N0//NXARiQRBnBE0wQFByRQN59CBIPEDiXdQPyQe0z9+EijiYxRRRgQa8RieM6QhH8fxHFG547HClB36",
-	"7dGroEX2h6/xPmn6b0Z7uDVs+3vBPjkYvWounagplpLEahYWjcBxa2dTxvPuSJK4Op03xOcsEEhyNMNU",
-	"oiEZ8VgNQ8ZzysaF9W4to21CGZ0kE6fTzEigTJIxiZ0nRcQUx3hCpOHG4yQWvIacjyGJCUzkFI8JEhLH",
-	"UuglHjDyKO98eHGQMuk0Jg+UJwIedxEWiIodj+nmBcIxQXyKf0/IESyqDLFEAScCMS7RFMeCICrQfrOp",
-	"14kqGn5PSDx3XIfhiRqF7tEpjBU/nhE2lqHTaTebrhp7+rtVtwCnAZlMuSTMn38g8+qoz/E9ETDnlAgk",
-	"8Ih0ENZrgGZUhpoD8YSgezJHmAX5BcNvHouJTGIm4M6IxkIinkifTwjCY0zZDmqpNW4fHCA/xDH21UqU",
-	"mfO1f0hevXp92Hi93z5o7DcD0jjc3x82SPP1yG+NDpuYvE5nSYuWfJqsMTbUIBfN18HB6vl6z4eLtv4X",
-	"PoRtv5PSMcUyzKmgwdINNOLxBEun4yQJPFnt+irmQeIvlDxTfXsTJFAm99qOqyZHb5x2a//1/pu9V/uv",
-	"3Xw3tep3U0zElDNBYDO9xYGRd+qXz5kkDP7E02lEtczf/SK04M9W+6tD4ljvQZ8Hqoe33ZO7696vt72b",
-	"vqKLCIHH6noq04Y8mHfQ7wlmksp5B7FkMiQxmiTqHkFYoohgIVELZjIf8n/FZOR0nP+xmyunXX1X7PaA",
-	"BhhTcbYHFjWDTkG2UoEmOFITSQLEYzTCNBLoAUc0gLEewdOGfqSWJd0WJAqy7RMTLDhTi2hpSVtzLCLd",
-	"PL6bKykg/x2PhzQICHvZIry7vH57enLSuygsgQypQHxKYmgHMUICPSbh8ylBPFYUdWYxlcRFs5D6Wmb4",
-	"MQkIkxRHudQL8QPZyAJllJrlsTqjZjnQMJEowv59kVj4MaQsoGyMYGjp0sLA6tZvpiS3WngqhNFLm1m2",
-	"U6ZUKo5etmqnF/3e9UX3rLBo1DSN4Okjy44AwyHEelYCIhUDb2RNUjoGHYQZShh5nBJfkiAlwfQFipGy",
-	"EkUuYkT9aW6kMmZzc/2eDy+4fMcTFrxsut9fvr27uOzfvbu8vTgpzPkXPkTrGKSwFUZAySbmvUDQoIMY",
-	"V5rKLDFNtcVmZvGCy2uCg/n6Uwg9BljiIRbkhM/gnkgmExzPjWJL76o9lrCYYD/Ew4g4rvOAo4TYDSj1",
-	"WXhCSCwTAZfxA6YRXIZZDRMpKRvXd2kYjwqUPocC9WB9l/x+cU9rL6CaN2Wui7pFLExDJi4xEzMSgxlG",
-	"GWohAQYz2hqkj3bs+Rpsux4zAm7B+KxXB+o5hgSeCxTymZYG+UJsa/vM4hqw5BuZKb+caTKj/8l9Cbtd",
-	"4XnEcdDn/AzHY/KyjXvV/XR22T25619e3p11r3/uLTQ01LxFqkM1mZihVnP/zcHrV2g4l2QzsrJCS8nM",
-	"qKUCndO3m9vKxtrcjFC8ur48uT3uLxCMxnJF++0Ni75Kt1r8pf19FxF4jSU5oxMqyQvn7Lrb792dnZ6f",
-	"9nvF6ZKcowlm85QbUg+fCtvO2YoUEajVbKIpiY1s2D4yrhtWu0+JjI3Ms01q1eIShEk00a67ITinSPMu",
-	"lQLFWBIERBeJHFiSZWDeEjt/vvB5pqJbqjP4vfMdFIXWDyL3yrXUl+DSyxiPRtTfIOPrn306ITx5obtn",
-	"nKu7/ul57/K2X/I3SnIwoIFWh3FMH7TtSCfkSPFdgKjUQYbN8HmRrDqhXE/M5mb5luFEaWapZvOlIub2",
-	"onvb/6V30T897lakTEhQ9+oUwjpgeN0zPmMuiskDv9fOLXmc0pgEZqa7iQx5TP8BvXfQW4JjEiMvaTb3",
-	"fMnvCYM/iY4aYeOE3ZP5RlamNJLSyihBz7glk1xFfhZ1o8JjmdfuLhvqDrpRQx2sOdaBx/RoWTaVWwMu",
-	"7v7///6/g23VLEbvP/bRKOYTLTQ5G9FxEpMAUaBUzpWyeqABiSsG18ePHxtdixeqUaGBoSsmOJr8xXO0",
-	"K06kjIjnDFw0jRKBBsAUf/EcymBJ7jT9jglOYwS/0QwLEOTFKPuyDly0oOVnBtxftlkyU/ylG+W37ulZ",
-	"9+1Zr7JJiu5J1mGqxCIMqmYzPJ4SYfh7gWeEaqx8EkBEQ5nLBcr+CRTpLRPJdMpjSYJzElDcBxZ42XLd",
-	"3F5dXV73eyd3572T0+5d/9PVEnteyYeJ6hop9kOSPMrdaYQpM6Kt0v1mlrOOyAWGvlIpgzIZg02plWw0",
-	"0Ewvnc2qaQHk8BEiDySeo/3HR7AtDh4fs4gMIo8+mUpzAsKHRPyEDpp7itJpzKckllT7/NmarZy9EwgM",
-	"OTq2nMqNv5sGPmdBaD78QnypeBHeOgZWqB5n+CFlpBETHMBWgVaQ4huQbCyZqLaL4Wbbaznv9X+5PAGP",
-	"ont2dvkRtGad61jn8lxen/SuC1fK0aLL2/7d5bu7m/7l8Qfr9nH34rh3lsqfd6dnPbh83euefHJc5/Sk",
-	"d3512e9dHH+6+9D7dHfdu70Bwso3Ti/ubm+yJn6+vOhZnVz3+tefTBdVA8wKIxalYdWIsOPEJS9m4c5U",
-	"1FWnqvfXq9PrXnHqrnoXJ6cXPzuu8/b2U+9aN37X++txr3cCj8Lk3V3+1rt+d3b50eIQo1Rc57GhFrrx",
-	"gGOI4KoVV+xiHVa4cCFzfvXPcyJDHlxw2Y0iPiPp5XIUwlwt+c/66qXSkKVrdujRPJXIy9GN5P594ZFj",
-	"zHwSRSa0pa6/oxHJYm76UvFA75okIiO0eOuU3Qq7nZ85I4XuQMBbnZUMfNNmGqPWP22Nm10pGKymw+xE",
-	"wrRtec3pezVaQd/6QOZ109rTNlpppq8IxPLN1bfJnMTQUe/RJyTIHofZvnwg8SjiM+dzKkWM7Kk5DMYS",
-	"zZRjO4u5jvkXxZtvxM9K6QZy6slSTeWufkkmmFkC63EaYabPWsB6hRAdnEFIjgKOGHkEK61qSdnSE+jL",
-	"e60To+/5sEpNF2n7bqLG/oUPqyPHUpLJVIM8iu8eR5hORHo+7idxrBqJE4YERyMcoy2M/BiLEPk8YVIc",
-	"IYzGMfbJKIk8JsJEQpAyxMycMH3hQzTE/j34FDyR+j3Kxts7qIlmIY0I+vW2d9s78ViKgtAH0MopA92l",
-	"YwzmRLt06Nxya45El2AJXMePiWLyOywLForTbrYPGs12o9nqN5sd+Pc3x2o9wJI0FE3VdXMdNWglYO6S",
-	"uIYTL1k016b68eX51Vmv3zspIWHS99eDw+z44qGOClJvFeTdv+uenvVOjjQrFrdGTozFPAGNiS95nNk3",
-	"s5hKIzgqvY8oo8qINTNbQWawjB8IC5RLOo0JxJ3II/ZlZYZcQ62ylI1uLU9bdcna6y+Z8ujqOKDVaLbK",
-	"jdS9rzFNxRbWxDKtwBHAbvWJEDp2UDLxYswE9tUvgYSPGSOB2ZuFyXm112w2m8Xd8Wp/5e6YxnwcE1Ej",
-	"GVrNJvp//wdlpKFdJLnE0RFqIrWjI20U85k+HoRtToISTfa88kQzUoZgaBkwTJk8DRSA6FvGmqIOi5Tx",
-	"LVAB5CTMhJJthluyFfda3zJrADRaxfnKlxMS+UrC1gpY3cgRwkOgUmOpPJZLRHjV1TJxjCkrSkZrFdQm",
-	"o0I/T4IyTudFki6Nhy5Xm+/58EY/+OQ6ktfvs7219hkw2Yp9kB45YzYmaAuzOdJkbufMWcePaq2/ZbmT",
-	"abCmCllbHpVUvxEu2XRbG9OWDunsGGkGU13QcAVa3VzvL7AlzqiQdfrD4On4SHGWcBEjM8XKwJVV64JK",
-	"Min+sYJVYJk1OTiO8Vz9tuB6VYqusBAICzRI8Xyp5aDeAlqzXcTTzSf0jaIGIfP3X06/cHr+pTu/uGnO",
-	"zmlzdv7br7PzE67/v+N09OvK5dIDXTCpN9mOKQ5CWz0dAE5SNoYxYDTj8T2Jd9D17cXF6cXPHTQk6ma2",
-	"5ju54IIwhMcsoQiSV0gekxyodHzzGwKIDA7mO0andtAYPxCUTI+QIMRjOsA42MkVbUc1M52SQE2giXQc",
-	"KRMgVNRApBG6MbLF+OR6SMql1NQrwz2lVjmd0Lm6mHazpuf3ng9/TUgCHP+eD68TxvSz7/nwmKu1lOm9",
-	"d5hG6d/GGSMBOAtn9IGwWtVmoHlqgnVALkMUiSp35wIwHTW/X3MYKQWXH5zPZRYyzdbx0AWZgacElnsQ",
-	"UEU1jq4sqkY4EqQcveoyDexSPsc0wj6pjmWoXC1jxdREktRdwCoe1cE/XbAIhxFm98VNlQgSN1rtPa3b",
-	"l0A3c0Cy590ssIOUg162s2qN/ufiIF0nhSKu33ZLq4ul8MrislojsDp085lfsOAmNPHcJc/OzSUcpWBZ",
-	"s+gaaFpe8BMqphGeA17uecttYgJIMILvAdP74lWnPrnz6628W0YlgieU1oeHijq9fXh4+Gz+WGDVcf++",
-	"ngKBshgKyG2BI1I2LTZBRImbYOlSwooTtYCPcqPYhAqewU1KBtz2j5EyIIxtJbmJLbhoyGWIAjxX1pcf",
-	"JYG2rYqslvpYxXbfgTEb4Dna+vTp06fG+Xnj5GS7zrVb1xfTFmaxlzNc04lhYp2lMFDkDer7Xcc2LS1O",
-	"boLVrUUmwSs7VonmQIvq5RK6VsJW5mJ5fEPNaL/1bKu/TMDeqOW3h4ek8SbYx4390ath49BvBY02OcCv",
-	"h2/8w6BJ1nR01xXwL5DftQ7bGl4MrJntx0gc3eGJ8iQWiaeUJuUqywLi39qsqwQWuCArRAHM50rtUku0",
-	"5VVYzLKQaRfZr3AzdfaNDaZdaxmSOVzXvG2f2mRPrmkyQSe5ifc5R73V7iWj/eBEX0np1L8GiVkTAf4D",
-	"9srSCGWtXZIq6GUqdpXSXK0P11N9qxTa+roLuHGJAlvJjGbdr2oj8LaParhAuIgGyk309fHCSx3VlO8W",
-	"OasQjKk1pjN3NX2k1mFlSRQtd1cP6pZAvabRExqnsWoZYKhlkuvmOwex1cW0ZEhyBIOyxgqQNR2kCvkM",
-	"dqGFgaguQg64W9ZLCTCnJE0RUm0LGQDu2SDz9WTNienj8oPjZj9u7WYKmqOEFeD3g07qZQ8skEkZB1KG",
-	"hi+He9cMKz+9W29Y2TrCuLJf9jHgIm/UzVenjkNy43LB6RtkwpLYDzGD9Bs+IwGwvrqhTcs5pF2mQUs4",
-	"LZvFXBJEJaiVRNYZloEBU32rwTgiCx2MmySLzl51T08UR2eBxp9Q9mIxavzq4KC5hg53nTFhJMYrYsVY",
-	"B4QzXbnBU49xzIX4tqHbNkTJgjlYEEatjj8/NalNzkSzkAsdttdcoNO7+Kw4BZs6Z0l5s2J/vn6+0iYL",
-	"bUJrzlFjAQe12q29/TV5SD6yOwhnV7u60DmVfFRdwEJ3h6+XBb1XhzXsiXPTXWbzlr3F7MmxqXfzMHdh",
-	"WywXNav1vxUQdbVfRQI0nIMf6+qcGYv+l5oFlhD8M8PY94UwNvw/FaeTJr380tt7QQgbTt38JKZyfqNG",
-	"bNxSAJV2ExnWaMJ1kbeu8hZMvr5GsFJh4XA9BkBcNSsay6PWMMsS3msjpZdetQshKmNCgnHgscHV5U0f",
-	"7d6TuRgoPTswSlZdMI8CxtfN3BZLDedAX4MQHnRv+7/cvf/44ebu9vps4Bpk8Nb1TfvglWq+p/7YzqHC",
-	"dfjgHvZDOxM3yy6G5FahtJ7OzqUMDR4b6Qo19O3BkcewnbeRgipkSCZoTKRA+809ZOXW6vg88KpaVb1u",
-	"OTOEUk418pGyEU8RnVh7VyYj3UIMowmmTGLKSKy2MoAdoA3R2d0dUxkmwx2fT3atV+y/nQrC0m5bkCgS",
-	"OrtEDVi5CJkpnw2UP6jno0jZR8rE1O8Kj6U7WvyEpngOp8CydEQ4xP79OOYJC+AYa8djHusBSlIjDDN8",
-	"ZJpaK0I8JR4bfPU0tMJzOuirB7gc9afn3F5d9a7vbi66H3qe4yIvxerou2EywQyQqp7z9DQ4QpxFc31m",
-	"k8Iu282mhmc297JUkK3BbkQfyD8GLhrsgkGp/wwJjmQ42Eb3hExVMzRGfMY8BmTuoFuNiUfvby4vdLK6",
-	"cFGQaDwq0Uyv+jJQb3Tbf9d4A256TL5Amq/rMQvUSol27s2KIMl1/pq27bUYQRHEdYU+Xi3WhkgnN5tW",
-	"H8dQoaJYYKUApq0tweKxUg0WtFYJFms7m2osOx7LM0fXqL+Slcmg5pwroj5h2lUxm6M7xX5IGu2dZmU/",
-	"zGazHQy3d3g83jXvit2z0+PexU0P3lEag8qotM0c11FsbnAXO039IJ8ShqfU6Th7O82dPQci6SGIYws/",
-	"lNbaAYxQ56szJrLe2jq++U0pS5yfJ6pd0UEafeyxgaUjXVCdln53M+3uZrrdzTT7wIUFiPnMY1M1/akL",
-	"oBgHTP6SVq4qZZjuTE6eBgAY0WPMFe7xzW9OsTTM37+h6EdmhHx74Y/PpZIa7WazhI4HvLpZklxvf/sU",
-	"e6zl5i6Pm5rg2hFJjcnD17n0r83cqM1Ns/BfIxqV86KO9ZgaJ1RMuaD1BaEGWErsh6qNI2hETfVfPAu/",
-	"07D51HMGBXNm9dvrouT+yEyWfb3odW9kzLFr4ZfhldbqV8roXHhvb/V7OX4X3th/ZsL/yMYtF7Lv3/Mh",
-	"BDB86+Q9y7mvFCQpA+G/odgCFSkc4sjgQyOSYRqyAl1U5KJMr8iXYsGIfASpqvzCh8to33CdiD+oUoTH",
-	"BsVJNyoWkJePVEgBdVUMojOHwZWT116yFVrNF5axsXIfiqlcsPYaiLQ28zCOIs7GJDaglSMIMKRzsrnc",
-	"04xqa8bzoxGYdCky7i1TtbkE1P324WrxYMP5n1znYB3plWUSwAt7a8muYkkP40qCpradyL9/Vko036En",
-	"RtkjbOsjrfAlHkNgM7+h/NaKs2RwdKKjxIQOcRobeqldBAafHxL/XgMt0wRtgQY/9/oot8jvyVSC4Qib",
-	"irKxx3QdQW1mA/VDHGHmZ7XSigbNmMhfND315sOK9QPB/N1WLhP9pWUrrNI1mfJYZkcA2rwzce4wHVq6",
-	"XNnghVkMtTgLl+IMBFUVbugiPtX4hWieOlRcmJRlZXXq0DVYoB6DkBCWCEM2QQdNsRDVyn8/iVJ5QCsm",
-	"47GtYg29ge5gsK0cojGR5YBNsSUqTATHY5UQDnrPhyIPWUAqxJwnOo6laymJkM9QMkVypuaXxx6bJiJE",
-	"XIaKJ/lI2e/QVg17RVRI1cMqE/lcg1LSemwG5JlGnNJgU11tQ/AMCwZmQEY4iaTTaTdX4KhWhRtrkxiA",
-	"MLMcVJilXkRddoaxnli3IMuq97pH82ncNRUo17D86zTf2hQBIHeBnQ4xjM3pjH9q6/VfX6GplSzlZYmX",
-	"6TKonisKR3BTXoffBuisQDg/YTNRs/qTnjR4CnHMNEHAhG//gqaYBndYmt9oS3L0P1FLefXb2cMDtHXb",
-	"P952ke38eyzz/imT3IRncugy5BVplQuxCfA9a8SalpdFXJub5oq/5c+t96IhasXjQ8mLSLC1TcMK4O6p",
-	"GGZX/udTRWK0NykxlkgLgG3/DjjqktywSzsvkxl2Feh/a2f5zTr2VyHVFryeNToqZyLDewfrDKwm1/bf",
-	"QzSCfCoa+toxf65whAKmtnT8SoOnhRbmtVXyWIcItcUAMihNt9mps9q1yCkZVSsMBl2U+HvbC0t2/3+K",
-	"qaADXcvfsNP5/z320M9EbmIHlc0LtYF2fUijWWxfdE0Cd5p2mGX3IIAA+WQHddMAHjwjJJ+KFMDVTuvF",
-	"aQOBsMBq4ahQStbUuwz5DA5KhaRRlDWs/ScqPTajqg1ATyGTAgTHhRZhEJkJMRtrLFZI2dhKrFISwGMm",
-	"/Rh8Dh8zDRxHfppThLb2m4fbtRYKPLJRIfGHmAiabh1Y9XkMOdoyrShDy4IS/GqwJid8YqpO/TApNiqW",
-	"moebqXNcLE3zbQH4wuZQrGLFL+1tsdF6yBbhVkiVCoQjHfvPqeKxyW38EUa11IIWf9/NttqFxPM1PM+a",
-	"Ug557B0lLEjBxPq0vYPgWyI+nxDhMaNddJk+k8GMmm5mo6Em2srLEkDeK5c4Qs1t+MF4luDqQvTOpOpr",
-	"SJBVtWKgkQ1xwoQG8Qg/xtIPd4x+cz2WKhv1XOHc3FYR+kscRkEcIclBngKUFWGP5ScCkFPlapcMYcTI",
-	"DAw1BMI4i0BDnQDQVfqDJIx4DEs+oT4SkkxdJHhWAiDGvlZ1RpbzGGEG0ULzAKHwY0aZ8Ngs5LoSHSCH",
-	"VD/7zcM6jQbv/uspNCMstMurea2o0agUMOugz34osH9aBWaXPXuh+jIorAUCCbaxtYc3qs2yURR1mREu",
-	"mSGraLJrk/xQZulpU8IQhs+16IKvuSmeH+O+TLEB7m7JkZRO39dFEzsA3tNeh6wWEPil37/aQafSHORI",
-	"nuivh5WSWQI4CTZnPSQwwnyYiLkaYZoK0oCiWhq35jEh8VwgResO6hY+06HmJonhdBmjA0VeenSViCT9",
-	"kghIvwXnkVmNhG8KU1g7+ZvKZme9L5DnS2o0bGaTPJPhV5+Mgn9U5Y5lp6IaB7jYpupDntUgzfYcoATy",
-	"0bMvmqX5phpACwYNeHOKJTLTw2O6NARlcGZqmRNHGoKsGDLF2grlv6cYUVNTwjjPHku9Z4957KMppDwo",
-	"fc0LsNLa/jBk2h8fQ5Vvj3ms8PExtAWPW9E5xcHbBoaqRjnhih8488lR4WNnaW1nFNDRiOhKS/lXoPbb",
-	"bVNMKbuq009MPW0dX6DMY6OIjkP9TvMQDepLdg520AfA2MZEYwMyrHp7H4U8qQcB6OMMnR3+XOuq9GE4",
-	"bWZ94zlInmhuZ5fb+dktO+O69ZwzET26tc5CNhcNtTqtShLNxDMs0vT7rP4+8JPE94T9CJhapxalSqkv",
-	"OCR5jk0IE3+f1kEtQPg+qD3KkN6Zy0B8C+vr5oaktf8zbEFJhNnyIHM80yrdIuSxjOZ6sXleGLZA8AWX",
-	"iDCejEOUpj8vpLlUYrj6GZaWqZdfbBLQSFkFgr0NQQ5tYozlan+dZURmJDZKCD4UYuYSakMtEpUdyy0t",
-	"z3xJ+pol3iw88U85qGu/8CNxiypIl77zV+ZcJeUSYZKi6nThkbpt4g+b+thDPbGGfe5tqnTZswpRPzwf",
-	"S3aALkM43Xe2+aitxUUejv1lx4J9ud7RqLINtaocziFYopMoKm7DAvNlgd79jl9g/fynGhT/WRbDt0uy",
-	"ao39XIRpdlunvtCGP0RWIkpj6zU13+UjZP8uh86myuCzZZJ11Jxmea4AA2fJoMN5XtUFUaPY7slcEEDW",
-	"Ul16fQddGbSvx+rhvnk5lmJxllpgr8fKL1GxoGbLAjDuVTrMZwNys5G/DJR7sBSUe/B8UK7WE1aWLrjP",
-	"FIJaY3BszYcP9QeIGUFb5NGPEkEfyPaiAWRFaV7w3eu6ckTfUzfYtYlqhEtddaI/VVn84YKkioWd5rsh",
-	"FRzZpc9P7oLo1zFwlchtIZR+vYsyqj9lmMW9MHglNcUi6yIwV5lp9c0hFMO/1WJdhdpcpiCXqbDVajaf",
-	"E0nJalCtE0tpbZq9l8Rl9VLgLJ3hP8YU+oEU/SPhDMBctY5QLjsWmB3pAwVnKL24vju0usRgxTvKRcvz",
-	"wrvmve8NG11vc//JG/rbYpR/rprTmMxlrAo8qBMKlzCfKdhWPHY09WoqH5Itf2ncBLY9lle2UX5Tocjc",
-	"EdQfgXjcjAri5iVsNLSv/hs/gKQRcMYJYBVRJIg/QMjC54wRSCxRxg+cVM2Y6zHB84Om3zVMaEhCygIo",
-	"/5N9hbhyQtoxx6PZgLTNWfjM4jQveF9/zJmXNvwXz7yc1RRi9JW9je9JWotx2WFj6YMqS5yvcrqO+eSG",
-	"ztrZgg8K5cAmQFLorObtrNiHxxbW4NL1QtZN1kw9sZpsTVRK1hzRSInS7eUuXSVZs+rSIV3LRrcHpQxN",
-	"FuoiZ+/GmtkV/l5tPWwX6RQqu7j2gmqHdU6UKUZd40AtqmW9Tv3sMlFHzyqnXUcnfLDkBVRe6gxgKjJ2",
-	"+knYfLrIySwWsPtmP3MtL7nqz9sb6WUu/Yo6863mOk79P0Gua6m+3wofurTAPzJg/3UyYPXHaURBOlYh",
-	"W4vNeOuZLIS4BhVgKyw6lUg/uq9TYwFbBCIl4H4C9s/WYKIUapywAVLCnYAzgEIpp53d3Yj7OAq5kJ03",
-	"zTdNiGvpSmC7sGfM6CrFH+3SdlmRtcyLMFs/sxVrRJ+uv67LxRKgOw1+AJwHKiQAALqA5rEaN4HaatNv",
-	"80p5pZTl1J6kMSTpxkQkkd6Eada9XQ5z8SfaUvMADeclu6G2rToiMziexjilVnKKMNLWkD3a3Ph5+vz0",
-	"3wEAAP//",
+	"7H3rctu21uirYHS+mdqzKVnyJYnl6Q/FVlonju360ux8ZY4JkZCEmAJUArSs3fHMeYvvDc6L7Dc5T3IG",
+	"CwAJUtTFttI03dmzM7UkElgAFtb98kct5KMxZ4RJUWv/URsSHJEE/nzLeyc8xJJypj5GRIQJHeuPtQsS",
+	"Y0nvCLq+OEG8j+SQoM+856Fg6zPvia0/PvPeDY0egkbNq5F7PBrHpNau6R/3omb4kjRxfRe/IvXd3itc",
+	"3+/vkXqz/6LfirbDnd4urnm1hPye0oREtbZMUuLVRDgkI6xgkdOxGk3IhLJB7eHBq12Q31Mi5PHRLKhX",
+	"Q4IS/fMPAtGoDcCGMSVMfcEnDAX/rJsB6sdHAZoMCUNUohGW4ZAInwX/+7dO/b9x/V/N+n7jpl3/9EfL",
+	"a22/evivwEMkFgRxRtAIRwSlY9SbwgSCJHckaaCrIfGZ/vCDQDEfoJgyIlCfJ/CcAQ2FOEmmiMqGzwpb",
+	"th9u919ELbLbe4l3STN81d/Brd52uBPtkr3+i+bCjRpjKUmidmHeCmpe5W7KZNrpS5LMbuclCTmLBJIc",
+	"TTCVqEf6PFHLkMmUskHhvFuLYBtRRkfpqNZuZiBQJsmAJLUHBcQYJ3hEpMHGwzQRvAKcD0OSENjIMR4Q",
+	"JCROpNBHHDByL29CeDGwSDpOyB3lqYDHPYQFoqLhMz28QDghiI/x7yk5gEOVQyxRxIlAjEs0xokgiAq0",
+	"22zqc6IKht9TkkxrXo3hkVqFnrFWWCu+PyFsIIe19naz6am128+tqgM4jshozCVh4fQdmc6u+j2+JQL2",
+	"nBKBBO6TNsL6DNCEyqHGQDwi6JZMEWZR/oXBN58lRKYJE/BLnyZCIp7KkI8IwgNMWQO11Blv7+2hcIgT",
+	"HKqTKCPny3CfvHjxcr/+cnd7r77bjEh9f3e3VyfNl/2w1d9vYvLS7pImLfk2OWusq0XO26+9veX79Zb3",
+	"5l39z7wH175h4RhjOcyhoNHCC9TnyQjLWruWpvDk7NRnSUSSeZNz9eMXnf484VEaziV8Y/3zOkCgTO5s",
+	"1zx1Nvrebrd2X+6+2nmx+9LLL3Or+jInRIw5EwTu8mscGXKrPoWcScLgTzwex1SznK3PQvOdDNn+qJEk",
+	"0SQg5JGa4XXn6Oai+8t19/JKwUWEwAP1vSWpPR5N2+j3FDNJ5bSNWDrqkQSNUvUbQViimGAhUQt2Ml/y",
+	"fyWkX2vX/tdWzhu39K9iqwswwJqKux040ATtAmmnAo1wrDaSRIgnqI9pLNAdjmkEaz2Apw38SB2LvZUk",
+	"jrLbmxAsOFOH6DBpl3HNA908vpXzSAD/DU96NIoIe94hvDm7eH18dNQ9LRyBHFKB+JgkMA5ihER6TSLk",
+	"Y3MvRHuSUEk8NBnSUJOsMCERYZLiOCe6Q3xH1nJAGaTmeJzJqDkO1EslinF4WwQWPvQoiygbIFiaPVpY",
+	"WNX5TRTjUAdPhTBscT3HdswUR8fx807t+PSqe3HaOSkcGjVDI3j6wBFjQG4ZYr0rEZEKgddyJhaOoI0w",
+	"Qykj92MSShJZEMxcwJcpK0HkIUbUn+YHS2PWt9dvee+Uyzc8ZdHztvvt2eub07Ormzdn16dHhT3/zHto",
+	"FXkYrkIfIFnHvhcACtqIccUozRFTyy3Ws4unXF4QHE1X30KYMcIS97AgR3wCv4l0NMLJ1DA2+6u6YylL",
+	"CA6HuBeTmle7w3FK3AEU+yw8ISSWqYCv8R2mMXwNuzpMpaRsUD2lQTwqkH0ORerB6in57fyZVj5AtW9K",
+	"WxBVh1jYhoxcYiYmJAEpkDLUQgLkdbQR2Efb7n4Fm57PDIGbsz7n1UA9x5DAU4GGfKKpQX4Qm1o8dLAG",
+	"FIl6pkksRppM53jwnoNuIJCt59qeXRx1L+ZcXGBhaKffCrd7+6T+KtrF9d3+i159P2xF9W2yh1/2XoX7",
+	"UZOs+eqWgNKXV0PzRa7vOZ7GHEdXnJ/gZECet6PnnY8nZ52jm6uzs5uTzsVP3bmCm8LDWE2okBMz1Gru",
+	"vtp7+QL1ppKsh/fMwFIS2yqhQO/p6zXurRbP14Ot5xdnR9eHV3Pw1WgCaHd7zfg4M63GSDvfF8HJCyzJ",
+	"CR1RSZ65Zxedq+7NyfH746tucbsk52iE2dRigzXYUOHKjRuxAgK1mk00JomhtZsHRhPHipopEryWfXZB",
+	"nZVgBWESjbQlxgCcQ6Rxl0qBEiwJAqCLQAYOpQ7MW6Lx9Yn5IwWHhTyY39a+AOPV/FbkRhbNRSVYaGSC",
+	"+30arhHx9ccrOiI8fab6bJTVm6vj992z66uS/laigxGNtHiRJPROy+J0RA4U3kWISm0zWg+eF8GqIsrV",
+	"wKxvl68ZTpWkI9VuPpfEXJ92rq9+7p5eHR92ZqjMkKDO+TFY6UCQvWV8wjyUkDt+q40F5H5MExKZne6k",
+	"csgT+i+YvY1eE5yQBPlps7kTSn5LGPxJtBEQG6X2lkzXcjKllZRORhF6xh2a5CnwMyMqFT7LrCDeoqU2",
+	"0KVaarDiWgOf6dWybCs3Ai5u/t//+b/BphoWo7cfrlA/4SNNNDnr00GakAhRgFROFbO6oxFJZgTYDx8+",
+	"1DsOLsxa2QIDV0JwPPrR13KhIFLGxK8FHhrHqUABIMWPfo0yOJIbDX/N+Bowgs9oggUQ8qLTZNEEHpoz",
+	"8iP9J8+7LJlq89yL8mvn+KTz+qQ7c0mK6l42oWViMQZWsx4ct0AY/J6jaaIKrYlEYCFS4nIBsr8AI71m",
+	"Ih2PeSJJ9J5EFF8BCjzvuC6vz8/PLq66Rzfvu0fHnZurj+cL5HlFH0ZqaqTQD0lyL7fGMabMkLaZ6ddz",
+	"nFVAzhH0FUsJymAE62Ir2WpgmK7dzVnRAsDhfUTuSDJFu/f3IFvs3d9nFi5E7kMylsahxXtE/ID2mjsK",
+	"0nHCxySRVNtQsjNbuntHYGiraVu9pRu/mQE+ZUZ93vtMQqlwEd46BFSY9U6FQ8pIPSE4gqsCoyCFN0DZ",
+	"WDpSYxfN967W8r579fPZEWgUnZOTsw/ANatUxyqVZ1ZpL1vfzq6vbs7e3FxenR2+c34+7Jwedk8s/Xlz",
+	"fNKFry+6naOPNa92fNR9f3521T09/Hjzrvvx5qJ7fQmAlX84Pr25vsyG+OnstOtMctG9uvhoppgVwByz",
+	"bJEazgoRrt29pMXMvZkKutmt6v7z/PiiW9y68+7p0fHpTzWv9vr6Y/dCD37T/edht3sEj8Lm3Zz92r14",
+	"c3L2wcEQw1S82n1dHXT9DidgEVcnrtDFcf548EWm/OqP74kc8uiUy04c8wmxX5etEObbkv6svy1agPR3",
+	"rinXPJXKs/6l5OFt4ZFDzEISx8ZUqL5/Q2OS2TD1V0X/7AVJRQZo8adjdi3ccX7ijBSmAwLvTFYS8M2Y",
+	"1uavP7ocN/umILCaCTMPjxnb0ZrtexVcQf/0jkyrtrWrZbTSTp8T8I2Yb1+nU5LARN37kJAoexx2++yO",
+	"JP2YT2qfLBUxtKfCt48lmijFdpJw7UMpkrfQkJ+l1A3o1IPDmspT/ZyOMHMI1v04xkz7rkB6BZMn+HQk",
+	"RxFHjNyDlDYrSbnUE+DLZ60io295bxaaDtLy3Uit/TPvza4cS0lGYx2zU3z3MMZ0JGy4Q5gmiRokSRkS",
+	"HPVxgjYwChMshijkKZPiAGE0SHBI+mnsMzFMJRh9h5gZj91n3kM9HN6CTsFTqd+jbLDZQE00GdKYoF+u",
+	"u9fdI5/ZoBYdT6CUMuBd2sZgAhRKMQQtr8LFvCA0xKuFCVFIfoNlQUKpbTe39+rN7XqzddVstuH//11z",
+	"Ro+wJHUF0+y5eTW1aEVgbtKkAhPPWDzVovrh2fvzk+5V96gU2GTfXy26qRGKuyooSLVUkE//pnN80j06",
+	"0KhYvBo5MA7yRDQhoeRJJt9MEioN4ZiZvU8ZVUKs2dmZQBuW4QNhkVJJxwkBuxO5x6Gc2SHPQKskZcNb",
+	"y9s2e2Tbqx+Z0uiqMKBVb7bKg1S9r0PUiiOsGJq2JC4DbmtIhNC2g5KIl2AmcKg+CSRCzBiJzN0sbM6L",
+	"nWaz2Szejhe7S2/HOOGDhIgKytBqNtG//wdloKEtJLnE8QFqInWjYy0U84l2t8I1J1EJJndfeaoRKYsI",
+	"aZnYpjJ4OvACrG8Zaoqq0LIMbwEKACdlxpTsItyCq7jTesquQdzYMsxXupyQKFQUtpLA6kEOEO4BlDo0",
+	"zmc5RYRXPU0TB5iyImV0TkFdMir08yQqh109i9JZe+hitvmW9y71gw9eTfLqe7az0j0DJFtyD6wLH7MB",
+	"QRuYTZEGczNHzip8VGf9lONOx9GKLGRlelRi/Ya4ZNvtXEyXOtjdMdQMtrrA4QqwejnfnyNLnFAhq/iH",
+	"CY/kfYVZwkOMTBQqA1bOShdUklHxjyWoAseswcFJgqfqsxN9OQvRORYCYYECG55pJQf1FsCa3SJuL5/Q",
+	"PxQ5CJm+/Xz8mdP3nzvT08vm5D1tTt7/+svk/RHX/95w2v9l6XHphc7Z1MvsxhQXoaWeNsTBUjaANWA0",
+	"4cktSRro4vr09Pj0pzbqEfVjduaNnHCBGcJnDlEEyiskT0ge+HV4+SuCkCMcTRuGp7bRAN8RlI4PkCDE",
+	"Z9rAGDRyRttWw4zHJFIbaCwdB0oEGCpowNII0xjaYnRyvSSlUmroleBuoVVKJ0yuvrTTrKj5veW9X1KS",
+	"Asa/5b2LlDH97FveO+TqLKX97Q2msf3bKGMkAmXhhN4RVsnaTKij2mBtkMsitMQsducE0K6a3664DAvB",
+	"2bvapzIKmWGrcOiUTEBTAsk9iqiCGsfnDlR9HAtStl51mPHrS47GMQ7J7Fp6StUyUkyFJUn9CrGfB1XR",
+	"vB5IhL0Ys9vipUoFSeqt7R3N2xdE4ubx5b5/OUcOUgp6Wc6qFPofG1fq1Wxo5+pjtzS7WBiuWjxWZwXO",
+	"hF6+83MO3JgmHnvkmd9cgisFy4pDH/I4ujE+2gpiD/4BLZ9QkY2nCIt6UaCNYKzV9WAzd2qPMJsqSgSD",
+	"ejrOR/tjUMpida/Ab5KMcvmmbcI4UWguMMLSZ5yFpCSvvChz6OKZvHqxu+xM4OmbMUluYNsrTI5cSJQy",
+	"KgV4nOApNMJTWLKSLsySgahaeCO7AN5XQlq+WfkKGdfe8tKKtp+JYzb4uryMIyrGMZ5CDOnjrqyx6yDB",
+	"CL6FMPtn31wakpuwWlK/ZlQieELtLTxUlMu29/f3H33H50jmPLythkCgzA4GiCxwTMri4TqAKFEEODoL",
+	"WHGj5tCCXLEx5p5HUARFx6+vDpESAo18LLmxD3mox+UQRXiqJOgwTiMtHxfJhdWTi+O+AYUkwlO08fHj",
+	"x4/19+/rR0ebVer5qvq01hKKs5zgikkMEuvEoUCBF1TPu4p+UTqcXIyuOouMC89QXcVeDT1YzGUrueTM",
+	"Xiy2UakdvWo9WnPT9FhUKqnnRjNW98CQ+Yy4IZxxAfCUBy4DCTbbPgtyeAP0j9IDnnVSWxqqhRIDTbVu",
+	"alfYetwKy1u8SnjliuaYVcWQZ0gZlWaFFXRtwEpX25Y4vsEjpe/OI8AWJvTv/7FeQJPn45CjZSQZFOVl",
+	"yvEcW4hemdbKwqEiSxHaKKBRZsxgBwgzn5noDsBOJZMKCEgLcqQONhfjUnP7EbhU1u+imrdclKvce0eF",
+	"n6eXzyU1y9VxfUnXq5BrKvfVVPLevzqdTuen69uPLz90lv7vGaq5e29m43KskNtGGHDuAPBNy4hKGJb4",
+	"ljCDpS4Wejb/16KsmJGAGyjIZMigjYSSMTcsC2E5udWRSTyVMxQV3OFmtE01nFV0gzbK/gaIfaZBBmM/",
+	"+GEkNzeQh7cNC3qUrVM7rCYQjSV9lk2Tx+zl+zBn0IJJYJz59kJHUc+ArFm+FK2oQ8Op5Q5D+OiaAPQX",
+	"zvAFv+OnPGq6ko+7fE6t0Npn9cJmPYhfgk//J+pnqyj4/5EK3iIVbZnStVyfWk11WqYQra77AJNcoAAV",
+	"eGQVzTZ397zSC+8yRnNSwkM0Unwp1Of7XN5oacc87ggOmUqDWsYf7SOVHJKlcbyYP+5VHYF6TUdQ6ljN",
+	"ZccASy2DvHC/ZTh8tC3q7eXZKRqRZKCORYbDgi7R1vnJInPKgemaSC+XEojw2S0ZywMUqAUGKCEjfkcE",
+	"wu6le4xxy1afwNY0KqRSfi2H19NUET4EdO95VG/JISluN+D1zOepH26cmj9+gyk+uY/V6WjME2kqdQxr",
+	"7dqAymHaa4R8tMXxmNZDHpEBYVvZ1A/u6+KWjut8rM+zPuaQwKuhW05Rr+cR041KUro5c4iA4nCMz6Gc",
+	"39im/u3sdh5QMXNhjAwLsfKMT5CuN7B+s95DBaXKU26qtE45JHm8tYK/kGCjXepDPgGZz4nYnmUXeXrQ",
+	"ollK6T0kKifUuoGskGbkphivJggfmTnO3tW87MO1O0zBglBSb/ht0LY+wcAJiS9HrZcTgxcn+1YsK481",
+	"XG1Z2TnCurJPbtDiPN+Zl5/Op0oMySSaR7AxTeckRziK4D+OsWSOVlBp8dlrrsNpVVp4NlPVenOz8ZzY",
+	"SCg7RZJwiBkUm+ATdXlN1o02Gk+hxpENKdGqYcIlQVQCbU9llck4MqkuTzUF98lcEnSZZrEz553jI3WD",
+	"szCQH1D2YjGm58XeXnMl29WAMJIss15hHa6TsbY1xqQNEi7E05buGp1KVHdvTpDL7PrzmLbKSkhoMuRC",
+	"B1VpLNDFTPikuAXrioKzuDljd335aPWQkbm2UGfPUX0OBrW2Wzu7K+KQvGc3EGw0O9WpriDE+7MHWJhu",
+	"/+WikKTlZMHdOM/eMhe33Cvmbo4LvZcHIRWuxWJSs1wzc8JVPC04kAj1puChMpYJB/7nKmwOEfyaQUa3",
+	"hSAj+HcsjkdNeva5u/OMACOIiQzThMrppVqxcThByl8nlcMKzr9qXiQYMk1xPJ1fSIWTJekzSJNUu6Iz",
+	"LdQZZjWxdraR4sMvtgtCrFHuQRjyWXB+dnmFtm7JVARKrgiMUKG+MI9CBqaxqBbFjjwN0+RvBp3rq59v",
+	"3n54d3lzfXESeCZvc+PicnvvhRq+q/7YzBM5q7I3u1hpqXndqayWFpRyEorr6VpUlKHgvm5PqK5/Dg58",
+	"ht2semu+lUMyQgMiBdpt7iCnkpTWYAFXwfQNZ5Ejw1DKsc5Lo6zPbb4d1rZLU3/NyedEI0yZxJSRRF1l",
+	"CEWHMUR7a8vVYvJX3L9rM/lv7tiCxLHQCptasJJ8MiNLtlB+p56PY6v+6XeFz+yNFj+gMZ5CjK4sBXD2",
+	"cHg7SHjKIggybPjMZ13IYdP5X1n2mi0kJYZ4THwW/OHrwHe/1kZ/+JA1of70a9fn592Lm8vTzruuX/OQ",
+	"bzMp9K/DdIQZ5BH6tYeH4ABxFk91RJ1NittuNnXyXHMnS9TfCLZiekf+FXgo2AIBWv85JDiWw2AT3RIy",
+	"VsPQBPEJ8xmA2UDXOmNZG0W06cNDUaqzBYlGejWXScRF11dv6q/AKJKQz1DUyvOZk3JIifZDmBNRoilU",
+	"F9G6jCYjKAbNT+jg12IhRru52baGOIFykMVqpoVUx8p6pz4rFTxFK9U7da6zKX3a8FleJ2mFYqdZTUpq",
+	"ohBjGhKmVTNzOTpjHA5JfbvRnLkPk8mkgeHnBk8GW+ZdsXVyfNg9vezCO4pjUBmXrlnNqyk0N1HxjaZ+",
+	"kI8Jw2Naa9d2Gs3GTg107SGQYye7wxa2hQyO9h+1AZHV0tbh5a/aXJbFT6pb0UY6N9RngcMjPWCdDn/3",
+	"Mu7uZbzdyzh74MEBJHzis7HafqsCKMQBkb/ElWeZMmx3RiePIwjn12vMGe7h5a+1Yh3W355QYTMTQp5e",
+	"5vJTqYDkdrNZyl2GbGJzJDnffvoW+6zl5SqPZ0VwrYhYYXL/ZU79K/PqKyuHONk5fRqXq1Yc6jXVj6gY",
+	"c0Grqy8HWEocDtUYBzCI2uoffSe7ou7iqV8LCuLM8rdXzWH6M+sM7OpDr3ojQ44tJ7sUXmktf6WcOwnv",
+	"7Sx/L8+uhDd2H1neru9mlRZqzb3lPTDYuO7WrMLcTPnNcpryE0oLUmGD1Q9M9l5MsojzrBo2FTkp0yfy",
+	"uVgeMV+BZZWfeW8R7Guuivgn1UX0WVDcdMNiIS/ungopoIqoybfLk5TKpUWecxVazWcWbXUy04uFNuDs",
+	"dZrIysjDOIo5G4A3hkOtmiTNcwXXVxkog9rZ8dzVC5suRYa9ZajWVx5od3t/OXlwk60fvNreKtQry/OG",
+	"F3ZWol3FApZGlQRO7SqRv31STDS/oUeG2SPs8iPN8CUegCE3/0HprTPKkslyEm1FJrRJ18jQC+UiEPjC",
+	"IQlvdRqcLZ8lUPBT9wrlEvktGetwRrhUlA18pov2azEboO/hGLMwK0xeFGgGRP6s4akWH5acHxDmL3Zy",
+	"GekvHVvhlC7ImCcyc3lo8c7Y9Yd2afa4ssULcxjqcOYexQkQqtlkMA9Z11c8tQoVF6aglJI6takeJFCf",
+	"gUkIS4QhsqiNxliI2TL7P4hSLX7HJuOzjWLB+kBPEGwqhWhAZNlgUxyJCmPB8dmMCQe95T2RmywgUX3K",
+	"U23H0pWDxZBPUDpGcqL2lyc+G6diiLgc6qgRcHersSrQK6ZCqhmWicjvtYvAVh83KXjW4mSNTVWNBEAz",
+	"LAiYEenjNJa19nZziZt1mbmxMsUcADPHQYU56nnQZT6b1ci6k1CqZq96NN/GLdPuYQXJv4rzrQwRxGfO",
+	"kdPBhrE+nvGXll6/fYamTrJUNUM8j5dBqxpRcMGNeVU4LyQ2CoRzD5uxmlV7eqzxFOyYNn3bmG9/RGNM",
+	"oxsszWe0ITn6B2oprX4zezhAG9dXh5secpV/n2XaP2U2mtNJLIWqD5rlgm0CdM8KsqbpZTFjxbOVvF7z",
+	"x1bj1MknRfeh5MUcj5VFw5lUmoeimd3EaJQoxvY6KcYCagExt79DlmuJbrh9lBbRDLfl0t9aWX61ivxV",
+	"KIQEWs8KE5XrRMF7e6ssrKIS0t+DNAJ9Kgr6WjF/LHGEdh0udfyDRg9zJcwLp7+QNhGanBFFg2wxhEaV",
+	"1K5JTkmoWiIw6A5AX1peWHD7/1NEBW3oWvyGW2zt73GHfiJyHTeoLF6oC7SlUynmyxcdU17LFoXJai9k",
+	"Ya2oYw148IyQfCxswNq2reatBQTCImeEg0LjFNPdYcgn4CgVksZxNrDWnyjktKgxIFoMmTwNcBc6gIFl",
+	"BrLChC054ZS9UBTAZ6Y4FOgcIWY6JTRPfkEbu839zUoJBR5ZK5H4U0QEDbc2rIY8gQpa0tb7pGVCCXo1",
+	"SJMjPjI1gb+LFGslS8399XT1KRYOfZoBvnA5FKo49kv3Wqy1+48DuGNSpQLhWNv+c6h4YirPfDejOmxB",
+	"k78vJlttQVmwFTTPikJ7ue0dpSyywdPa295G0Lgz5CMifGa4iy6ibupLoaaXyWioiTbyonFQlYhLHKPm",
+	"JnxgPCs/5IH1LrEZwDxBgVNTMNCRDUnKhA7iEWGCZThsGP7m+cwyG/VcwW/usgjd9tIwiAMkOdBTCGVF",
+	"2Ge5RwCqJXhaJUMYMTIBQQ0BMc4s0FDFDXiV7v7JiM+w5CMaIiHJ2EOCZwXaEhxqVmdoOU8QZmAtNA8Q",
+	"Ch8mlAmfTYZc1wmHyCE1z25zv4qjwbvfHkMzxEKrvBrXihyNSgG7DvzsOwP7yzIwtyj1M9mXicKaQ5Dg",
+	"Gjt3eK3cLFtFkZcZ4pIJsgomt3Lkd2ZmvU0pQxiak+p2HLkonrtxn8fYIO5ugUtKF1fTJe3bELyntQ45",
+	"W97t56ur8wY6lsaRI3mqW3WXknci8AQbXw+JDDHvpWKqVmhTX+pQ8ljHrflMpxQqWBuoU2hKqfYmTcC7",
+	"jNGeAs+6rlKR2r6ZQP3m+COzCnZPMlM4N/lJTY2y2efQ8wUV9NZzSR6J8Ms9o6AfzWLHIq+ojgNc4het",
+	"qspR9Iz288xJHY1n8/h5YuKZS85StKqv1GdznaWo5Cvt01iJATOuUu2YnesrnY12R51ScZ8xFtJn5QIt",
+	"0A2PCnUVsMgrT2i5zjhuf7TFC+BJ4TPgB7qyARzXEN/ploi23c8c36quk7DMu3qmXdRUZMUO9dnN81o6",
+	"tV6e3G68EgZeWdZhHhiFUjRrbba9ELov5NstFDCahWDWA24362v7wP8CXui8TlAFVV6lUtB3//Q345/m",
+	"lqRl3El/MU+AMm3SjdXYm2MFuIJM6MCmkga2TEq/VBlMp3yACg72R819YA6fUQZMylF8D3SyjBKdbFaI",
+	"UIzCZjMYTmHMvD7L7LxnbHHBuXxaxU+yYjdoA/tMPbhZUZSpbcvbKKD0mDr5SG+RMaTrRwKfmdqCCvGg",
+	"1lJe8WjAq4oofTDpL1QW9kS4dZ5ya3vFAgu1FoAh2kF0yi1P4whS1rV+bFhVdc2a7PioNHw4q7SgNmy3",
+	"uY+Cqq48AdoAqwaJUL5+vcJNyBf5YNrkBU6Pmvo7MoVcK22/MEgD0oVN1kgcRx5QHZ/xVIZ8RIx9aQMe",
+	"d7x7SgL2ELkjtsB9fuITLJyaVJ6jZOQNANsmFNA52wBJSF9SOwPWBIVvk02TKqPwWtekUAd0kC/hlkxt",
+	"K8SI9vtEl+o366LCZ7vb26Ycf/a1TpE1HRm1D4Qy1I/pYGj332dBddOnoIHeQR5QQnT8YpZPt72Lhjyt",
+	"DlTUIRe6attjLUDFdkOGVT0xViMvc+nWtnRrJ7bcaoitx8RtmJp0q8RrrJm3ztN2Mny0VS+yDq6AT1Ae",
+	"7rtT14msKPXaekYgx2PsVnkBVmDuxUQD6DRlSCPUzVicLDGnl1lu8tKVcCzy5yVxwAunbnFOnC39bx1o",
+	"gdqgU4HQj4B+I2pku1vbD6ywhneK0lgCswj6uX3mcvgdKpZJ+iViX6Bq1sRvu1WKIU9kPNXg8rxBWgHg",
+	"U6W7MZ4OhsiWAJsLc6nV3mw78pbpG1scEuK+sxqnO2tK7nCBMTZCt0t5n0zU4etyIUOcdU0AFbWa47Zd",
+	"zlbB4/X5F8WwkqzQmM9M2o5zoXyq1fxpvUkmXyXcavt5Ju25XRrdNJeKW6H4QCpManuVuHCgfjZepHU1",
+	"VK4G1mDVrQuVbi0yA9R3+7VDl4Db55L5o9Us11LtiJ5LA9yU3qRJQG8KAiqNoOgONUlgk/ZM7WzDFoTP",
+	"CuY1peiJkmlNTJQcyRNFI+dYlZ8mOcJbXzpmbrkE9l3Eyt8oNi79G0XOGW34qZaP0o1cGjGnwzIEwo51",
+	"gScFZV7fQwhFTaVwDARgHaDMZyCIeFlvQ6VZerZPGSiXjq2kFAiXKbU+KxhJsvZLbuYb1KhQejR4m9wq",
+	"6Uoq8dmA3kECbgFAE6DT1taAQh/fYH7M3DdNKBxTgt7O75RjEeV4bmxAuTd0Lj/p01ilNUOGzViiyr4Q",
+	"a5HqC8jfLloXcfFGlWvAm8tulI4NJWT1oN4PRz2yuVZp+u8T7PZUYj5HvrJm2wXk3JDtMkFXZ7yhS/9u",
+	"WpNn2WXZdmvoC4mnUK2/gQ71pJpezzKGCoLtswqKfcZCUnSRKk1yjCFUTmGiLk8uwITusw1Xmtuspt6o",
+	"UzCKAjQ29s0xnRZedlq2V5N//dZ3+v+d/s+1sdkuDgVbz5VFYZL1fZ9v6/lzOMaDV2N5x/kZaHOzrtui",
+	"YgnQzv15KuDUmdDGcNucBntn12XHquB4cEiG7pRp4KO5XgVVaRd9OPlavzPJIpM0bkqMhiSO1sApbYm+",
+	"JRFLWSW/3jRvloCosWfdkqkgEOtDGVCABjo34Uc+q67VkHc5KPY8qKzKYGOW8seomNMKYU60z7ld5qOr",
+	"KWQrf140yeLyznuPr6igzUNOiUXwK1KQBgbg8Uu0mVm7DxhBG+Q+jFNB78jmvAVkvR6eETVUVY/9S7J2",
+	"t+XHkhgXu1lflbX/6RRlNlBknN8GSzmyr+YHghwCVolycAJmiDIK9UzzEBAM/KCih2eVa/o8s6g+2bds",
+	"8He23UGhX4FpMGDKvLeazce4mLPWLqs4mVvrRu8FQbX6KHBWi+Y/RnD9nub/Z0oegFyV/o+cdsyRO+wD",
+	"lZLH6l6Q5d3XZnwXOWl5nFJq3vvSaulql/srX+inBW98XTanE+oXoeoDFOANh1UJ8TONqTYu3hyilzv7",
+	"LzZn4x4DxXsCDwUOqwk8n5Uc8TqIvRCpOL/Flf7eZyag3sZ7mUj4ymZXaKM4YRvpZlU+YxyNSVLv5cEs",
+	"B0VA7KPz+lopne0S4FCiuoPssEV12KJ/KMTXbpDydQgaCMI8fGbNXqbwWwIRGWZSWJkOuixQBnX46u2g",
+	"gU7JxGeCQE6NQGqaqdIX5jYXOsjGNvnG+hGf5SW4KwPmYEHrohxPFGiKfcrU+awsqxR6sqlLsujIFk4L",
+	"PcxKfb62nwrHnxqat6LUpIQm3V34u7Xvi4TifRe2niZsmYTxLyNsWZI63yVygamwnS1Ap+tN3QyA2Wh+",
+	"D+GYs4GgEdFWH0N5e4SygaG7OjM+Z5zaYkgZwnGMNrQDBbpGxKkxHTmh6mJhB1YPTYY0HJYy502H5Ska",
+	"UMUoezi83YSgS8alzo/LDRhtCNE2sblZTD0E6YMjBKL6bs5+7V68OTn7oLl5uQRNZeo9DPmVmUkeVL23",
+	"uspr26H9NSl3pgPoI0sUwn4n4l8/nrrKCVK8OwUPiLkfQCSykN3e1LmYbuBr7meACLf8obV4+ktXvF2S",
+	"8wvkSgNVoiGNbz049pvnm53I5jdVdWJ8NhfVxcMX2CpMM8piiQHTm6rU81OUW37aBBGl4tguVopRFRpo",
+	"HkCvIYjanlBBvLxdlS7jhTAaJDgk/TT2mXpTlx6QOJEC6hlACpcoAsTvILA15IwRKCJrWS6fMM9nguep",
+	"er/rkkA9MqQsglZfNo1/thpC25RCyBakXRRO+1SUjrNGEHOCT/O2rd94lfVJRZPZEDMT0a/7zC4qLOAU",
+	"213iqyuX5jVBhbpC78ZECTe5/ARVU3QHg82ssY/P5vbb+9OLDRQ9gKsUG9B9q/R4EBtj6irM8w1eOju7",
+	"xD34hiZCoghP0cbHjx8/1t+/rx8deUiXS6YsjNOout+nKU1c5XODEsaV/rbq9qezrsATvByoA90hWkcx",
+	"QXHooBrOnXlwSv48KPNSChadFF3O936eT7LYrPLLFjOYdf+6F+l5HuBWc1lBgW+jokCpl+cSl2vpgL9X",
+	"E/h2qt0DU3APsLI803wRynkmi7RfAQqQFeY1gzOShCmDD3WEgKREPExB/tkIRoqhJinTFWII+I7QUMpx",
+	"e2sr5iGOh1zI9qvmqyaEQeiuf1twZ8zqZhq9um0ss4aKmdOpWHNF1CpInzaG6NbQBOC2vnIwoUDNHyh2",
+	"WKiH4AxuAntmh36dd8UstSew8iRNoCB/QkQa60toq7C4rW9nmkk7dM9gQm9akhsqx6oCMiu9patDWCnZ",
+	"VgPQ0pC72lz4efj08P8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/store"
@@ -57,6 +58,10 @@ type Store interface {
 	ResolveIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
 	ReleaseClaim(ctx context.Context, c store.Claim) error
 	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
+	ConfirmOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
+	CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
+	ExpireHolds(ctx context.Context, limit int) (int, error)
+	Holds(ctx context.Context) (store.HoldStats, error)
 }
 
 // Committer places orders by group commit. Create it with New, run it with
@@ -318,7 +323,7 @@ func (c *Committer) release(claim *store.Claim) {
 // not be released.
 func recorded(err error) bool {
 	return errors.Is(err, store.ErrOutOfStock) || errors.Is(err, store.ErrProductNotFound) ||
-		errors.Is(err, store.ErrIdempotencyKeyInUse)
+		errors.Is(err, store.ErrBuyerLimitExceeded) || errors.Is(err, store.ErrIdempotencyKeyInUse)
 }
 
 // Describe implements prometheus.Collector.

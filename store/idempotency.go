@@ -44,9 +44,10 @@ type Claim struct {
 type keyOutcome string
 
 const (
-	outcomePlaced          keyOutcome = "placed"            // order_id names the order
-	outcomeOutOfStock      keyOutcome = "out_of_stock"      // ErrOutOfStock
-	outcomeProductNotFound keyOutcome = "product_not_found" // ErrProductNotFound
+	outcomePlaced          keyOutcome = "placed"               // order_id names the order
+	outcomeOutOfStock      keyOutcome = "out_of_stock"         // ErrOutOfStock
+	outcomeProductNotFound keyOutcome = "product_not_found"    // ErrProductNotFound
+	outcomeBuyerLimit      keyOutcome = "buyer_limit_exceeded" // ErrBuyerLimitExceeded
 )
 
 // outcomeOf is the recorded outcome of an order that was placed (err nil) or
@@ -60,6 +61,8 @@ func outcomeOf(err error) keyOutcome {
 		return outcomeOutOfStock
 	case errors.Is(err, ErrProductNotFound):
 		return outcomeProductNotFound
+	case errors.Is(err, ErrBuyerLimitExceeded):
+		return outcomeBuyerLimit
 	}
 	return ""
 }
@@ -202,8 +205,11 @@ func (s *Store) ResolveIdempotencyKey(ctx context.Context, key string, in NewOrd
 		}
 		if !found { // freed meanwhile: claim it
 			claims, err := s.ClaimIdempotencyKeys(ctx, []KeyedOrder{{Key: key, NewOrder: in}})
-			if err != nil || claims[0] != nil {
-				return claims[0], nil, err
+			if err != nil {
+				return nil, nil, err
+			}
+			if claims[0] != nil {
+				return claims[0], nil, nil
 			}
 			continue // claimed by another request meanwhile; look again
 		}
@@ -324,9 +330,15 @@ func (s *Store) replay(ctx context.Context, rec keyRecord, in NewOrder) (Order, 
 		if rec.OrderID == nil {
 			break
 		}
-		return s.GetOrder(ctx, *rec.OrderID)
+		o, err := s.GetOrder(ctx, *rec.OrderID, "")
+		if err != nil {
+			return Order{}, err
+		}
+		return o.FirstAnswer(), nil // as first sent, whatever happened to it since
 	case outcomeOutOfStock:
 		return Order{}, ErrOutOfStock
+	case outcomeBuyerLimit:
+		return Order{}, ErrBuyerLimitExceeded
 	case outcomeProductNotFound:
 		return Order{}, ErrProductNotFound
 	}

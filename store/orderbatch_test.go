@@ -69,7 +69,7 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 		t.Errorf("orders of one batch have different created_at: %v, %v", got[3].Order.CreatedAt, a.CreatedAt)
 	}
 	for _, i := range []int{1, 3, 4} {
-		stored, err := st.GetOrder(ctx, got[i].Order.ID)
+		stored, err := st.GetOrder(ctx, got[i].Order.ID, "")
 		if err != nil {
 			t.Fatalf("order %d was not stored: %v", i, err)
 		}

@@ -154,6 +154,7 @@ func run(ctx context.Context) error {
 		return err
 	})
 	g.Go(func() error { return orders.Run(ordersCtx) })
+	g.Go(func() error { return runHoldExpiry(gctx, orders) })
 	g.Go(func() error {
 		// Stops claiming on shutdown and hands running jobs back (QUEUED).
 		return engine.Run(gctx)
@@ -163,6 +164,12 @@ func run(ctx context.Context) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// runHoldExpiry sweeps expired holds (flash-sale orders past their
+// expires_at) until ctx ends; every instance runs it.
+func runHoldExpiry(ctx context.Context, orders *ordercommit.Committer) error {
+	return orders.RunExpiry(ctx)
 }
 
 // purgeIdempotencyKeys deletes expired idempotency keys every purgeInterval

@@ -1,0 +1,42 @@
+-- Flash-sale orders: holds that expire, per-buyer limits, cancel and restock.
+--
+-- products.max_per_buyer: most units one buyer may hold in pending and
+-- completed orders of the product (NULL: no limit). products.hold_seconds:
+-- orders of the product are holds ('pending') for that long, then expire
+-- unless confirmed (NULL: orders complete at once). products.restocked: the
+-- units added by restocks so far, so that the invariant
+--   stock + Σ quantity of pending and completed orders = initial + restocked
+-- can be audited from the table alone.
+ALTER TABLE products
+    ADD COLUMN max_per_buyer INTEGER,
+    ADD COLUMN hold_seconds  INTEGER,
+    ADD COLUMN restocked     BIGINT NOT NULL DEFAULT 0,
+    ADD CONSTRAINT products_max_per_buyer_range CHECK (max_per_buyer BETWEEN 1 AND 10000),
+    ADD CONSTRAINT products_hold_seconds_range CHECK (hold_seconds BETWEEN 1 AND 86400),
+    ADD CONSTRAINT products_restocked_non_negative CHECK (restocked >= 0);
+
+-- orders.expires_at: when a hold ends (NULL for orders that completed at
+-- once). orders.updated_at: when the status last changed. 'expired' is the
+-- status the sweeper gives a hold that passed its expires_at unconfirmed.
+ALTER TABLE orders
+    ADD COLUMN expires_at TIMESTAMP,
+    ADD COLUMN updated_at TIMESTAMP;
+UPDATE orders SET updated_at = created_at;
+ALTER TABLE orders
+    ALTER COLUMN updated_at SET NOT NULL,
+    ALTER COLUMN updated_at SET DEFAULT NOW(),
+    DROP CONSTRAINT orders_status_check,
+    ADD CONSTRAINT orders_status_check
+        CHECK (status IN ('pending', 'completed', 'cancelled', 'expired')),
+    ADD CONSTRAINT orders_pending_expires CHECK (status <> 'pending' OR expires_at IS NOT NULL),
+    ADD CONSTRAINT orders_expired_was_hold CHECK (status <> 'expired' OR expires_at IS NOT NULL);
+
+-- An order refused for the buyer's limit is an outcome an Idempotency-Key
+-- replays, like out of stock.
+ALTER TABLE idempotency_keys
+    DROP CONSTRAINT idempotency_keys_outcome_check,
+    ADD CONSTRAINT idempotency_keys_outcome_check CHECK (
+        outcome IS NULL
+        OR (outcome = 'placed' AND order_id IS NOT NULL)
+        OR (outcome IN ('out_of_stock', 'product_not_found', 'buyer_limit_exceeded') AND order_id IS NULL)
+    );
