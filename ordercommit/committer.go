@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -255,7 +256,11 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		a.err = fmt.Errorf("%w: %w", ctx.Err(), a.err) // left out because ctx ended
 	}
 	if a.err != nil && !recorded(a.err) {
-		c.release(r.claim.Load())
+		if claim := r.claim.Load(); c.release(claim) != nil {
+			// The key stays held until its claim lapses: say when a
+			// retry will be served.
+			a.err = &KeyHeldError{Err: a.err, Until: claim.Lapses}
+		}
 	}
 	c.metrics.count(placeOutcome(a.err))
 	return a.order, a.err
@@ -308,14 +313,42 @@ func live(batch []*request) []*request {
 	return out
 }
 
-// release frees the key of a request that failed; nil does nothing.
-func (c *Committer) release(claim *store.Claim) {
+// release frees the key of a request that failed; nil does nothing. It
+// takes at most store.ReleaseTimeout, whatever the request's context: the
+// request's cleanup must fit in the time it keeps for it.
+func (c *Committer) release(claim *store.Claim) error {
 	if claim == nil {
-		return
+		return nil
 	}
-	if err := c.store.ReleaseClaim(context.Background(), *claim); err != nil {
-		c.log.Warn("releasing an idempotency key failed; it frees itself when its claim lease passes", "err", err)
+	err := c.store.ReleaseClaim(context.Background(), *claim)
+	if err != nil {
+		c.log.Warn("releasing an idempotency key failed; it frees itself when its claim lapses",
+			"lapses_in", time.Until(claim.Lapses).Round(time.Millisecond).String(), "err", err)
 	}
+	return err
+}
+
+// KeyHeldError is the error of a keyed order that failed and whose key
+// could not be released (the database was unreachable, say): the key stays
+// held, and a retry of the same request is refused as in flight, until the
+// claim lapses at Until. Its RetryAfter says how long that is, for the
+// answer's Retry-After.
+type KeyHeldError struct {
+	Err   error     // why the order failed
+	Until time.Time // when the claim lapses
+}
+
+func (e *KeyHeldError) Error() string {
+	return fmt.Sprintf("%v (its idempotency key stays held for %v)", e.Err, e.RetryAfter())
+}
+
+// Unwrap returns the order's error.
+func (e *KeyHeldError) Unwrap() error { return e.Err }
+
+// RetryAfter is how long until a retry of the same request is served: the
+// time left until the claim lapses, at least a second.
+func (e *KeyHeldError) RetryAfter() time.Duration {
+	return max(time.Until(e.Until), time.Second)
 }
 
 // recorded reports whether err is an outcome recorded under the request's

@@ -39,6 +39,10 @@ import (
 // must be longer.)
 const shutdownTimeout = 15 * time.Second
 
+// claimLeaseMargin is how much longer than REQUEST_TIMEOUT an
+// Idempotency-Key claim lasts when its request could not release it.
+const claimLeaseMargin = 2 * time.Second
+
 // purgeInterval is how often expired idempotency keys are deleted.
 const purgeInterval = time.Hour
 
@@ -66,7 +70,12 @@ func run(ctx context.Context) error {
 	log := slog.New(server.LogHandler(config.NewLogger(cfg, os.Stderr).Handler()))
 	slog.SetDefault(log)
 
-	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{
+		MaxOpenConns: cfg.DBMaxConns,
+		// A request runs REQUEST_TIMEOUT at most: an Idempotency-Key whose
+		// release failed frees itself this long after it was claimed.
+		ClaimLease: cfg.RequestTimeout + claimLeaseMargin,
+	})
 	if err != nil {
 		return err
 	}
