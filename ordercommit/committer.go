@@ -51,6 +51,12 @@ type Config struct {
 	QueueSize int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
+	// CleanupTimeout bounds how long a failed keyed order waits for its key
+	// to be released before Place returns (default store.ReleaseTimeout).
+	// Keep it within the part of the request timeout the server keeps for
+	// cleanup (server.CleanupReserve), so requests end in time even when
+	// the database stalls.
+	CleanupTimeout time.Duration
 }
 
 // Store is what the committer needs of the data layer (*store.Store).
@@ -161,6 +167,9 @@ func New(st Store, cfg Config) *Committer {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CleanupTimeout <= 0 || cfg.CleanupTimeout > store.ReleaseTimeout {
+		cfg.CleanupTimeout = store.ReleaseTimeout
 	}
 	c := &Committer{
 		store:  st,
@@ -314,13 +323,22 @@ func live(batch []*request) []*request {
 }
 
 // release frees the key of a request that failed; nil does nothing. It
-// takes at most store.ReleaseTimeout, whatever the request's context: the
-// request's cleanup must fit in the time it keeps for it.
+// waits CleanupTimeout at most, whatever the request's context and even
+// when the database does not answer (the release then finishes or fails in
+// the background): the request's cleanup must fit in the time it keeps for
+// it.
 func (c *Committer) release(claim *store.Claim) error {
 	if claim == nil {
 		return nil
 	}
-	err := c.store.ReleaseClaim(context.Background(), *claim)
+	done := make(chan error, 1)
+	go func() { done <- c.store.ReleaseClaim(context.Background(), *claim) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(c.cfg.CleanupTimeout):
+		err = fmt.Errorf("releasing the idempotency key took longer than %v", c.cfg.CleanupTimeout)
+	}
 	if err != nil {
 		c.log.Warn("releasing an idempotency key failed; it frees itself when its claim lapses",
 			"lapses_in", time.Until(claim.Lapses).Round(time.Millisecond).String(), "err", err)

@@ -285,10 +285,11 @@ func TestMethodNotAllowed(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct{ method, path, allow string }{
 		{http.MethodDelete, "/products", "GET, POST"},
-		{http.MethodPut, "/orders", "POST"},
-		{http.MethodGet, "/orders", "POST"},
+		{http.MethodPut, "/orders", "GET, POST"},
 		{http.MethodDelete, "/orders/" + uuid.NewString(), "GET"},
-		{http.MethodPatch, "/products/1", "GET"},
+		{http.MethodGet, "/orders/" + uuid.NewString() + "/cancel", "POST"},
+		{http.MethodPut, "/products/1", "GET, PATCH"},
+		{http.MethodGet, "/products/1/restock", "POST"},
 		{http.MethodPost, "/health", "GET"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

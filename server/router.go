@@ -17,9 +17,10 @@ import (
 
 var releaseMode sync.Once
 
-// cleanupReserve is the part of a request's timeout kept for the cleanup
-// after its work: store.ReleaseTimeout, or a quarter of a short timeout.
-func cleanupReserve(timeout time.Duration) time.Duration {
+// CleanupReserve is the part of a request timeout kept for the cleanup
+// after the request's work: store.ReleaseTimeout, or a quarter of a short
+// timeout. Give the order committer this as its CleanupTimeout.
+func CleanupReserve(timeout time.Duration) time.Duration {
 	return min(store.ReleaseTimeout, timeout/4)
 }
 
@@ -90,7 +91,7 @@ func (s *Server) shedLoad(c *gin.Context) {
 // (freeing an Idempotency-Key after a failure, bounded by
 // store.ReleaseTimeout), so that the answer still goes out in time.
 func (s *Server) deadline(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout-cleanupReserve(s.cfg.RequestTimeout))
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout-CleanupReserve(s.cfg.RequestTimeout))
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()

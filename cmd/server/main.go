@@ -101,6 +101,8 @@ func run(ctx context.Context) error {
 		MaxBatch:   cfg.OrderBatchSize,
 		QueueSize:  cfg.OrderQueueSize,
 		Logger:     log,
+		// A keyed order's cleanup fits in what its request keeps for it.
+		CleanupTimeout: server.CleanupReserve(cfg.RequestTimeout),
 	})
 
 	reg := prometheus.NewRegistry()
