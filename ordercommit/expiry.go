@@ -2,6 +2,7 @@ package ordercommit
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	"github.com/ordersettle/ordersettle/store"
@@ -51,7 +52,13 @@ func (c *Committer) RunExpiry(ctx context.Context) error {
 
 // sweepRound expires what is due, refreshes the holds gauge and returns how
 // long to sleep before the next round.
-func (c *Committer) sweepRound(ctx context.Context) time.Duration {
+func (c *Committer) sweepRound(ctx context.Context) (sleep time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("expiring holds panicked; trying again shortly", "panic", v, "stack", string(debug.Stack()))
+			sleep = expiryErrorSleep
+		}
+	}()
 	expired := c.metrics.transitions.WithLabelValues(store.OrderStatusExpired)
 	full := false
 	for range expiryBatchesPerRound {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/server"
 )
 
 // decode unmarshals a raw response's body into v, failing the test if it
@@ -90,6 +91,9 @@ func TestPatchProductMergeSemantics(t *testing.T) {
 	}
 	r = h.send(h.newRequest(http.MethodPatch, "/products/999999", strings.NewReader(`{"name":"x"}`), merge))
 	wantError(t, r.status, r.body, http.StatusNotFound, client.CodeProductNotFound)
+	big := `{"name":"x"}` + strings.Repeat(" ", server.MaxBodyBytes)
+	r = patch(merge, big)
+	wantError(t, r.status, r.body, http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge)
 }
 
 // TestRestockAPI: restock raises the stock; past 2^31-1 units in all it is
