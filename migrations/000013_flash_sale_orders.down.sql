@@ -1,3 +1,5 @@
+DROP TABLE buyer_units;
+
 -- Orders that ended as expired go back to cancelled (the units were given
 -- back either way); the refusals for a buyer limit are forgotten.
 DELETE FROM idempotency_keys WHERE outcome = 'buyer_limit_exceeded';

@@ -31,6 +31,21 @@ ALTER TABLE orders
     ADD CONSTRAINT orders_pending_expires CHECK (status <> 'pending' OR expires_at IS NOT NULL),
     ADD CONSTRAINT orders_expired_was_hold CHECK (status <> 'expired' OR expires_at IS NOT NULL);
 
+-- buyer_units: for every product with max_per_buyer, each buyer's units in
+-- pending and completed orders of it (no row: none), so that a batch checks
+-- a buyer's limit with one primary-key lookup under the product's row lock
+-- instead of summing the buyer's orders. Every change of those units (an
+-- order placed, cancelled or expired) and every change of max_per_buyer
+-- between set and unset (which builds or drops the product's rows) happens
+-- under the product's row lock, in the transaction that makes it.
+CREATE TABLE buyer_units (
+    product_id INTEGER      NOT NULL,
+    buyer_id   VARCHAR(255) NOT NULL,
+    units      BIGINT       NOT NULL,
+    PRIMARY KEY (product_id, buyer_id),
+    CONSTRAINT buyer_units_non_negative CHECK (units >= 0)
+);
+
 -- An order refused for the buyer's limit is an outcome an Idempotency-Key
 -- replays, like out of stock.
 ALTER TABLE idempotency_keys

@@ -3,9 +3,9 @@
 -- What expires next, for the sweepers: only holds are in it, and a hold
 -- leaves it when it is confirmed, cancelled or expired.
 CREATE INDEX orders_expiry_idx ON orders (expires_at) WHERE status = 'pending';
--- A buyer's pending and completed units of a product, summed under the
--- product's row lock when an order of a product with max_per_buyer is
--- decided.
+-- A buyer's pending and completed units of a product: summed per buyer
+-- when max_per_buyer is set on a product (building its buyer_units rows),
+-- and per product when it is restocked (its units in all).
 CREATE INDEX orders_buyer_units_idx ON orders (product_id, buyer_id)
     WHERE status IN ('pending', 'completed');
 -- GET /orders, newest first, keyset pages on (created_at, id): without a

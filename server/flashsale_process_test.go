@@ -230,6 +230,17 @@ func TestFlashSaleStorm(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	var off int
+	if err := h.store.DB().QueryRow(`
+		SELECT count(*) FROM (
+			SELECT o.product_id, o.buyer_id, sum(o.quantity) AS units
+			FROM orders o JOIN products p ON p.id = o.product_id
+			WHERE p.max_per_buyer IS NOT NULL AND o.status IN ('pending', 'completed')
+			GROUP BY o.product_id, o.buyer_id
+		) o FULL JOIN buyer_units b USING (product_id, buyer_id)
+		WHERE coalesce(o.units, 0) <> coalesce(b.units, 0)`).Scan(&off); err != nil || off != 0 {
+		t.Errorf("%d buyers' counted units differ from their orders (%v)", off, err)
+	}
 	if placed.Load() == 0 || confirmed.Load() == 0 || cancelled.Load() == 0 || expired.Load() == 0 {
 		t.Errorf("the storm did not exercise everything: placed %d, confirmed %d, cancelled %d, left to expire %d",
 			placed.Load(), confirmed.Load(), cancelled.Load(), expired.Load())

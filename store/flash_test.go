@@ -17,6 +17,65 @@ import (
 
 func limit(n int32) *int32 { return &n }
 
+// checkBuyerUnits insists that buyer_units holds, for every product with
+// max_per_buyer, each buyer's units in pending and completed orders.
+func checkBuyerUnits(t *testing.T, st *store.Store) {
+	t.Helper()
+	var off int
+	if err := st.DB().QueryRow(`
+		SELECT count(*) FROM (
+			SELECT o.product_id, o.buyer_id, sum(o.quantity) AS units
+			FROM orders o JOIN products p ON p.id = o.product_id
+			WHERE p.max_per_buyer IS NOT NULL AND o.status IN ('pending', 'completed')
+			GROUP BY o.product_id, o.buyer_id
+		) o FULL JOIN buyer_units b USING (product_id, buyer_id)
+		WHERE coalesce(o.units, 0) <> coalesce(b.units, 0)`).Scan(&off); err != nil {
+		t.Fatal(err)
+	}
+	if off != 0 {
+		t.Errorf("%d buyers' units in buyer_units differ from their orders", off)
+	}
+}
+
+// TestLimitSetLater: max_per_buyer set on a product with orders counts the
+// orders placed before; removed and set again, it counts them again.
+func TestLimitSetLater(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := context.Background()
+	p := newProduct(t, st, 100, 1)
+	place := func(qty int32) error {
+		out, err := st.PlaceOrders(ctx, []store.BatchOrder{order(p.ID, qty, "b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Err
+	}
+	if err := place(3); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := st.PatchProduct(ctx, p.ID, store.ProductPatch{SetMaxPerBuyer: true, MaxPerBuyer: limit(4)}); err != nil {
+			t.Fatal(err)
+		}
+		checkBuyerUnits(t, st)
+		if err := place(2); !errors.Is(err, store.ErrBuyerLimitExceeded) {
+			t.Errorf("3 + 2 units against a limit of 4: %v", err)
+		}
+		if _, err := st.PatchProduct(ctx, p.ID, store.ProductPatch{SetMaxPerBuyer: true}); err != nil {
+			t.Fatal(err)
+		}
+		checkBuyerUnits(t, st)
+	}
+	if _, err := st.PatchProduct(ctx, p.ID, store.ProductPatch{SetMaxPerBuyer: true, MaxPerBuyer: limit(4)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := place(1); err != nil {
+		t.Errorf("3 + 1 units against a limit of 4: %v", err)
+	}
+	checkBuyerUnits(t, st)
+}
+
 // TestResolveKeyClaimFails: when the claim ResolveIdempotencyKey makes for
 // a freed key fails in the database, it returns the error (translated:
 // the database is unavailable), instead of indexing the claims it did not
@@ -109,7 +168,7 @@ func TestTransitionsRace(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t)
 	ctx := context.Background()
-	p, err := st.CreateProduct(ctx, store.NewProduct{Name: "p", Stock: 1000, PriceCents: 1, HoldSeconds: limit(1)})
+	p, err := st.CreateProduct(ctx, store.NewProduct{Name: "p", Stock: 1000, PriceCents: 1, HoldSeconds: limit(1), MaxPerBuyer: limit(10000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +231,7 @@ func TestTransitionsRace(t *testing.T) {
 	if stock+outstanding != 1000 || pending != 0 {
 		t.Errorf("stock %d + outstanding %d != 1000, or %d still pending", stock, outstanding, pending)
 	}
+	checkBuyerUnits(t, st)
 }
 
 // TestListOrders: newest first, filters, and a cursor walk that sees every

@@ -11,9 +11,9 @@ import (
 )
 
 // ExpireHolds expires up to limit pending orders whose expires_at has
-// passed, oldest expiry first, and gives their units back to the stock, in
-// one transaction: an order's status change and its units' return commit
-// together or not at all. It returns how many orders it expired.
+// passed, oldest expiry first, and gives their units back to the stock (and
+// to their buyers' limits), in one transaction: an order's status change
+// and its units' return commit together or not at all. It returns how many orders it expired.
 //
 // The orders are claimed with FOR UPDATE SKIP LOCKED, so sweeps of several
 // instances share the work and never wait for each other or for a confirm
@@ -70,6 +70,11 @@ func (s *Store) ExpireHolds(ctx context.Context, limit int) (int, error) {
 	if _, err := tx.ExecContext(ctx, `
 		WITH expired AS (
 			UPDATE orders SET status = 'expired', updated_at = expires_at WHERE id = ANY($1::uuid[])
+			RETURNING product_id, buyer_id, quantity
+		), uncounted AS (
+			UPDATE buyer_units b SET units = b.units - e.units
+			FROM (SELECT product_id, buyer_id, sum(quantity) AS units FROM expired GROUP BY product_id, buyer_id) e
+			WHERE b.product_id = e.product_id AND b.buyer_id = e.buyer_id
 		)
 		UPDATE products p SET stock = p.stock + b.units
 		FROM unnest($2::int[], $3::bigint[]) AS b(id, units)

@@ -42,9 +42,9 @@ type Placement struct {
 // covers its quantity, so a big order that does not fit never blocks a
 // smaller one behind it. On a product with max_per_buyer, an order is
 // first checked against its buyer's pending and completed units of the
-// product, as they stand under the product's row lock, plus what earlier
-// orders of the batch gave the buyer: one that would pass the limit is
-// ErrBuyerLimitExceeded, whatever the stock. On a product with
+// product, as they stand under the product's row lock (the buyer_units
+// row), plus what earlier orders of the batch gave the buyer: one that
+// would pass the limit is ErrBuyerLimitExceeded, whatever the stock. On a product with
 // hold_seconds the order is a hold: pending, expiring hold_seconds after
 // its created_at; otherwise it is completed at once. Either way its units
 // leave the stock in this transaction.
@@ -132,6 +132,7 @@ func (s *Store) PlaceOrders(ctx context.Context, batch []BatchOrder) ([]Placemen
 			p.taken += b.Quantity
 			if limited {
 				held[buyer] += int64(b.Quantity)
+				ch.count(buyer, b.Quantity)
 			}
 			out[i].Order = Order{
 				ID: uuid.New(), ProductID: b.ProductID, Quantity: b.Quantity, BuyerID: b.BuyerID,
@@ -188,11 +189,11 @@ type buyerProduct struct {
 }
 
 // buyerUnits reads, for every buyer of the batch ordering a product with
-// max_per_buyer, their units in pending and completed orders of it. It
-// runs after the products are locked, in a statement of its own, so that
-// it sees every order committed before the lock was granted: all orders of
-// a locked product are placed, cancelled or expired under its lock.
-// Batches without a limited product make no round trip.
+// max_per_buyer, their units in pending and completed orders of it (their
+// buyer_units rows). It runs after the products are locked, in a statement
+// of its own, so that it sees every change committed before the lock was
+// granted: all of them are made under the product's lock. Batches without
+// a limited product make no round trip.
 func buyerUnits(ctx context.Context, tx *sql.Tx, batch []BatchOrder, out []Placement, products map[int32]*lockedProduct) (map[buyerProduct]int64, error) {
 	held := map[buyerProduct]int64{}
 	var productIDs []int32
@@ -213,12 +214,13 @@ func buyerUnits(ctx context.Context, tx *sql.Tx, batch []BatchOrder, out []Place
 	if len(productIDs) == 0 {
 		return held, nil
 	}
+	// One primary-key lookup per buyer, whatever the table's size.
 	rows, err := tx.QueryContext(ctx, `
-		SELECT o.product_id, o.buyer_id, sum(o.quantity)
+		SELECT k.product_id, k.buyer_id, u.units
 		FROM unnest($1::int[], $2::text[]) AS k(product_id, buyer_id)
-		JOIN orders o ON o.product_id = k.product_id AND o.buyer_id = k.buyer_id
-		WHERE o.status IN ('pending', 'completed')
-		GROUP BY o.product_id, o.buyer_id`, pq.Array(productIDs), pq.Array(buyers))
+		CROSS JOIN LATERAL (
+			SELECT b.units FROM buyer_units b WHERE b.product_id = k.product_id AND b.buyer_id = k.buyer_id
+		) u`, pq.Array(productIDs), pq.Array(buyers))
 	if err != nil {
 		return nil, fmt.Errorf("place orders: read buyer units: %w", translate(err))
 	}
@@ -298,6 +300,9 @@ type batchChanges struct {
 	quantities, holds     []int32
 	totals                []int64
 	holdOf                map[uuid.UUID]int32
+	// The units placed per buyer of a product with max_per_buyer, to add
+	// to their buyer_units rows.
+	counted map[buyerProduct]int32
 	// The outcomes to record under Idempotency-Keys; orderIDs holds "" for
 	// an outcome without an order.
 	keys, outcomes, orderIDs []string
@@ -317,6 +322,13 @@ func (c *batchChanges) place(o Order, hold int32) {
 	c.totals = append(c.totals, o.TotalAmountCents)
 }
 
+func (c *batchChanges) count(k buyerProduct, units int32) {
+	if c.counted == nil {
+		c.counted = map[buyerProduct]int32{}
+	}
+	c.counted[k] += units
+}
+
 func (c *batchChanges) record(key string, p Placement) {
 	orderID := ""
 	if p.Err == nil {
@@ -332,8 +344,9 @@ func (c *batchChanges) empty() bool { return len(c.ids) == 0 && len(c.keys) == 0
 // placeOrdersSQL is the one statement that writes orders: it takes the
 // stock ($1 product ids, $2 units), inserts the orders ($3 ids, $4 product
 // ids, $5 buyers, $6 quantities, $7 totals, $8 statuses, $12 hold seconds,
-// 0 for none) and records Idempotency-Key outcomes ($9 keys, $10 outcomes,
-// $11 order ids, empty for none). It returns the orders' created_at, the
+// 0 for none), adds to the buyers' units of limited products ($13 product
+// ids, $14 buyers, $15 units) and records Idempotency-Key outcomes ($9
+// keys, $10 outcomes, $11 order ids, empty for none). It returns the orders' created_at, the
 // transaction's timestamp; a hold's expires_at is created_at plus its
 // hold seconds.
 const placeOrdersSQL = `
@@ -349,6 +362,10 @@ const placeOrdersSQL = `
 			CASE WHEN o.hold > 0 THEN localtimestamp + make_interval(secs => o.hold) END
 		FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::bigint[], $8::text[], $12::int[])
 			AS o(id, product_id, buyer_id, quantity, total, status, hold)
+	), counted AS (
+		INSERT INTO buyer_units AS b (product_id, buyer_id, units)
+		SELECT * FROM unnest($13::int[], $14::text[], $15::bigint[])
+		ON CONFLICT (product_id, buyer_id) DO UPDATE SET units = b.units + excluded.units
 	), recorded AS (
 		UPDATE idempotency_keys k SET outcome = r.outcome, order_id = NULLIF(r.order_id, '')::uuid
 		FROM unnest($9::text[], $10::text[], $11::text[]) AS r(key, outcome, order_id)
@@ -370,6 +387,15 @@ func (c *batchChanges) apply(ctx context.Context, tx *sql.Tx, products map[int32
 		takenUnits = append(takenUnits, products[id].taken)
 	}
 
+	var countedIDs []int32
+	var countedBuyers []string
+	var countedUnits []int64
+	for k, units := range c.counted {
+		countedIDs = append(countedIDs, k.productID)
+		countedBuyers = append(countedBuyers, k.buyerID)
+		countedUnits = append(countedUnits, int64(units))
+	}
+
 	var createdAt time.Time
 	err := tx.QueryRowContext(ctx, placeOrdersSQL,
 		pq.Array(takenIDs), pq.Array(takenUnits),
@@ -377,6 +403,7 @@ func (c *batchChanges) apply(ctx context.Context, tx *sql.Tx, products map[int32
 		pq.Array(c.statuses),
 		pq.Array(c.keys), pq.Array(c.outcomes), pq.Array(c.orderIDs),
 		pq.Array(c.holds),
+		pq.Array(countedIDs), pq.Array(countedBuyers), pq.Array(countedUnits),
 	).Scan(&createdAt)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("place orders: write: %w", translate(err))

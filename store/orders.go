@@ -154,9 +154,10 @@ func (s *Store) ConfirmOrder(ctx context.Context, id uuid.UUID, buyerID string) 
 // Errors: ErrOrderExpired for an expired hold (its units are given back by
 // the sweep), ErrOrderNotFound (see GetOrder for buyerID).
 //
-// The status change and the stock's return are one statement, guarded by
-// the order's status, so the units come back exactly once however many
-// cancels, confirms and sweeps race.
+// The status change, the stock's return and the buyer's units (for a
+// product with max_per_buyer) are one statement, guarded by the order's
+// status, so the units come back exactly once however many cancels,
+// confirms and sweeps race.
 func (s *Store) CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (o Order, changed bool, err error) {
 	for range transitionAttempts {
 		err = s.db.GetContext(ctx, &o, `
@@ -168,6 +169,13 @@ func (s *Store) CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (
 			), returned AS (
 				UPDATE products p SET stock = p.stock + c.quantity
 				FROM cancelled c WHERE p.id = c.product_id
+				RETURNING p.id
+			), uncounted AS (
+				-- After the product's row lock (it reads returned), like
+				-- every change of buyer_units.
+				UPDATE buyer_units b SET units = b.units - c.quantity
+				FROM cancelled c, returned r
+				WHERE r.id = c.product_id AND b.product_id = c.product_id AND b.buyer_id = c.buyer_id
 			)
 			SELECT * FROM cancelled`, id, buyerID)
 		if err == nil {

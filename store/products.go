@@ -92,9 +92,27 @@ func (s *Store) ListProducts(ctx context.Context, afterID int32, limit int) (pag
 // the product, or ErrProductNotFound. Orders decided after it commits see
 // the new price and limits (a batch reads them under the product's row
 // lock); orders already placed keep theirs.
+//
+// Setting max_per_buyer on a product without one counts every buyer's
+// pending and completed units of it (its buyer_units rows), and removing
+// it drops them, in the same transaction, under the product's row lock.
 func (s *Store) PatchProduct(ctx context.Context, id int32, patch ProductPatch) (Product, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Product{}, fmt.Errorf("patch product %d: %w", id, translate(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var limited bool
+	err = tx.GetContext(ctx, &limited, `SELECT max_per_buyer IS NOT NULL FROM products WHERE id = $1 FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Product{}, ErrProductNotFound
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("patch product %d: %w", id, translate(err))
+	}
 	var p Product
-	err := s.db.GetContext(ctx, &p, `
+	err = tx.GetContext(ctx, &p, `
 		UPDATE products SET
 			name = coalesce($2, name),
 			price_cents = coalesce($3, price_cents),
@@ -103,11 +121,24 @@ func (s *Store) PatchProduct(ctx context.Context, id int32, patch ProductPatch) 
 		WHERE id = $1
 		RETURNING `+productColumns,
 		id, patch.Name, patch.PriceCents, patch.SetMaxPerBuyer, patch.MaxPerBuyer, patch.SetHoldSeconds, patch.HoldSeconds)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Product{}, ErrProductNotFound
-	}
 	if err != nil {
 		return Product{}, fmt.Errorf("patch product %d: %w", id, translate(err))
+	}
+	switch {
+	case !limited && p.MaxPerBuyer != nil:
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO buyer_units (product_id, buyer_id, units)
+			SELECT product_id, buyer_id, sum(quantity) FROM orders
+			WHERE product_id = $1 AND status IN ('pending', 'completed')
+			GROUP BY product_id, buyer_id`, id)
+	case limited && p.MaxPerBuyer == nil:
+		_, err = tx.ExecContext(ctx, `DELETE FROM buyer_units WHERE product_id = $1`, id)
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("patch product %d: buyer units: %w", id, translate(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return Product{}, fmt.Errorf("patch product %d: commit: %w", id, translateCommit(err))
 	}
 	return p, nil
 }
