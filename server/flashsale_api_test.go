@@ -321,3 +321,30 @@ func TestListOrdersAPI(t *testing.T) {
 func encodeForeignCursor() string {
 	return "ag" + strings.Repeat("A", 31)
 }
+
+// TestKeyedOrderWithinRequestTimeout: a keyed order stuck behind a row lock
+// is answered 503 within REQUEST_TIMEOUT, its key's release included (the
+// handler's work stops short of the timeout by the cleanup reserve); a
+// retry once the lock is gone is served.
+func TestKeyedOrderWithinRequestTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	h := newHarness(t, func(c *server.Config) { c.RequestTimeout = timeout })
+	p := h.createProduct("locked", 5, 1)
+	release := lockProduct(t, h, p.ID)
+	body := fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID)
+	header := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "bounded"}
+
+	started := time.Now()
+	r := h.send(h.newRequest(http.MethodPost, "/orders", strings.NewReader(body), header))
+	took := time.Since(started)
+	wantUnavailable(t, r)
+	if took >= timeout {
+		t.Errorf("answered after %v; REQUEST_TIMEOUT is %v, end to end", took, timeout)
+	}
+	release()
+	r = h.send(h.newRequest(http.MethodPost, "/orders", strings.NewReader(body), header))
+	if r.status != http.StatusOK {
+		t.Errorf("retry after the 503: status %d: %s", r.status, r.body)
+	}
+}
