@@ -161,8 +161,8 @@ func orderExpired(o store.Order) gen.Error {
 	if o.ExpiresAt == nil {
 		return apiError(gen.CodeOrderExpired, "order %s expired", o.ID)
 	}
-	return apiError(gen.CodeOrderExpired, "order %s expired at %s; its units are back in stock",
-		o.ID, o.ExpiresAt.UTC().Format(time.RFC3339))
+	return apiError(gen.CodeOrderExpired, "order %s expired at %s unconfirmed; its units go back to the stock",
+		o.ID, o.ExpiresAt.UTC().Format(time.RFC3339Nano))
 }
 
 func badOrder(msg string) gen.CreateOrder400JSONResponse {
