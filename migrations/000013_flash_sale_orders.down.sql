@@ -22,5 +22,6 @@ ALTER TABLE orders
 
 ALTER TABLE products
     DROP COLUMN restocked,
+    DROP COLUMN initial_stock,
     DROP COLUMN hold_seconds,
     DROP COLUMN max_per_buyer;

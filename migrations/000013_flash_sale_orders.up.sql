@@ -3,17 +3,28 @@
 -- products.max_per_buyer: most units one buyer may hold in pending and
 -- completed orders of the product (NULL: no limit). products.hold_seconds:
 -- orders of the product are holds ('pending') for that long, then expire
--- unless confirmed (NULL: orders complete at once). products.restocked: the
--- units added by restocks so far, so that the invariant
---   stock + Σ quantity of pending and completed orders = initial + restocked
--- can be audited from the table alone.
+-- unless confirmed (NULL: orders complete at once). products.initial_stock
+-- and products.restocked: the stock the product was created with and the
+-- units added by restocks since, so that the invariant
+--   stock + Σ quantity of pending and completed orders = initial_stock + restocked
+-- can be audited from the tables alone, and a restock can tell the
+-- product's units in all without summing its orders. initial_stock is set
+-- by the service on insert; NULL (a row inserted by hand) means unknown.
 ALTER TABLE products
     ADD COLUMN max_per_buyer INTEGER,
     ADD COLUMN hold_seconds  INTEGER,
+    ADD COLUMN initial_stock BIGINT,
     ADD COLUMN restocked     BIGINT NOT NULL DEFAULT 0,
     ADD CONSTRAINT products_max_per_buyer_range CHECK (max_per_buyer BETWEEN 1 AND 10000),
     ADD CONSTRAINT products_hold_seconds_range CHECK (hold_seconds BETWEEN 1 AND 86400),
-    ADD CONSTRAINT products_restocked_non_negative CHECK (restocked >= 0);
+    ADD CONSTRAINT products_restocked_non_negative CHECK (restocked >= 0),
+    ADD CONSTRAINT products_initial_stock_non_negative CHECK (initial_stock >= 0);
+
+-- Products of earlier releases: their units in all are what is in stock
+-- plus what their orders hold (every order so far took its units for good).
+UPDATE products p SET initial_stock = p.stock + (
+    SELECT coalesce(sum(o.quantity), 0) FROM orders o
+    WHERE o.product_id = p.id AND o.status IN ('pending', 'completed'));
 
 -- orders.expires_at: when a hold ends (NULL for orders that completed at
 -- once). orders.updated_at: when the status last changed. 'expired' is the

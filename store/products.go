@@ -51,8 +51,8 @@ const productColumns = `id, name, stock, price_cents, max_per_buyer, hold_second
 func (s *Store) CreateProduct(ctx context.Context, in NewProduct) (Product, error) {
 	var p Product
 	err := s.db.GetContext(ctx, &p,
-		`INSERT INTO products (name, stock, price_cents, max_per_buyer, hold_seconds)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+productColumns,
+		`INSERT INTO products (name, stock, initial_stock, price_cents, max_per_buyer, hold_seconds)
+		VALUES ($1, $2::int, $2::int, $3, $4, $5) RETURNING `+productColumns,
 		in.Name, in.Stock, in.PriceCents, in.MaxPerBuyer, in.HoldSeconds)
 	if err != nil {
 		return Product{}, fmt.Errorf("create product: %w", translate(err))
@@ -151,9 +151,11 @@ func (s *Store) PatchProduct(ctx context.Context, id int32, patch ProductPatch) 
 // ErrStockOverflow and changes nothing. ErrProductNotFound when there is
 // no such product.
 //
-// It locks the product's row first, like an order batch: under that lock
-// the stock and the orders' units are consistent (every change of both
-// commits while holding it).
+// The units in all are the product's initial stock plus its restocks (the
+// invariant: every order, cancel and expiry moves units between the stock
+// and the orders); for a product whose initial stock is not recorded (a
+// row inserted by hand) they are summed from the stock and the orders,
+// under the product's row lock, where both are consistent.
 func (s *Store) RestockProduct(ctx context.Context, id int32, quantity int32) (Product, error) {
 	if quantity <= 0 {
 		return Product{}, fmt.Errorf("%w: restock quantity %d is not positive", ErrInvalidInput, quantity)
@@ -164,21 +166,22 @@ func (s *Store) RestockProduct(ctx context.Context, id int32, quantity int32) (P
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
-	var stock int64
-	err = tx.GetContext(ctx, &stock, `SELECT stock FROM products WHERE id = $1 FOR UPDATE`, id)
+	var units sql.NullInt64
+	err = tx.GetContext(ctx, &units, `SELECT initial_stock + restocked FROM products WHERE id = $1 FOR UPDATE`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Product{}, ErrProductNotFound
 	}
 	if err != nil {
 		return Product{}, fmt.Errorf("restock product %d: %w", id, translate(err))
 	}
-	var outstanding int64
-	err = tx.GetContext(ctx, &outstanding, `SELECT coalesce(sum(quantity), 0) FROM orders
-		WHERE product_id = $1 AND status IN ('pending', 'completed')`, id)
-	if err != nil {
-		return Product{}, fmt.Errorf("restock product %d: %w", id, translate(err))
+	if !units.Valid {
+		err = tx.GetContext(ctx, &units, `SELECT p.stock + (SELECT coalesce(sum(quantity), 0) FROM orders
+			WHERE product_id = p.id AND status IN ('pending', 'completed')) FROM products p WHERE p.id = $1`, id)
+		if err != nil {
+			return Product{}, fmt.Errorf("restock product %d: %w", id, translate(err))
+		}
 	}
-	if stock+outstanding+int64(quantity) > math.MaxInt32 {
+	if units.Int64+int64(quantity) > math.MaxInt32 {
 		return Product{}, ErrStockOverflow
 	}
 	var p Product
