@@ -58,12 +58,21 @@ type ServerInterface interface {
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(c *gin.Context)
+	// ListOrders List orders
+	// (GET /orders)
+	ListOrders(c *gin.Context, params ListOrdersParams)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(c *gin.Context, params CreateOrderParams)
 	// GetOrder Get an order
 	// (GET /orders/{id})
-	GetOrder(c *gin.Context, id openapi_types.UUID)
+	GetOrder(c *gin.Context, id OrderID)
+	// CancelOrder Cancel an order
+	// (POST /orders/{id}/cancel)
+	CancelOrder(c *gin.Context, id OrderID)
+	// ConfirmOrder Confirm a held order
+	// (POST /orders/{id}/confirm)
+	ConfirmOrder(c *gin.Context, id OrderID)
 	// ListProducts List products
 	// (GET /products)
 	ListProducts(c *gin.Context, params ListProductsParams)
@@ -73,6 +82,12 @@ type ServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(c *gin.Context, id ProductID)
+	// PatchProduct Change a product
+	// (PATCH /products/{id})
+	PatchProduct(c *gin.Context, id ProductID)
+	// RestockProduct Add units to a product's stock
+	// (POST /products/{id}/restock)
+	RestockProduct(c *gin.Context, id ProductID)
 	// GetReadiness Report whether the service can take traffic
 	// (GET /readyz)
 	GetReadiness(c *gin.Context)
@@ -345,6 +360,65 @@ func (siw *ServerInterfaceWrapper) GetLiveness(c *gin.Context) {
 	siw.Handler.GetLiveness(c)
 }
 
+// ListOrders operation middleware
+func (siw *ServerInterfaceWrapper) ListOrders(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrdersParams
+
+	// ------------- Optional query parameter "buyer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "buyer_id", c.Request.URL.Query(), &params.BuyerID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter buyer_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "product_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "product_id", c.Request.URL.Query(), &params.ProductID, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter product_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListOrders(c, params)
+}
+
 // CreateOrder operation middleware
 func (siw *ServerInterfaceWrapper) CreateOrder(c *gin.Context) {
 
@@ -392,7 +466,7 @@ func (siw *ServerInterfaceWrapper) GetOrder(c *gin.Context) {
 	_ = err
 
 	// ------------- Path parameter "id" -------------
-	var id openapi_types.UUID
+	var id OrderID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
 	if err != nil {
@@ -408,6 +482,56 @@ func (siw *ServerInterfaceWrapper) GetOrder(c *gin.Context) {
 	}
 
 	siw.Handler.GetOrder(c, id)
+}
+
+// CancelOrder operation middleware
+func (siw *ServerInterfaceWrapper) CancelOrder(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id OrderID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CancelOrder(c, id)
+}
+
+// ConfirmOrder operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmOrder(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id OrderID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ConfirmOrder(c, id)
 }
 
 // ListProducts operation middleware
@@ -481,6 +605,56 @@ func (siw *ServerInterfaceWrapper) GetProduct(c *gin.Context) {
 	}
 
 	siw.Handler.GetProduct(c, id)
+}
+
+// PatchProduct operation middleware
+func (siw *ServerInterfaceWrapper) PatchProduct(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ProductID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PatchProduct(c, id)
+}
+
+// RestockProduct operation middleware
+func (siw *ServerInterfaceWrapper) RestockProduct(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ProductID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RestockProduct(c, id)
 }
 
 // GetReadiness operation middleware
@@ -588,8 +762,13 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/products", wrapper.ListProducts)
 	router.POST(options.BaseURL+"/products", wrapper.CreateProduct)
 	router.GET(options.BaseURL+"/products/:id", wrapper.GetProduct)
+	router.PATCH(options.BaseURL+"/products/:id", wrapper.PatchProduct)
+	router.POST(options.BaseURL+"/products/:id/restock", wrapper.RestockProduct)
+	router.GET(options.BaseURL+"/orders", wrapper.ListOrders)
 	router.POST(options.BaseURL+"/orders", wrapper.CreateOrder)
 	router.GET(options.BaseURL+"/orders/:id", wrapper.GetOrder)
+	router.POST(options.BaseURL+"/orders/:id/confirm", wrapper.ConfirmOrder)
+	router.POST(options.BaseURL+"/orders/:id/cancel", wrapper.CancelOrder)
 	router.POST(options.BaseURL+"/jobs/settlement", wrapper.CreateSettlementJob)
 	router.GET(options.BaseURL+"/jobs", wrapper.ListJobs)
 	router.GET(options.BaseURL+"/jobs/:id", wrapper.GetJob)
@@ -646,6 +825,15 @@ type NotReadyJSONResponse struct {
 	Body Readiness
 
 	Headers NotReadyResponseHeaders
+}
+
+type OrderNotFoundResponseHeaders struct {
+	XRequestID string
+}
+type OrderNotFoundJSONResponse struct {
+	Body Error
+
+	Headers OrderNotFoundResponseHeaders
 }
 
 type PayloadTooLargeResponseHeaders struct {
@@ -2180,6 +2368,129 @@ func (response GetLiveness500JSONResponse) VisitGetLivenessResponse(w http.Respo
 	return err
 }
 
+type ListOrdersRequestObject struct {
+	Params ListOrdersParams
+}
+
+type ListOrdersResponseObject interface {
+	VisitListOrdersResponse(w http.ResponseWriter) error
+}
+
+type ListOrders200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ListOrders200JSONResponse struct {
+	Body    OrderList
+	Headers ListOrders200ResponseHeaders
+}
+
+func (response ListOrders200JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListOrders400JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListOrders401JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListOrders403JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListOrders429JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListOrders500JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListOrders503JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrderRequestObject struct {
 	Params CreateOrderParams
 	Body   *CreateOrderJSONRequestBody
@@ -2411,7 +2722,7 @@ func (response CreateOrder503JSONResponse) VisitCreateOrderResponse(w http.Respo
 }
 
 type GetOrderRequestObject struct {
-	ID openapi_types.UUID `json:"id"`
+	ID OrderID `json:"id"`
 }
 
 type GetOrderResponseObject interface {
@@ -2486,14 +2797,7 @@ func (response GetOrder403JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 	return err
 }
 
-type GetOrder404ResponseHeaders struct {
-	XRequestID string
-}
-
-type GetOrder404JSONResponse struct {
-	Body    Error
-	Headers GetOrder404ResponseHeaders
-}
+type GetOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
 
 func (response GetOrder404JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
 
@@ -2542,6 +2846,326 @@ func (response GetOrder500JSONResponse) VisitGetOrderResponse(w http.ResponseWri
 type GetOrder503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response GetOrder503JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrderRequestObject struct {
+	ID OrderID `json:"id"`
+}
+
+type CancelOrderResponseObject interface {
+	VisitCancelOrderResponse(w http.ResponseWriter) error
+}
+
+type CancelOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type CancelOrder200JSONResponse struct {
+	Body    Order
+	Headers CancelOrder200ResponseHeaders
+}
+
+func (response CancelOrder200JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CancelOrder400JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CancelOrder401JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CancelOrder403JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
+
+func (response CancelOrder404JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder409ResponseHeaders struct {
+	XRequestID string
+}
+
+type CancelOrder409JSONResponse struct {
+	Body    Error
+	Headers CancelOrder409ResponseHeaders
+}
+
+func (response CancelOrder409JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CancelOrder429JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder500JSONResponse struct{ InternalJSONResponse }
+
+func (response CancelOrder500JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CancelOrder503JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrderRequestObject struct {
+	ID OrderID `json:"id"`
+}
+
+type ConfirmOrderResponseObject interface {
+	VisitConfirmOrderResponse(w http.ResponseWriter) error
+}
+
+type ConfirmOrder200ResponseHeaders struct {
+	XRequestID string
+}
+
+type ConfirmOrder200JSONResponse struct {
+	Body    Order
+	Headers ConfirmOrder200ResponseHeaders
+}
+
+func (response ConfirmOrder200JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ConfirmOrder400JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ConfirmOrder401JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ConfirmOrder403JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder404JSONResponse struct{ OrderNotFoundJSONResponse }
+
+func (response ConfirmOrder404JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder409ResponseHeaders struct {
+	XRequestID string
+}
+
+type ConfirmOrder409JSONResponse struct {
+	Body    Error
+	Headers ConfirmOrder409ResponseHeaders
+}
+
+func (response ConfirmOrder409JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ConfirmOrder429JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder500JSONResponse struct{ InternalJSONResponse }
+
+func (response ConfirmOrder500JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmOrder503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ConfirmOrder503JSONResponse) VisitConfirmOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2892,6 +3516,401 @@ func (response GetProduct503JSONResponse) VisitGetProductResponse(w http.Respons
 	return err
 }
 
+type PatchProductRequestObject struct {
+	ID                                ProductID `json:"id"`
+	JSONBody                          *PatchProductJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *PatchProductApplicationMergePatchPlusJSONRequestBody
+}
+
+type PatchProductResponseObject interface {
+	VisitPatchProductResponse(w http.ResponseWriter) error
+}
+
+type PatchProduct200ResponseHeaders struct {
+	XRequestID string
+}
+
+type PatchProduct200JSONResponse struct {
+	Body    Product
+	Headers PatchProduct200ResponseHeaders
+}
+
+func (response PatchProduct200JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response PatchProduct400JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response PatchProduct401JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response PatchProduct403JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct404JSONResponse struct{ ProductNotFoundJSONResponse }
+
+func (response PatchProduct404JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response PatchProduct408JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PatchProduct413JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PatchProduct415JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response PatchProduct429JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct500JSONResponse struct{ InternalJSONResponse }
+
+func (response PatchProduct500JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchProduct503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PatchProduct503JSONResponse) VisitPatchProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProductRequestObject struct {
+	ID   ProductID `json:"id"`
+	Body *RestockProductJSONRequestBody
+}
+
+type RestockProductResponseObject interface {
+	VisitRestockProductResponse(w http.ResponseWriter) error
+}
+
+type RestockProduct200ResponseHeaders struct {
+	XRequestID string
+}
+
+type RestockProduct200JSONResponse struct {
+	Body    Product
+	Headers RestockProduct200ResponseHeaders
+}
+
+func (response RestockProduct200JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RestockProduct400JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RestockProduct401JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RestockProduct403JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct404JSONResponse struct{ ProductNotFoundJSONResponse }
+
+func (response RestockProduct404JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RestockProduct408JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct409ResponseHeaders struct {
+	XRequestID string
+}
+
+type RestockProduct409JSONResponse struct {
+	Body    Error
+	Headers RestockProduct409ResponseHeaders
+}
+
+func (response RestockProduct409JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RestockProduct413JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RestockProduct415JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RestockProduct429JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct500JSONResponse struct{ InternalJSONResponse }
+
+func (response RestockProduct500JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestockProduct503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RestockProduct503JSONResponse) VisitRestockProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -3103,12 +4122,21 @@ type StrictServerInterface interface {
 	// GetLiveness Report that the process serves
 	// (GET /livez)
 	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
+	// ListOrders List orders
+	// (GET /orders)
+	ListOrders(ctx context.Context, request ListOrdersRequestObject) (ListOrdersResponseObject, error)
 	// CreateOrder Order a product
 	// (POST /orders)
 	CreateOrder(ctx context.Context, request CreateOrderRequestObject) (CreateOrderResponseObject, error)
 	// GetOrder Get an order
 	// (GET /orders/{id})
 	GetOrder(ctx context.Context, request GetOrderRequestObject) (GetOrderResponseObject, error)
+	// CancelOrder Cancel an order
+	// (POST /orders/{id}/cancel)
+	CancelOrder(ctx context.Context, request CancelOrderRequestObject) (CancelOrderResponseObject, error)
+	// ConfirmOrder Confirm a held order
+	// (POST /orders/{id}/confirm)
+	ConfirmOrder(ctx context.Context, request ConfirmOrderRequestObject) (ConfirmOrderResponseObject, error)
 	// ListProducts List products
 	// (GET /products)
 	ListProducts(ctx context.Context, request ListProductsRequestObject) (ListProductsResponseObject, error)
@@ -3118,6 +4146,12 @@ type StrictServerInterface interface {
 	// GetProduct Get a product
 	// (GET /products/{id})
 	GetProduct(ctx context.Context, request GetProductRequestObject) (GetProductResponseObject, error)
+	// PatchProduct Change a product
+	// (PATCH /products/{id})
+	PatchProduct(ctx context.Context, request PatchProductRequestObject) (PatchProductResponseObject, error)
+	// RestockProduct Add units to a product's stock
+	// (POST /products/{id}/restock)
+	RestockProduct(ctx context.Context, request RestockProductRequestObject) (RestockProductResponseObject, error)
 	// GetReadiness Report whether the service can take traffic
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
@@ -3497,6 +4531,32 @@ func (sh *strictHandler) GetLiveness(ctx *gin.Context) {
 	}
 }
 
+// ListOrders operation middleware
+func (sh *strictHandler) ListOrders(ctx *gin.Context, params ListOrdersParams) {
+	var request ListOrdersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOrders(ctx, request.(ListOrdersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOrders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListOrdersResponseObject); ok {
+		if err := validResponse.VisitListOrdersResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // CreateOrder operation middleware
 func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams) {
 	var request CreateOrderRequestObject
@@ -3542,7 +4602,7 @@ func (sh *strictHandler) CreateOrder(ctx *gin.Context, params CreateOrderParams)
 }
 
 // GetOrder operation middleware
-func (sh *strictHandler) GetOrder(ctx *gin.Context, id openapi_types.UUID) {
+func (sh *strictHandler) GetOrder(ctx *gin.Context, id OrderID) {
 	var request GetOrderRequestObject
 
 	request.ID = id
@@ -3560,6 +4620,58 @@ func (sh *strictHandler) GetOrder(ctx *gin.Context, id openapi_types.UUID) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetOrderResponseObject); ok {
 		if err := validResponse.VisitGetOrderResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CancelOrder operation middleware
+func (sh *strictHandler) CancelOrder(ctx *gin.Context, id OrderID) {
+	var request CancelOrderRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelOrder(ctx, request.(CancelOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CancelOrderResponseObject); ok {
+		if err := validResponse.VisitCancelOrderResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ConfirmOrder operation middleware
+func (sh *strictHandler) ConfirmOrder(ctx *gin.Context, id OrderID) {
+	var request ConfirmOrderRequestObject
+
+	request.ID = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmOrder(ctx, request.(ConfirmOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ConfirmOrderResponseObject); ok {
+		if err := validResponse.VisitConfirmOrderResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -3661,6 +4773,118 @@ func (sh *strictHandler) GetProduct(ctx *gin.Context, id ProductID) {
 	}
 }
 
+// PatchProduct operation middleware
+func (sh *strictHandler) PatchProduct(ctx *gin.Context, id ProductID) {
+	var request PatchProductRequestObject
+
+	request.ID = id
+	if strings.HasPrefix(ctx.GetHeader("Content-Type"), "application/json") {
+
+		var body PatchProductJSONRequestBody
+		var err error
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = ctx.ShouldBindJSON(&body)
+		} else if binding.Validator != nil {
+			// ShouldBindJSON runs the struct validator after decoding; keep that.
+			err = binding.Validator.ValidateStruct(&body)
+		}
+		if err != nil {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.GetHeader("Content-Type"), "application/merge-patch+json") {
+
+		var body PatchProductApplicationMergePatchPlusJSONRequestBody
+		var err error
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = ctx.ShouldBindJSON(&body)
+		} else if binding.Validator != nil {
+			// ShouldBindJSON runs the struct validator after decoding; keep that.
+			err = binding.Validator.ValidateStruct(&body)
+		}
+		if err != nil {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchProduct(ctx, request.(PatchProductRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchProduct")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PatchProductResponseObject); ok {
+		if err := validResponse.VisitPatchProductResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RestockProduct operation middleware
+func (sh *strictHandler) RestockProduct(ctx *gin.Context, id ProductID) {
+	var request RestockProductRequestObject
+
+	request.ID = id
+
+	var body RestockProductJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RestockProduct(ctx, request.(RestockProductRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RestockProduct")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RestockProductResponseObject); ok {
+		if err := validResponse.VisitRestockProductResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetReadiness operation middleware
 func (sh *strictHandler) GetReadiness(ctx *gin.Context) {
 	var request GetReadinessRequestObject
@@ -3716,163 +4940,197 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rUuM4t+irqHJ21UAdB5IATRNqfqQhPUM3t4Ew/fU37oMVW4kFjpSxZEK+LqrOW+w3OC+y3+Q8yS4t",
-	"ybbsOBcgPZdv99R0FbFlaWlJWve19LXm89GYM8KkqLW/1kKCAxLDnx94/5T7WFLO1M+ACD+mY/2zdkUi",
-	"LOkDQTdXp4gPkAwJuuN9B3nbd7wvtr/e8f4tDZ68rZpTI494NI5IrV3TL/eChr9PGri+i9+S+m7/La4f",
-	"DPZIvTF4M2gGLX+nv4trTi0mvyc0JkGtLeOEODXhh2SEFSxyOla9CRlTNqw9PTm1K/J7QoQ8OZ4FtRcS",
-	"FOvXPwhEgzYA60eUMPWATxjy/lE3HdRPjj00CQlDVKIRln5IhMu8//Nbp/5PXP9Xo36wdduuf/nadJqt",
-	"t0//4TmIRIIgzgga4YCgZIz6UxhAkPiBxFuoFxKX6R8/CBTxIYooIwINeAztDGjIx3E8RVRuuayAsgO/",
-	"NXgTNMlufx/vkob/drCDm/2WvxPskr3Bm8ZCRI2xlCRWWJg3g5pTiU0ZTzsDSeJZdF4Tn7NAIMnRBFOJ",
-	"+mTAYzUNGU8pGxbWu7kIthFldJSMau1GBgJlkgxJXHtSQIxxjEdEmt14lMSCV4DzKSQxAUSO8ZAgIXEs",
-	"hV5ij5FHeevDh166SccxeaA8EdDcQVggKrZcprsXCMcE8TH+PSGHsKgyxBIFnAjEuERjHAuCqEC7jYZe",
-	"J6pg+D0h8bTm1BgeqVnoEWuFueLHU8KGMqy1W42Go+ae/m5WLcBJQEZjLgnzpx/JdHbWZ/ieCMA5JQIJ",
-	"PCBthPUaoAmVod6BeETQPZkizIL8gdlvLouJTGIm4M2AxkIinkifjwjCQ0zZFmqqNW7t7SE/xDH21UqU",
-	"N+e+f0DevNk/qO/vtvbqu42A1A92d/t10tgf+M3BQQOT/RRLmrTkaLLmWFeTnIevvb3l+PrA+/OO/h3v",
-	"w7HfSuEYYxnmUNBg4QEa8HiEZa1dSxJoOTv0ZcyDxJ9Lecb69TpAoEzutGqOQo4+OK3m7v7u2503u/tO",
-	"fpqa1acpJmLMmSBwmN7hwNA79cvnTBIGf+LxOKKa5m/fCU34s9X+WiNxrM+gzwM1wrvO8e1V95eb7nVP",
-	"wUWEwEP1PKVpfR5M2+j3BDNJ5bSNWDLqkxiNEvWOICxRRLCQqAmYzKf8HzEZ1Nq1/7WdM6dt/VZsdwEG",
-	"mFMR254Fjdcu0FYq0AhHCpEkQDxGA0wjgR5wRAOY6yG0NvAjtSzpsSBRkB2fmGDBmVpEi0vanGMe6Kb5",
-	"ds6kAPz3PO7TICDsdYvw/uLq3cnxcfe8sAQypALxMYmhH8QICfSchM/HBPFYQdSexFQSB01C6mua4cck",
-	"IExSHOVUL8QPZC0LlEFqlscajJrlQP1Eogj790Vg4UefsoCyIYKppUsLE6tav4mi3GrhqRCGL61n2U6Y",
-	"Yqk4et2qnZz3ulfnndPColHTNYLWh5YcAYJDiDVWAiLVBl7LmqRweG2EGUoYeRwTX5IgBcGMBYyRshJE",
-	"DmJE/WlepDRmfbj+wPvnXL7nCQteh+4PF+9uzy96t+8vbs6PCzi/4320ikAKR2EAkKwD7wWAvDZiXHEq",
-	"s8Q05RbrweI5l1cEB9PVUQgjBljiPhbkmE/gnUhGIxxPDWNL36ozlrCYYD/E/YjUnNoDjhJid6DYZ6GF",
-	"kFgmAh7jB0wjeAxYDRMpKRtWD2k2HhUobYcC1bB6SH4/f6SVF1DhTYnromoRC2jIyCVmYkJiEMMoQ00k",
-	"QGBGG17atG3jy9t0XGYI3Jz5WZ96qh1DAk8FCvlEU4N8ITa1fGbtGpDk65kov3jTZEL/k/Oa7XaJpxHH",
-	"QY/zUxwPyesO7mXn8+lF5/i2d3Fxe9q5+qk7V9BQeIvUgAqZmKFmY/ft3v4b1J9Ksh5aOQNLScyohAKd",
-	"0XfrO8pG2lwPUby8uji+OerNIYxGckW7rTWTvplhNflLx/smJPAKS3JKR1SSV+LsqtPr3p6enJ30ukV0",
-	"Sc7RCLNpuhtSDZ8KW87ZiBQQqNlooDGJDW3YPDSqG1anT5GMteDZBnVW4hKESTTSqrsBOIdI710qBYqx",
-	"JAiALgLpWZTFM1+JrT+f+DyT0S3kGfy+9g0YheYPItfKNdWXoNLLGA8G1F/jxtc/e3REePJKdc8oV7e9",
-	"k7PuxU2vpG+U6GBAA80O45g+aNmRjsih2ncBolIbGdazz4tgVRHlamDWh+UbhhPFmaXC5mtJzM1556b3",
-	"c/e8d3LUmaEyIUGdyxMw64Dgdc/4hDkoJg/8Xiu35HFMYxIYTHcSGfKY/gtGb6N3BMckRm7SaOz4kt8T",
-	"Bn8SbTXCRgm7J9O1rExpJqWVUYSecYsmOQr8zOpGhcsyrd1ZNNUtdK2m6q04V89lerYsQ+WGx8Xt//+/",
-	"/8/bVN1i9OFTDw1iPtJEk7MBHSYxCRAFSOVUMasHGpB4RuD69OlTvWPthVmrkGfgigmORj+6Na2KEykj",
-	"4tY8B42jRCAPNsWPbo0yWJJbDX/NGKcxgt9oggUQ8qKVfdEADprT8zMN7q87LJko/tqD8mvn5LTz7rQ7",
-	"c0iK6kk2YMrEIgysZj17PAXC7O85mhGqkPJJABYNJS4XIPsLMNIbJpLxmMeSBGckoLgHW+B1y3V9c3l5",
-	"cdXrHt+edY9POre9z5cL5HlFH0ZqaKS2H5LkUW6PI0yZIW0zw69nOauAnCPoK5bilcHw1sVWstlAN50x",
-	"rXQFdDIq5gAR54kEwU0QPyZAGMYxH5NYUq3V95MpiW9pUFisWiJIXG+2dmZN3E7Nj4liardYFr9pNVpv",
-	"6s1WvdHsNRvthvr/nzUnt1cHWJK64rNVnWrSLao63a83mqrTxrM7Lc+q0d8ne8GOX28Nmri+678h9YPg",
-	"bb++j98M9shusOO3+nbn1UZ+pxZhIW8TkeFgxgWl7V+KkyiKrJoj1RxtTGIqpSLYStYWEnHmE4TRiLJE",
-	"ks1DhPsgh9OBtqQV6XiG4Fav8ba903wWLkYk9kPMZHmpm/tOhUthgfcg9VPYiPVD4t+rnaaIGfUrAVCa",
-	"wy1oDoVvwf8136fRbKj/lkFkZIDVlsM0zpA9CWlElAiqT/AcnO/0GgfP3X9grhaF6f5Ws03tNSf9GRMc",
-	"1L44NSrJSCwjV9eqX1hUyk70BzlacBxjLa7l/Ps37VSChcvAKpzkL9n3vH9HfKl61yTmEg8rpJYLZjys",
-	"fJDSG+EgRiaKHoL7cJbUZHNbaZKGwD2VJ+bULD/uLGCXWAiEBfJSR2/qWFdfAcjZwnO9L+B4qhfFlSfT",
-	"D3cnd5ye3XWm57TxeEYbk7Nff3k8O+YT+Pee08EvlT7AAuJhrlXoPdLYzwk5jqKLQa3924p4+VpCLwhu",
-	"1V5HTfyR5IZTitWF40MkQj5hiLNoikISl7DExe3e+JfG6J87D/94e3/VkqcHk3e77MO+/74ZHr8ZXjew",
-	"2gd53AEXt7816gc6+uDL152WMyfowEaintosEr+U+XVHbcFMjAexXjE/+D71a4GklU1JUeAttRzdVDyZ",
-	"RR/wdz5AiiRP0e7jIyjre4+PmYsDkUefjKUJKeB9In5Ae42d2TOQCUFLxZFj8LTMoEJ3ULWf4KsjkK1m",
-	"4wP8kDJSV1QGZE/oBSlBDJaTKcr6W8l/a5sBz7q9ny+OwUTXOT29+ARqaJUttsqGeHF13L0qPCm7Xy5u",
-	"ercX72+vexdHH63XR53zo+5pKtC/PzntwuOrbuf4c82pnRx3zy4vet3zo8+3H7ufb6+6N9cAWPnFyfnt",
-	"zXXWxU8X511rkKtu7+qzGWLWomH55YrqxaxWbjteS2bBuaKugm4WVd1/XJ5cdYuou+yeH5+c/1Rzau9u",
-	"PnevdOe33X8cdbvH0BSQd3vxa/fq/enFJ2uHmDPl1B7raqHrDzgGl6hacbVdLO+/Aw8ya7L+eUZkyINz",
-	"LjtRxCckfVw265unJYO0fnqhmFzpme3LM60SeTG4lty/LzQ5wswnUWR8Rer5exqRzImlHxUjZK6IErcq",
-	"X52wG2H38xNnpDAcaEzWYCWLmekzdfrqn7YKmz0pWIDMgJmL3/RtmaHT7yrULP3qI5lWobWrjR4lTF8S",
-	"cI6bp++UkA8DdR99QoKsOWD74oHEg4hPal9SKmJoT4UshSWagNAUc+1EL5I335CfpdQN6NSTpeuVh/o5",
-	"GWFmEazHcYSZDl4AcxD4vMCpLzkKOLD3raWMBODLR60iox94v0KrQtpgMlJzv+P92ZkrDjca66jJ4rdH",
-	"EaYjkQac+Ukcq07ihCHB0QDHaAMjP8YiRD5PmBSHCKNhjH0ySCKXiTCR4PULMTMhG3e8j/rYv8/0O/iO",
-	"suHmFmoYcfaXm+5N99hlqfSjI7qUoAq8SxvtTYhYKYqruUghaFSJ3ws0wr16o/Uy5S3ttD+dF0lFmU/H",
-	"ONL74feEJCRI8dNG3j2ZtrU4QwMjy4AsiC0F2bubSNNIJP1CK/ThU68o6qgOV9QgZyajVlBRy9skjqqE",
-	"6WiqDXlHF2eXp91e97gUJ5t+v1qw7JYvHiqV7GoRJx/+fefktHt8qM9V8ZznwFgnIaAx8SWPM+uH0moM",
-	"FZwZfUAZFeEyLU1tbsICpZ+NYwJyOnnEvpzBkGOgRTxGRlAoo212/7VW33+DmI+qtnOz3miWO6n6Xkc8",
-	"F3tYMdJ5qQFiHHOfCKE9C6WjEWMmsK9+CSR8zBgJDKEpIOfNjlas7aP+ZnfpUR/HfBgTUUHmmo0G+q//",
-	"RBloaBtJLnF0iBpIkadIm8z4RAcPAc0iQQkmG6880RvJtgVUgqfDCEHhzramqIpUzvYtQAHgJMw4mu0N",
-	"t+Ao7jRfgjUIQ1628yMsIfBbsYtKbqE7ydRXHWntspy8w6eOJvBDTFmRzFuroA4ZFbo9CcpRvK8i26m3",
-	"dLEM8IH3r3VDpd/z6nO2s9I5g0225BykAWmYDQnawGyKNJib+eas2o/a+PT85U7GwYr8cGV6VJJjDHHJ",
-	"0G0dTJs6pNgx1AxQXWDXBVidXIiZIxidUiEX24LueH/NdiAlj/01jEDXjYkxAk3WZgTKD8LMJLQI14a0",
-	"CsqGRiyZ8PiexFvo6ub8/OT8pzbqE/UyW/OtnHCBk8JlFlEEyiskj0kexnx0/SuCAFocTLcMT22jIX4g",
-	"KBkfIkGIy7T70dvKGW1bdTMek0Ah0PhBDpUIECpowA8JwxjaYgwMekpKP9bQKy0khVZp0DC4epgOs6Ia",
-	"+4H3fwH5rwYYvUoY020/8P4RV2sp03fvMY3Sv41mSQLQfE7pA2GVrM0E7isEa3ddFm8sZnd3TgDTWfP7",
-	"FaeRQnDxsfalvIVMt1V76JxMLCNiEFAFNo4uLbAGOBLEmesqUjqUpgqLHUTF79/RVCMxXUB0E7T/QZiQ",
-	"8sOqtBEHZMV+hNl98bhZbqfFKR+5QdF1r5f7kxZ4BNQ2FnCqKBtmVOFH439BZyY3wXCQQSKTsgn0VS6q",
-	"kltmFQSnn/wgLKVUFBnXvrOGPJHc01NhBUihohDYZpZZyYArLHOFu8ha7uZsRtTS5S46l8q5iVXxbFQA",
-	"+CM8BZu4tfK5U/4HgXJDXmEKa/Fa5e6hCos9vMuwPIwxWAY8HEUeGhHMhLFGQ8NDhKGZj41VG9rbnfg4",
-	"ikiMQh4Fxa2yskMqpWY4ijSNCBJfznxW1QvoQvkr+GFeWBs4fXRPpqKNgxFlYKiRMfVzaFYgoj+pqXcA",
-	"SPjTWCTFJzM8PAQzWdWjKw0EPPnA+8Um6oHdINcoCo8/kqnomAnAgzM9C2ijOM0IP6ZuuzfPceIV/Xdz",
-	"WAHM4/mcABZMneFxhP1nsQHwkBiiT4M/i+CbDTnj3l4PIUxz1lbvu7mcApRW15qBNaCTY37OgpsN/twl",
-	"zwKsF/D+avp/TMU4wlNIrHrechtbNxKM4HtI/nz1qlOf3PrVCv8NoxJBC8W+/Vku2To4OHj2/pij4HP/",
-	"vhoCgTLfAIjwAkekrGWuA4g5tMK4U2xEzdlHOTUzJvBn7CZFA256R0jJOkbNBmez6tFBfS5DFOCpUsT9",
-	"KAm0ml3caqm5rdjve7BrBHiKNj5//vy5fnZWPz7erLLyrWqW08aG4iinuGIQs4l1OrunwPOqx13FTFFa",
-	"nFwbr1qLjILPnFhFmgNNqr9xJJfB6AsiucoA7Ayafqt/QOpvg11c3x286dcP/GZQb5E9vN9/6x8EDbKi",
-	"zXNVAv8K+l1pu1vBoAVrZpu0JI5u8YgnTM4jTylM6L/+M40bMKnh1mFdRrDAGrWEFAA+l3KXSqAtA9OS",
-	"YCEbAbMWIpCtjN3XqOPayipDMoXnem/b0QhZyxUFPxgk1/a/5OlRlWfJcL8sRiQ1tQLFrPBs/gFnpbmG",
-	"ULxZFruMaS7nh6uxvmUMbXXeVQhWq2BgSzejWffloWupGuMgGgiEha/d5q+1Wab7bp7dEuzylcJ0ZrlM",
-	"m1TaLlkSRYstl3tVS6A+02H2OqB/2TLAVMsgV+E7z3aqMrbIkOSh7koaK+Q2aX9FyCdwCq1g+dlFyDOz",
-	"Fo1SyqxSlKaYe2sTGcjwsrORV6M1x2aMi481J/txY3dT4ByloHJ+77VTg6tnZSOUEwbKOcSL84IrppVH",
-	"paw2rWwdYV7ZLzu8ZZ5h0slXp2qH6JDValMStvMQR3iKAt5GXtHC4KENfeYdNMbSDx0UEyANm47LPNv4",
-	"4KEN4CWOTtSJRw7ywc676SDPMkt4aGNIpIMiKiR0khspPLQB4QTpl452oKkOMuOF/bnjstRBr9qUjRqe",
-	"A9EIxqrhoQ1teGJ4CI1gcNvQ4aENb9s88DaLFvS/rt0FVrhsbIGHRWOL9cgYTeCJbWzJHtgNZo0t8Ng2",
-	"tsCDsrEl/27O9oNiXcamqg4Vn5AAiK56oZWaKVSGSj2nEG8yibmEqHFF/hNZpdIEJt/rparKgMxVba+T",
-	"zEV82Tk5VrQ083b+gLIPi67rN3t7jRWkR6c2JIzEeInDGmuvdCalrTH0YhhzIV42dVt6LcnOe3N8ubPz",
-	"z0M3KutHoUnIhY4d0LtAV6DhkyIK1hXssc7MDTJXG7FwjupzdlCz1dzZXXEPyUd2Cz712aHOddknPphd",
-	"wMJwB/uLPO/LDWo24pz0lNl7yz5iNnJs6J3c1144FpVMLiM1yyVPiwI7WqMnAepPwYLi6LIeFvyvFUgt",
-	"Ivhn+tLvC750+HciTkYNenHX3XmFHx1Cf/wkpnJ6rWZsDCKQ09BJZFghg62a/+AoPdWUFNRJtlRYMYQu",
-	"g1xhhRUdHa3WMCtkttNCSiJ60yoYR43yAmKpy7zLi+se2lbs11MSnmfEO/XANIU0ZCdTmC0BMM9FNknM",
-	"Xuem9/Pth08fr29vrk49xyQvb1xdt/beqO676o/NPJu5KoW5i/3QLhaWFUAzDiVq6mwhypD3WE9XqK5f",
-	"e4cuK4h0aZiqDMkIDYkUaLexg6zyX1rEgb2qVlWvW74ZQinHOjmTsgFPk06x1utN0TwrqRmNMGUSU0Zi",
-	"dZQh4hL6EO3t7SGVYdLf8vlo2/rE/rs2kwRq9y1IFAldAENNWEmgmRKZTZQ/qPZRpCRzpdzob4XL0hMt",
-	"fkBjPIVQNFmKU+pj/34Y84QFEEuz5TKXdcHTp3M2soyTtPqXCPGYuMz76ur4TrfWRl9diHRWf7q1m8vL",
-	"7tXt9XnnY9etOchNo5/12zAZYQbJtG7t6ck71P5DCBxJE1lajYZOeGnsZNUqNrztiD6QfynZdhtUGf1n",
-	"SHAkQ28T3RMyVt3QGPEJcxmAuYVudNo++nB9ca7r6QkHBYlOmSV606uxTDY6uum9r78FA1FM7qASmeMy",
-	"K++WEm1WMisCTmh0Rt9prVKTERSBR0HoGK9i+coUuRlafRxDEc1iDdhCvm9llViXlcrEopWqxFrH2RSM",
-	"3XJZz/ZALysRm1XypCbYJqI+YVpJNoejM8Z+SOqtrcbMeZhMJlsYXm/xeLhtvhXbpydH3fPrLnyjOAaV",
-	"UemY1Zya2uYm+HOroRvyMWF4TGvt2s5WY2tH536FQI6tIOa0HDAEKre/1oZEVktbR9e/KmaJ86AmHd2t",
-	"E6RBb8p4pAOs0+LvTsbdnYy3Oxln9xxYgJhPXDZW6E9VALVxQOQvceVZpgzozujkSQBRq3qOOcM9uv61",
-	"Vqxe+9sL6pJmQsjLa5N+KVX9bDUapQR+SKk3S5Lz7Zej2GVNJ1d5nFQE14pIKkwe7OfUv7K4RGX5HCsI",
-	"fUCjcumWIz2n+jEVYy5odc1qD0uJ/VD1cQidKFT/6Fq6cd3ep27NK4gzy79eNVT/jyy2sasXveqLbHNs",
-	"Wxlh8Elz+SflfCf4bmf5d3lGFHyx+8yahAM7E6xQIPAD74PpzLfC/7KygDM1U8uphS+oB0lFGpN5aDJu",
-	"IpIFVmY1xKnISZlekbtiTct8BimrvOP9RbCvuZTlH1TM0mVeEemGxUL6xyMVUkDpV5NWksfil+vrvOYo",
-	"NBuvrLRrZZMWq83A2uto6JU3D+Mo4mxIYhM5ewgGhhQn6yuPlUFtYTx3yvVNuZB095ahWl+NrN3WwXLy",
-	"YCdIPjm1vVWoV5abCR/srES7ilVHjSoJnNpWIn/7ophofkKPDbNH2OZHmuFLPASzaP5C6a0zypIJ5k8t",
-	"rWp4I0MvlItA4IMwSp3tkdaQE8j7qdtDuUR+T8YSBEc4VJQNXaavOtBiNkDfxxFmflbOvSjQDIn8WcNT",
-	"LT4sWT8gzN9s5TLSX1q2wipdkTGPs1hTI94ZD0uYTi1drmzywiyGWpy5S3EKhGo258FBfKwjZ6DCAChU",
-	"XJiqakrq1E4TkEBdBiYh8INIOiJtNMZCzF5O8IMo3WBg2WRctlEs8+/pAbxNpRANiSwbbIo9UWEsOC6b",
-	"MeGgD7wvcpMFJJdOeaLtWLrcswj5BCVjJCcKvzx22TgRIeIyVHuSD5T8Dn1VbK+ICgirXCYin+lwqLRk",
-	"vMk0SS1OqbGp6voFHRVs082ADHASyVq7tSyId5m5sTKTEgAzy0GFWep50GXes9XIupU3pUavapqjcdtc",
-	"krGC5F/F+VaGCLKC5sjpYMNYH8/4S0uvf3+GplaylOkuXsfL4IIfUXDBjXlVEhnk7wiEcw+bsZpVe3pS",
-	"4ynYMdO0C2O+/RGNMQ1usTS/0Ybk6H+jptLqN7PGHtq46R1tOshW/l2Waf+UQcKFrWoKBMnNmuWCbQJ0",
-	"zwqypullMaLSScvZvePPLUmrgyOL7kPJizGIK4uGM6GeT0Uzu9I/n2YoRmudFGMBtYDcMZ3MX6Ib9u1T",
-	"i2iGfVHVv7Wy/HYV+atQvAS0nhUGKtd2ge/2VplYRfWSfw/SCPSpKOhrxfy5xFGHY1jU8SsNnuZKmFfW",
-	"rUzaRKglBqBBac7vVpXUrklOSahaIjDoe5O+tbyw4PT/TxEVtKFr8Rd2gaR/jzP0E5HrOEFl8UIdoG0d",
-	"qTVfvuiYkjhp7YMsxRhhXYZzC3VSAx60MYmhOnSwlZa01wICYYHVw2HhthtzJUfIJ+AoFZJGUdZxWmvS",
-	"ZRPI7YS4PWTykMFdaAEGlpkQs6GOAgwpG1rZ3YoCuMzUQAGdw8dMpyyYsLWIBGhjt3GwWSmhQJO1Eok/",
-	"RETQcGvDqs9jKBQj0xp9tEwoQa8GaXLER6Yw9neRYq1kqXGwnquYisX+XmaALxwOyIbN7Zf2sVjrlU0W",
-	"4JZJlQqEI237z6HisSmw8N2MarEFTf6+mWy1DcG7K2ieFfWkcts7SliQhrFrb3sbwXWnPh8R4TLDXfRN",
-	"AqaMCmo4mYyGGmgjr40ExTe4xBFqbMIPxrMqGw5Y70y9IB0SZJXO8nRkQ5wwoYN4hB9j6Ydbhr85LkuZ",
-	"jWpX8JvbLEJfFmoYxCGSHOgphLIi7LLcIwDZfI5WyRCG+qpKUENAjDMLNOSYA6/Sd6Yy4jIs+Yj6SEgy",
-	"dpDgWR2iGPua1RlaDkXZwFpoGhAKPyaUCZdNQq6L5UPkkBpnt3FQxdHg278fQzPEwtSvg71W5GhUCsA6",
-	"8LPvDOwvy8DsQrKvZF8mCmsOQYJjbJ3htXKzbBZFXmaISybIKpjsAmnfmVnqbUoYwnCjrL6TJhfFczfu",
-	"6xjbPZku80hZ1wLNeKay+3IYyfOxdSxU5ohy2Us9UZa/yWXLHU6zIcPonJty5RDY5zKo1T3PdfRR4eLZ",
-	"riOIMvzTXUd/AeeNVeG/gibY4eoKZd/9OH8rP05KACxyAz/nERorAezLkzNHWNaXFtgR8FocNWZKaiVU",
-	"exAu75XL7rsM4ukVg2vb4a/3hIyVFB5iEaodR+UW6syvauQymZah8rG2nVgh51DnCG3MKZe0aWpkuqwP",
-	"gdbWhzCObyYJdCKbD5+w9M7p+S4ffXP9ix09hvBUFMiyK1xB9al84RYVcHqOVyi9WWIVd1BzbTSoeA3G",
-	"HCE5vbvFxCEcppurdJkDVGkD09C6b57+7gr67grK7BWwCS0S+CIKm4pymf8nIErhrnIBKYEtqwXXTimZ",
-	"JpsxGSSCZJSXMrSXXb+K4FPQtV2Wyn1AUYtWZbTRauxq2XSzWrNWn2rStjSQ/Z5MFwWyrz2Ifbc6Qs7U",
-	"JjSz/p/lV3q5Llu+jyTXYxU+V6l+v+bLoQsA6VBiBck3uRT630H7hO2+DtIE2V0L1ExdqVZfdtSGFDHt",
-	"25KztXJ/7vUut9CJNOGCkid+qAW4QrGOAOKNTUShUknBZNhPxFTp0WmpizpchqGJn8uExFOBFKxbqMNQ",
-	"wsjjGLLEQANPYohhxmhPgZcGSCYiwZHJpuvzYDon6jUrB/wi/cs6Yy+6PzobfY5AtKAc8XoOwzM39vL4",
-	"20xcL4K+KPZWS7LzLfc9qCPjpdWsPJRAvT1THSCvp6XTNLWe4vM4UFsiM3C7TJe+pAxsIJbR+lAnuqoN",
-	"mWZ0CqWTpJmIpmamYaYuS320LnPZJ3OjsGfdPlT/SKaQkaut3AZM8CakKX2xFe4B9hqX8UT6fESMF2ID",
-	"mlsxIGoHb5pkRzXLEVf7gTOfHObdQ6KyudI5oIMB0ZcKmEGpQLutltGJsqe6yIFho9qLTZnLBhEdhvqb",
-	"xgHyqq/a8rbQR8jkjImOQM8yolu7KORJdai5Fu519bvn2vCLlzwZq8kLlbC8kJ5dPc+uP9e0K8o1n6Nj",
-	"6dmtpGKtz8xjDTpLSfQmVsqVKS+YXUQP+0nie8K+h+VYClHphrNX6F/P8TwA4u/T+8sKiWIfCWi++mQu",
-	"ShWbey9eLuZZ5z+LYC+RMJseZO7N9LpqEfJYRkaP5/mFbgWAz7lEhPFkGKK0vNtcmEtXA+aQpgX8mubi",
-	"+GKXkPOSVVjcWVNimw2M8Y+kYCggBmRCYsOEZIizixHgGoR5pLJtOT/LmC9RX7PE602C+1NsAK3XqSlz",
-	"b3600/Aqdq6icnAR8zxeeKheGy/3PZmuRYWpBtZsn3sbKn3DxwxQ3zUci3YAL0M4PXe2+KilxXkaTsFK",
-	"asuXqwXgKtlQs8r+FMzBWvOcURvmiC9z+O4fain5IwWK7waX1SjZ7N24OQnT222V+slrNrqUgNJmFw3N",
-	"d8PLgtBmc4vCs2mSFdCc1hJa4uDPSg71p3nVWkQNY7snU0HAn071lalb6NJ48l1W7crPy80Wi89Wpo+6",
-	"rPwRFXNq0s7x26d1Ip/vu89m/jr//d5C//3e81M/NZ+wakGB+kzBqDUExTbWMiGcHsVNNsijHyWCPpDN",
-	"eRPIiu5WEv6XXxXwLXmDXXt5SVBBiqw/lVn84YRk1lM/zk9DSjiyRyu44ou1zDFDlFFwZud2LwxaScVl",
-	"GFUWmMtMtHqtH3u2GHmh9rgpOG4qiDcbjedYUrIa23+su7owbKVdVi9F7qz+7oT+7oT+dk7oCkUopx1z",
-	"xI5SEemi5LG6OrT8CoUZ7SgnLc8z75rvvnVy4mqH+08+0C+zUf65bE5n/i3aqrAHddmaBZvPFKQvuh1N",
-	"VdRS3X9RLvufGrZdltdPVXpToYj+IVS5BHvchAri5IVSdQJZ9d38kK8hwMcJoVuiCBB/AJOFzxkjUL5A",
-	"x7dBSJnjMsFzR9PvOhmlT0LKAnDipq69WQ9p27hHswlpmdO6QgEl4/xu12o3Z351w9+8vs+k4qIJX8nb",
-	"+J6kd00scjaW7g5fEl1tF4Uwd4Pq2hAbcHd+nj4D8fq6dtZmVlLSZXMrPZcisZeUBEo1sapI7FJJoAGN",
-	"FCndXKzSrRKhrSum6v6gYL6pdTRP2bMq9y/T9yrv+3KQLtRhXx42p6Z+lRJlLtuqUKDm3dW1yv1gZaAO",
-	"n3VdWBWccDf3K6C80HWmFt4QWzVusUz6i/XMlbTkWX3ePkivU+mby+9k/VsE5ZeqyC/RoUsL/D0+/+9T",
-	"Z0nfwy4K1HE2MWi+GD9zicuXp1WgAFlhnlfCSBKmABPEFgFJCbifgPyz4Y0UQ40T5sHdNwSUARRKOW5v",
-	"b0fcx1HIhWy/bbxtgF1L15vehjNjZjdzxYBdQD0r5Z1pEeboZ7JiBenT98vpS0kIwJ0aPyCcB+rwQZpt",
-	"IZrH6twYame7fpfXYy8VxkrlSRpDKaiYiCTShzCt7WZfujBzjYlF98xO6E9LckNlX1VAZuF4OsYplZLT",
-	"CCMtDdmzzYWf2c7SvBG0AVutcHfRptUJxBM+fXn67wAAAP//",
+	"7H17cts41u9WULpfVds1lC35kcRy9R+KrXQ78attuTOZZq4IkZCEmALUBGhZ05Wqu4tvB3cj307uSm7h",
+	"ACBBino4Vvo16ZrUWBIJHLzOG7/zWy3k4wlnhElRa/1WGxEckQT+fMv75zzEknKmPkZEhAmd6I+1GxJj",
+	"SR8Iurs5R3yA5IigT7zvoWD3E++L3d8+8X6PRp+DnZpXI494PIlJrVXTPx5GjfAlaeD6AX5F6gf9V7h+",
+	"NDgk9cbgxaAZ7YX7/QNc82oJ+TWlCYlqLZmkxKuJcETGWNEiZxPVmpAJZcPa589e7Yb8mhIhz07nSe2O",
+	"CEr0z98JRKMWEBvGlDD1BZ8yFPyzbhqon50GaDoiDFGJxliGIyJ8FvzvX9r1f+H6vxv1o51eq/7xt6bX",
+	"3Hv1+b8CD5FYEMQZQWMcEZROUH8GHQiSPJBkB3VHxGf6w3cCxXyIYsqIQAOewHOGNBTiJJkhKnd8Vpiy",
+	"o3Bv8CJqkoP+S3xAGuGrwT5u9vfC/eiAHA5eNJZO1ARLSRI1C4tGUPMqZ1Mms/ZAkmR+Om9JyFkkkORo",
+	"iqlEfTLgiRqGTGaUDQvr3VxG25gyOk7HtVYjI4EySYYkqX1WRExwgsdEmt14kiaCV5DzfkQSAhM5wUOC",
+	"hMSJFHqJA0YeZS+EFwO7SScJeaA8FfC4h7BAVOz4TDcvEE4I4hP8a0qOYVHlCEsUcSIQ4xJNcCIIogId",
+	"NBp6naii4deUJLOaV2N4rEahe6wVxoofzwkbylGttddoeGrs9nOzagHOIjKecElYOHtHZvOjvsD3RMCc",
+	"UyKQwAPSQlivAZpSOdI7EI8JuiczhFmUf2H2m88SItOECfhlQBMhEU9lyMcE4SGmbAc11RrvHR6icIQT",
+	"HKqVKG/Ol+ERefHi5VH95cHeYf2gEZH60cFBv04aLwdhc3DUwOSlnSXNWvJpcsZYV4NcNF+Hh6vn6y3v",
+	"Lzr6n3gfjv2OpWOC5SingkZLD9CAJ2Msa61amsKT811fJRFJFnXO1Y9ftfvrhEdpuJDxTfTPmyCBMrm/",
+	"V/PU2uhzu9c8eHnwav/FwUsvP8zN6sOcEDHhTBA4y69xZNit+hRyJgmDP/FkElMtcnY/CS13ss32W40k",
+	"iWYBIY9UD6/bp72bzk93nduuoosIgYfqe8tS+zyatdCvKWaSylkLsXTcJwkap+o3grBEMcFCoibMZD7k",
+	"/0rIoNaq/a/dXDbu6l/FbgdogDEVZztwqAlaBdZOBRrjWE0kiRBP0ADTWKAHHNMIxnoMTxv6kVoWeypJ",
+	"HGWnNyFYcKYW0RHSruBaRLp5fDeXkUD+G570aRQR9rxFeHN18/rs9LRzWVgCOaIC8QlJoB3ECIn0mETI",
+	"J+ZciNY0oZJ4aDqioWZZYUIiwiTFcc50R/iBbGSBMkrN8jidUbMcqJ9KFOPwvkgsfOhTFlE2RDA0u7Qw",
+	"sKr1myrBoRaeCmHE4maW7YwpiY7j563a2WW3c3PZPi8sGjVNI3j62FFjQG8ZYT0rEZFqA29kTSwdQQth",
+	"hlJGHicklCSyJJi+QC5TVqLIQ4yoP80Plsdsbq7f8v4ll294yqLnTffbq9e9y6tu783V3eVpYc4/8T5a",
+	"Rx+GozAASjYx7wWCghZiXAlKs8TUSovNzOIllzcER7P1pxB6jLDEfSzIKZ/CbyIdj3EyM4LN/qrOWMoS",
+	"gsMR7sek5tUecJwStwElPgtPCIllKuBr/IBpDF/DrI5SKSkbVndpNh4VyD6HIvVgdZf8fnFPay+gmjdl",
+	"LYiqRSxMQ8YuMRNTkoAWSBlqIgH6OtoK7KMtd76Cbc9nhsEtGJ/zaqCeY0jgmUAjPtXcIF+Iba0eOrsG",
+	"DIl6Zkks3zSZzfHZe852A4VsM8f26ua0c7Pg4IIIQ/uDZrjXPyL1V9EBrh8MXvTrR2Ezqu+RQ/yy/yo8",
+	"ihpkw0e3RJQ+vJqar3J8r/Es5jjqcn6OkyF53oxetz+cX7VPe92rq955++aHzkLFTe3DWHWoNidmqNk4",
+	"eHX48gXqzyTZjOyZo6WktlVSgS7o6w3OrVbPN7Nbr2+uTu9Ougv2q7EE0MHehvfjXLd6R9r+vsqevMGS",
+	"nNMxleSZc3bT7nZ652cXZ91Ocbok52iM2czuBuuwocLVG7diRQRqNhpoQhLDa7ePjSWOFTdTLHgj8+yS",
+	"Oq/BCsIkGmtPjCE4p0jvXSoFSrAkCIguEhk4nDowb4mdP56ZP1FxWCqD+X3tKwheLW9F7mTRUlSCh0Ym",
+	"eDCg4QY3vv7YpWPC02eaz8ZY7XXPLjpXd92S/VbigxGNtHqRJPRB6+J0TI7VvosQldpntJl9XiSriilX",
+	"E7O5Wb5jOFWajlSz+VwWc3fZvuv+2Lnsnp2057jMiKD29Rl46UCRvWd8yjyUkAd+r50F5HFCExKZmW6n",
+	"csQT+m/ovYVeE5yQBPlpo7EfSn5PGPxJtBMQG6P2nsw2sjKlkZRWRjF6xh2e5CnyMycqFT7LvCDesqHu",
+	"oFs11GDNsQY+06Nl2VRuBVz0/t//+b/BtmoWo7fvu2iQ8LFmmpwN6DBNSIQoUCpnSlg90Igkcwrs+/fv",
+	"621nL8x72QJDV0JwPP7e13qhIFLGxK8FHprEqUABbIrv/RplsCQ9TX/NxBowgs9oigUw8mLQZFkHHlrQ",
+	"8hPjJ887LJlp89yD8nP77Lz9+rwzd0iK5l7WoRViMQZRs5k9bokw+3uBpYkqrCYSgYdIqcsFyv4EgvSO",
+	"iXQy4Ykk0QWJKO7CFnject3eXV9f3XQ7p72LzulZu9f9cL1En1f8Yay6Rmr7IUke5e4kxpQZ1jbX/WaW",
+	"s4rIBYq+EilBmYxgU2IlGw00057QyshOO+NiHjBxnkpQ3AQJEwKMYZLwCUkk1V6SfjojSY9GhcWqpYIk",
+	"9ebe/nzIwKuFCVFCrYdl8Z29xt6LenOv3mh2m41WQ/3vXzUv9/9HWJK6krNVjWrWLaoafVlvNFWjjSc3",
+	"Wh5Vo/+SHEb7YX1v0MT1g/AFqR9Fr/r1l/jF4JAcRPvhXt9tvDpo4tViLGQvFdkczEUUtT9RSRLFkdXj",
+	"SD2OtqYJlVIxbKVrC4k4CwnCaExZKsn2McJ90MPpQHsmi3w8m+C9buNVa7/5pLkYkyQcYSbLS9186VWE",
+	"aJZEY2zcx53YcETCe7XTFDOjYSUBynLogeVQeBfCmYtjRM2G+m8VRUYHWG85zMPZZE9HNCZKBdUneMGc",
+	"73cbR0/df+D+F4Xh/lJzQxc1z35MCI5qH70alWQsVrGrW9UuLCplZ/qFfFpwkmCtruXy+xcdpIOFy8gq",
+	"nOSP2fu8/4mEUrWuWcw1HlZoLVfMBMz5wPIb4SFGpoofQjR4ntVkY1trkIbBfS4PzKs5Yfl5wq6xEAgL",
+	"FNi4vc2TUG8BydnCc70v4HiqH4orT2ZvP5194vTiU3t2SRuPF7Qxvfj5p8eLUz6Ff284HfxUGVMtTDyM",
+	"tWp6T/Ts54wcx/HVoNb6Zc15+a00vaC4VUdxNfNHkhtJKdZXjo+RGPEpQ5zFMzQiSWmWuOgdTn5qjP+1",
+	"//DPV/c3e/L8aPr6gL19Gb5pjk5fDG8bWO2DPI2Ei94vjfqRTib5+Nv+nrcgh8SdRD20+Un8WJbXbbUF",
+	"MzUe1Hol/OB9GycETSsbkuLAO2o5OlY9mZ8+kO98gBRLnqGDx0cw1g8fH7OQESKPIZlIkyHC+0R8hw4b",
+	"+/NnIFOCVqojpxC5mpsK3UDVfoK3TkC3mk/3CEeUkbriMqB7QitIKWKwnExx1l9K8XDXDXjR6f54dQou",
+	"uvb5+dV7MEOrfLFVPsR5L3g5nHV11+1dvenddq9O3jk/n7QvTzrnVqF/c3bega9vOu3TDzWvdnbaubi+",
+	"6nYuTz703nU+9G46d7dAWPmHs8ve3W3WxA9Xlx2nk5tO9+aD6WLeo+HEOYvmxbxV7gayS27Bhaquom5+",
+	"qjr/vD676RSn7rpzeXp2+UPNq72++9C50Y33Ov886XRO4VGYvN7Vz52bN+dX750dYs6UV3usq4WuP+AE",
+	"QsxqxdV2cbIpPPgi8ybrjxdEjnh0yWU7jvmU2K/Lbn3zbckhrb8thlT0d25s1DyVyqvBreThfeGRE8xC",
+	"Escm9qa+f0NjkgUF9VfFhKcbotStyp/O2J1w2/mBM1LoDiwmp7OSx8y0aYPo+qNrwmbfFDxApsMsZcK0",
+	"7bih7XsVZpb+6R2ZVU1rRzs9SjN9TSDZwHz7Win50FHnMSQkyh6H2b56IMkg5tPaR8tFDO+p0KWwRFNQ",
+	"mhKukxKK7C007GcldwM+9dmx9cpd/ZiOMXMY1uMkxkwng4A7CGKIkCQhOYo4iPedlYIE6Mt7rWKjb3m/",
+	"wqpC2mEyVmP/xPvzI1cSbjzRSbDFd09iTMfC5g+GaZKoRpKUIcHRACdoC6MwwWKEQp4yKY4RRsMEh2SQ",
+	"xj4To1RCFHWEmUmB+cT7qI/D+8y+g/coG27voIZRZ3+669x1Tn1mtR+doKcUVZBd2mlvMv5KSXnNZQZB",
+	"o0r9XmIRHtYbe19mvNlG+7NFmWmUhXSCY70ffk1JSiI7Py0U3JNZS6szNDK6DOiC2DGQg09TaR4Sab/w",
+	"FHr7vltUdVSDa1qQc4NRK6i4ZS9N4iplOp5pR97J1cX1eafbOS2lPdv318t93gnFQ6WRXa3i5N2/aZ+d",
+	"d06P9bkqnvOcGOckRDQhoeRJ5v1QVo3hgnO9DyijYrTKSlObm7BI2WeThICeTh5xKOdmyDPUIp4goyiU",
+	"p21+/+2tv/8GCR9XbedmvdEsN1L1vk5gL7awZuL6SgfEJOEhEUJHFkpHI8FM4FB9EkiEmDESGUZTmJwX",
+	"+9qwdo/6i4OVR32S8GFCRAWbazYa6H/+G2WkoV0kucTxMWogxZ5i7TLjU52MBTyLRCWa3Hnlqd5Iri+g",
+	"kjydlgkGd7Y1RVXiebZvgQogJ2Um0OxuuCVHcb/5JbMGWeWrdn6MJeTxK3FRKS10I5n5qhPnfZazd3jV",
+	"0wx+iCkrsnlnFdQho0I/T6JyUvaz2LaNli7XAd7y/q1+UNn3vPqc7a91zmCTrTgHNsEPsyFBW5jNkCZz",
+	"O9+cVftRO5+evtzpJFpTHq7Nj0p6jGEu2XQ7B9PlDnZ2DDeDqS6I6wKtXq7ELFCMzqmQy31Bn3h/w34g",
+	"pY/9OZxAt42pcQJNN+YEyg/C3CC0CteCWzKUDY1aMuXJPUl20M3d5eXZ5Q8t1Cfqx2zNd3LGBUEKnzlM",
+	"ETivkDwheVr4ye3PCBKScTTbMTK1hYb4gaB0cowEIT7T4cdgJxe0LdXMZEIiNYEmDnKsVICRogbikNCN",
+	"4S3GwaCHpOxjTb2yQiy1yoKGztWXtps1zdi3vP8T6H81mNGblDH97FveP+FqLaX97Q2msf3bWJYkAsvn",
+	"nD4QVinazEUINcE6XJflb4v53Z0zQDtqfr/mMCwFV+9qH8tbyDRbtYcuydRxIkYRVWTj+Noha4BjQbyF",
+	"oSJlQ2musDxAVHz/NbUWiWkCspvg+e+ESdE/rroF5IGu2I8xuy8eNyfstPwGT+5Q9P3b1fGkJREBtY0F",
+	"nCrKhhlX+N7EX9CFuethJMgglWnZBfqsEFUpLLPOBNtXvhOOUSqKguult4F7N3mkp8ILYKmikNhmllnp",
+	"gGssc0W4yFnu5vwFt5XLXQwula+aVuWzUQHkj/EMfOLOyudB+e8Eyh15hSFsJGqVh4cqPPbwWzbLwwSD",
+	"ZyDAcRygMcFMGG80PHiMMDwWYuPVhufdRkIcxyRBIx5Hxa2ydkDKcjMcx5pHRGko516ragVsofwn+GB+",
+	"cDaw/eqezEQLR2PKwFEjExrm1KzBRH9QQ28DkfCn8UiK96Z7+BLcZFVf3Wgi4Ju3vF98RH3hPpBbFIWv",
+	"35GZaJsBwBcXehTwjJI0Y/xow3YvnhLEK8bvFogCGMfTJYFOAJccTWIcPkkMQITEMH0a/VEM32zIufD2",
+	"ZhihvQO4ftvN1RygtLrOCJwOvXzmFyy42eBPXfIswXqJ7FfsomeSeSv0fjgx2lSlImtP6ZjAZ9BWMNFu",
+	"6GA7z34eYzZTSik06ukLIVpao5TFSsWCBLtknJu6LaNMoNDocghLn0Hkrmi6vljOll+9OFjNlcf4sTch",
+	"SQ+mvSKUxoVEKaNSQGoiPAVSRA1ZqQlmyKBfW3ojOwA+UPZ6Pln5CBnXadWlEe09c48tkuGnVExiPIPL",
+	"hk87siZegQQj+B7uYz/75NKQ9MJqp80doxLBE2puw3lNZ+/o6OjJZ3yBk4aH99UUCJTFd2AjCxyTsqdg",
+	"E0Qs4PcmJOZO1AJekEskE8Z4AkdQfPyue4KUvmpcJZAwoFr0UJ/LEYrwTCDKwjiNtKukyC6sy7TY7hvw",
+	"TUV4hrY+fPjwoX5xUT893a7y1K7rWtUOo2Iv57iiE7OJNcJEoMgLqvtdx9VUWpzco1K1FpkUnuO6Srwa",
+	"fvCVs/HMjD47G6/kWzFOUnUODJvPmBvCmRSA3IvAFSDBdstnQU5vgP5ResCz2cyWh2qlxFBT7aa0I2w+",
+	"LzVwnXt4a3rm11VDnqFlVHqY13C7wq50Ha8Sxz085imTixiwpQn9z3/b7BYDCOGwo1UsGXymq/ykC4x0",
+	"PTLtoFN275BEaKuwjTK/NjtGmPnMXAOA3al0UgE5QEG+qYPt5XupsfeEvVSVaLdSlauce8ebu8hFu5DV",
+	"rPbM6kO6Wd+s5nJ/mHe2/+92u93+4e7+w8v37ZX/PcNL656b+QscVsltIQx77hj2m9YRlTIs8T1hZpe6",
+	"u9CzQFF2y4o5DXgHBZkOGbSQUDrmlhUhLGe3+goLT+UcR4U0L9PatmrO+jyDFsr+Bop9pkmGuC/kF4DH",
+	"CRzG4f2OJT3KxqkD71O4tiN9lnWTX+7K52FBowXv8CTLWQkdn21GZM3KpXU9AbBqeSIMfHS9wfoLp/lC",
+	"Ps3H/HptpRx35ZwaoQ3V6YHNZ8Z8DTn9n2ifrWPg/0caeMtMtFVG12p7aj3TaZVBtL7tU0hYrzCAVmav",
+	"m7O7On3dujI9RCMll0K9vs+VjZZ3LJKOEJuvdKhl8tE+UikhWRrHy+XjYdUSqNf0VTt9qW/VMsBQyyQv",
+	"nW8Zjp7si3p7e3WJxiQZqmWR4ahgS7Q0kJXI8jMgikmkl2sJRPjsnkzkMQrUAAOUkDF/IAJh99A9xbll",
+	"YQqxdY0KqYxfK+F1N1WMz2SUP4vrrVgkJe2GvJ6lv+iHdy7NH79AFx/dx+p0POGJNJCOo1qrNqRylPZ3",
+	"Qj7e5XhC6yGPyJCw3azrz+7r4p5O6nyi17M+4YD0pKlbzVHvFjHTrUpWuj23iLDFYRmfwzn/YpP6t/Pb",
+	"ecDFzIExOixcqmZ8ijQw3ebdep8rOFWOzVBldcoRyS/mKvoLSAw6u2rEp6DzOVd758VFjiOxrJcSDgSJ",
+	"yshL7gUNwKNwsajWU4RPTR9X72pe9uHObabgQSiZN/w+aNn0kMC5O12+3lxGkFqOClUxrDyHfr1hZesI",
+	"48o+ucn4i9IovHx1PlbukEyjeYIY03xOcoSjCP7PcZYssAoqPT6HjU0ErUoDz3qqGq++UFgd6McuSoxi",
+	"3RFvoaAY/w3QltbGPC2+PZToGdz2fBa4oeHAmK+etSI8Y4VueyhwgsYB2hoqCR9TIaGRPIQcoC1I9rZv",
+	"ejq9UTWQhZbd1z2f2fRp9Uw55Bx4kCtuYs4B2tJpAQwP4SHo3A1DB2gr2DVfZI4ka8H+aaPisMLlUDh8",
+	"WQyFO1+ZkDZ844bCsy/cB+ZD4fC1GwqHL8qh8Py9BdsPkLFNxotiInyqxIYBBtHhihnAMNu8Vu2USLiE",
+	"O71Kq0hlVbAiMmgcXxqEGJCFwu82zRJ4r9tnp0p2ZLmo36HsxWJi8YvDw8ZaXtMhYSRZ5TfFOmc4U6o2",
+	"mBg/TLgQXzZ0191ZkveHCzJt58efJ9ZXgjWj6YgLndmtd4HGW+XT4hRsKhV/k/fqyUIvvDPnqL5gBzX3",
+	"mvsHa+4h+ch6kPE839WlBjnmg/kFLHR39HJZXvRqgeROnGdPmbu33CPmTo5LvZdnQheORaWQy1jNap+A",
+	"w4E9rbKSCPVnEBs1PjGH/ue6Chwm+EdmOt8XMp3h35k4Gzfo1afO/jOynOFiRpgmVM5u1YhNqBNunLdT",
+	"OarQOde9nQ4udIPfryGQqHBuePkMkJzUrOi7q2oNM9ju/T2kNMAXewXzybiVQA33WXB9ddtFu0r8Bkqj",
+	"DYw6q74wjwJIlPHlFxXeHCnKQEwF7bvuj72379/d9u5uzgPPQEtt3dzuHb5QzXfUH9s51lQVwFQHhyMX",
+	"GjuD+zbpftSgSivDK3is2xWq65+DY58VVDobOJAjMkZDIgU6aOwjB+xaqziwVyHoAmuRb4aRlBMNnUPZ",
+	"gFtIIKy95gYi3oGcQmNMmcSUkUQdZbgPB22I1u6uaz/nr7h/1+Ygety2BYljoV0FasBKA83ce9lA+YN6",
+	"Po6t40G/K3xmT7T4Dk3wDC4KydItkj4O74cJT1kENx12fOazDuRh6hv1GR6AxboWIzwhPgt+8/XtO7/W",
+	"Qr/5cA9V/enX7q6vOze928v2u45f85Bv76bqX0fpGDOAOvJrnz8Hxzq7E9L6LczAXqOh4Qga+xmW4Faw",
+	"G9MH8m+l2+6C6ab/HBEcy1Gwje4JmahmaIL4lPkMyNxBdxpUTbvjtNPNQ1GqAY2I3vSqL4MVhu66b+qv",
+	"wB2XkE+Au+35zEFFokRHwMyKQIowuqCvtRWt2QiKwecg9A2cYq0IO7nZtIY4gYoVxYIrBTSmypIsPivV",
+	"ZEFrlWRxjrOpzrLjs66bH7yqHktWNoOaqxAxDQnTTgFzONoTHI5IfW+nMXceptPpDoafd3gy3DXvit3z",
+	"s5PO5W0H3lESg8q4dMxqXk1tc3M1b6ehH+QTwvCE1lq1/Z3Gzr5G5hgBO3aumNraO3CNtPVbbUhktbZ1",
+	"cvuzdtRmlzj03VsNXwV2UyYjPRCdjnz3MunuZbLdyyR74MECJHzqs4mafmsCqI0DKn9JKs8LZZjujE+e",
+	"RXCnUI8xF7gntz/XiqVifvmCIiCZEvLllTg+lmpc7DUaJXg1ADwzS5LL7S+fYp81vdzk8awKrg0Rq0we",
+	"vcy5fyX0XyW4qXNFeEDjMrDmiR5T/ZSKCRe0ukBUgKXE4Ui1cQyNqKn+3nds47q7T/1aUFBnVr+97kXq",
+	"3xMK8UAvetUb2ebYdfA64JXm6lfKaBTw3v7q93K8Cnjj4IkI/AMXp6MAh/+W98FV6Ab6MxD8uQohZeCX",
+	"L6h+QIW9MXds8BBikl17ywp2UZGzMr0in4oVHPIRWFH5ifeX0b7hwg2/U+kGnwXFSTciFi7nP1IhBRQ6",
+	"MZf+85vSZfTT5xyFZuOZdWUcrJ8iFiisvb6ruvbmYRzFnA0hDsgBTjdJc8CCzYEXZ1Q7M54nGfQNmKPd",
+	"vWWqNodgfLB3tJo9uPA1n73a4TrcK0POgRf21+JdxRobxpQESe0akb98VEI0P6GnRtgj7MojLfAlHoJb",
+	"NP9B2a1zxpK5am09rap7o0Mv1YtA4YNLbvouvkX4Fij4odNFuUZ+TyY6kRYOFWVDn+m6glrNBur7OMYs",
+	"zGqnFRWaIZE/anqq1YcV6weM+autXMb6S8tWWKUbMuFJdhPQqHcmojSyQ7PLlQ1emMVQi7NwKc6BUc3f",
+	"SPeQDboC/hsYVFwYzGuldeogEWigPgOXEMRBJB2TFppgIeYrAX4nSuUCHZ+Mz7aKNfUC3UGwrQyiIZFl",
+	"h02xJSqMB8dncy4c9Jb3Re6yAOifGU+1H0sXNxIjPkXpBMmpml+e+GySihHicqTzlSDRQrVVsb1iKuDS",
+	"2yoV+UIHp2yBNIMDYD1O1tlUVetQ39l0+WZEBjiNZa21t+qK5Sp3YyXODRBmloMKs9SLqMuiheuxdQfV",
+	"QvVe9Wg+jbumIuUamn+V5FubIsgMXqCngw9jczLjT629/vUFmlrJEg6ZeJ4sg2q6ohCCm/CqRHJAVxAI",
+	"5xE24zWrjvRY5yn4Me2leOO+/R5NMI16WJrPaEty9A/UVFb9dvZwgLbuuifbHnKNf59l1j9lNo/YQbcA",
+	"6CktcsE3AbZnBVvT/LJ4V8qzYOOv+VMLhuhrT8XwoeTF20Vrq4Zzl7g+F93sJjuoxDH2NskxlnALyPbW",
+	"UGslvuGWel7GM9yq0H9rY/nVOvpXAVoSrJ41Oiojb8J7h+sMrAJb8u/BGoE/FRV9bZg/lTnqdAyHO/5G",
+	"o88LNcwbpwSydhGa20qKB1lEpp0qrV2znJJStUJh0EWKv7a+sOT0/6eoCtrRtfwNF77273GGfiByEyeo",
+	"rF6oA7SrM7UW6xdtA1hqkekyAKgsoRq1rQMPnjGwPTpVcs8WHNMKAmGR08JxobarKUA54lMIlApJ4zhr",
+	"2FYC8NkUkHcgTxGZG0IQLnQIA88M3EcUFvfKwd5SHMBnBqESbI4QM30ZOb92hbYOGkfblRoKPLJRJvG7",
+	"qAiabu1YDXkCMJ7SIqjTMqMEuxq0yTEfm7JF31SKjbKlxtFmCg8Xodi/zAFfOByAVZT7L91jsdECxQ7h",
+	"jkuVCoRj7fvPqeKJgb/75kZ1xIJmf19Nt9qF5N01LM8KtN/c945SFtm0fR1tbyn23ichHxPhMyNddJ03",
+	"A3KJGl6mo6EG2sqRawEakUsco8Y2fGA8w0D0wHuX2LvnPEGBA2wc6MyGJGVCJ/GIMMEyHO0Y+eb5zAob",
+	"9Vwhbu6KCDUp1AqIYyQ58FNIZUXYZ3lEAHA6PG2SIQzVL5SihoAZZx5oQAADWQXpGODXxJKPaYiEJBMP",
+	"CZ6hxCY41KLO8HKAzAZvoXmAUPgwpUz4bDriupQZZA6pfg4aR1USDd796wk0wywMujjstaJEo1LArIM8",
+	"+ybA/rQCzC3z8UzxZbKwFjAkOMbOGd6oNMtGUZRlhrlkiqyiyYWv/ibMbLQpZQijAWDAAjRCpornYdzn",
+	"CbZ7MlsVkXKKts5FprJqpozkSEs6FyoLRPnsSyNRTrzJZ6sDTvMpw+iSm2JSkNjnM6iktCh09E7NxZND",
+	"R5Bl+IeHjv4EwRun/loFT3DT1dWUfYvj/KXiOJYBOOwGPi5iNM4FsI+fvQXKsi4p52bAa3XUuCmpA1cS",
+	"QLp8UC6K5jPIp1cCruWmv94TMoHb71jA5Xwqd1B7Measz6QFCQ6x9p04KecWfaQazHbbVDDwWR8SrZ0X",
+	"oZ/QDBL4RDYePmWoTzVyw8KQzzsye06gxzCeCvhiF38YsIHzhVsGr/uUqJCt+7dOOKi5MR5ULFK4QEm2",
+	"lTVNHsKx3VylUnuAoQ2uIU3sf4w7+Vso6Pf0V8AmdFjgF3FYq8pl8Z+IKIO7KgSkFLYMqbtlOZlmmwkZ",
+	"pIJknJcydGh91TsIXgVb22dW7wOOWvQqo629xoHWTberLWv1qmZtKxPZ78lsWSL7xpPYD6oz5AxyvBn1",
+	"f1Zc6ctt2XK1yNyOVfO5Tm2yQjLx883SAkE6lVhR4qYSf7M+3VxHtd03wZrgdtcSM1PXEdGlaFtwRUzH",
+	"tuR8JZMfu93rHXQmTbqg5Gk40gpcAZwkgnxjk1GoTFJwGfZTMVN2tIX2qEOpQs38fKYhkxStO6jNUMrI",
+	"4wRuiYEFniaQw4zRoSLPJkimIsWxuU3X59FsQdZrVqzli+wv54xZ2JMav18/SSfrfYFCtKRYzGYOwxM3",
+	"9ur820xdL5K+LPdWa7IrfB1VqKPF/NtBjgxl/BwGp5An5tZsKSUXrZuR67PFjpBSRu6AxkpoziXk6vTf",
+	"pzhI2iXw4gkW0mdlAFrVREyFOgpY5Mia2vIx6cHfW3BGeFL4TJfgBtsJlmuEHwgwdPP6IjeMhvNYpR1c",
+	"6UTouQo+i9wvDpZtfmiWQ0rN3ZWqpIFXwlYuIqMAtVuhqTwDP2cZdV8pg7gA0DxPwbyzzE7WN3fZbo6D",
+	"vMJbtggJ+Zv37C/jPeOWpWXSSX+xSIEqe12q3WddQHoLLFRWYGFgByXkcw0soD1rIU9MjS7ow2eUgZBy",
+	"wqvHGpJBqU4We0AoQWHvzBtJYcw+n2XZRFdsOaB+3q2SJxmYL9rCPlMPbleATrcs8FbmDTQQF3qKTLqW",
+	"fiTwmamdoDYeYEnniM5DXgUS/d6ALFBZmBPh4ljnOV0VAyxgSYJAtI1oYCeexhFA8ukorBFV1Zi82fJR",
+	"aeRwhiSpJuygcYSCqmr6AdoCHx+JUD5+PcJtQCV4D3kEDAVObfn6OzIDRA8dJTebBrQLCwmQOOmiwHV8",
+	"xlMZ8jExWQxb8LiTQ6o0YA+RB2JrueYrPsXCwdz2nFAWtyUTopa5cOasbYAkgGSomYGYtdpv020DyKD2",
+	"tcbcVAt0nA8BXHwwahTRwYDoqrRmXFT47GBvz/hts681EJMx9XWmHWVoENPhyM6/z4Kz087F9VW3c3ny",
+	"oafsybPL3t1tJ9hB7wBtIiH6llyG2rJ3gEY8rb4Opx2QGpX+qXkGzlKCq/PjMxzFeRkPt3aHWxui6VZ7",
+	"aD7FD2ww99dxA29Yti6ydrL9aFE9bcqJ3k8Af/8tddhx2up9UExz+DIf8VOyI/ICM+e2UGIuVV8DMq9m",
+	"jYALuvxKfhXXLDikNNKv3fw55C/keqpTnDNny/+bx1qhNtupwOjHwL8RNbrdPZmdsTuNopKP4R2Z5Qxm",
+	"GfXVLKdAv8PFMk2/xOwLXM0mkh0b9i9GPJGxiZjwVF4Nbi2iaE7wpbLdGE+HI2QhzhfSfHXX7V296d12",
+	"r07eFSjNpg/cbqzUJNwuzmq47G8IQsAlxmSiWDIUEQMyVYuv4VBHOCsQDCZqtcRtuZKtQsbr9S+qYSVd",
+	"YWexMGk5KWzlVa2WT5uFMvhDIjl7z3M2l6fypnN3WzrkladCyYFUGAC1KnXhWP1schXvyWwjjuhqYs2u",
+	"unep0lW054j65qd2+BJI+1wzf7KZ5eZDOarnymtUym7SLKA/AwWVRgDtSg3UyLQ1VxvMiAXhs4J7TRl6",
+	"ouRaE1OlR/JE8cgFXuUv0xzhra99M2u1BvZNxcrfgNn6O97PMtbwl3o+Sidy5b0snfwvEHa8CzwpGPP6",
+	"HMKFx1QKx0EA3gHKfAaKiIfIIw4lIG6ExLMF1cG4dHwlpetWmVHrs4KTJIuNu/gqgISo7GiINrlV4JRW",
+	"4rMhfQCYpwKB5hpIS3sDrm5OOze9zj+vz246p8Him1l/aUbhuBL0dH7jHMs4x3Mz0At7qqA/6dVYp/Rk",
+	"tpuxRJV1Lzei1Rc2f6voXcTFE1WucWcOuzE6tpSS1QdUWY76ZHuj2vTf50rVlzLzBfqVddsuYeeGbZcZ",
+	"ulrjLV3aaNu6PMshy5ZbI1BIPINqhDvoRHeq+fW8YKhg2D6r4NhXLCTFEKmyJCcYLmSpnajLrwlwofts",
+	"y9Xmtqu5N2oXnKJAjb1h5bhOCy9fXnV7153L07PLH6rZv37rG///xv8X+thslcqCr6drt7D9dZmv5/eR",
+	"GJ+9GuPSFsicozZ367olOFcQ7ZyfLyWcOh3am8L25rw9s5vyY1VIPFgkw3fKPPDJUq+Cq7SKMZx8rN+E",
+	"ZFFImjAlRiMSRxuQlBYIfkXGUoYX35/lxSARNf6sezITBHJ9KAMOsIOuTfqRz6rvYeVVHIs1HSux/2zO",
+	"Uv4YFQtKPS7I9rFFfp5+8Sob+fOySZaXrzp8Om6fdg85QP4QV6SgDQwh4pdoN7MOHzCCtshjGKeCPpDt",
+	"RQPIalk+I2uoqt7c1xTtbknTFTkudrL+UNH+u3OU+USRSX4aLOfIvlrjHlUxOQEzRBmFm0h5CggGeVCq",
+	"dbizIDR9nXlUn3sJab6cY6EeoymgaMrYNRuNp4SYs9K1v+9do0K3lUm1einym0bfbhB9u0H09W4QVcQ/",
+	"ct6xQO8oVQAsah7rR0FWV5efi13krOVpRql572ubpesd7j/4QH9Z8sYfK+Y0bNuyrfoZyryEoyrYtbnC",
+	"21s3b07Qy/2jF9vzeY+Bkj2BhwJH1ARQH7MQiNdJ7IVMxcUlvPX3PjMJ9Tbfy2TCVxbzRlvFDltIF+P2",
+	"GeNoQpJ6P09mOS4SYh9dVLdb2Wy3QIdS1Z3NDlNUhyn6h9r4OgxSPg7BDoI0D59Zt5eBF08gI8N0CiPT",
+	"SZcFzrBriqYGO+iSTH0mCNypEUh1M1P2wsLiycdZ2wbVSj/is7zQU2XCHAxoU5zjCxWaYh12tT5r6yqF",
+	"mvPqkCxbsqXdQo32Uh3zvS+l43dNzVtTa1JKE+zJ6Ju376uk4n1Ttr5M2TKwZF9H2bIsdXFI5AZTYesn",
+	"gk3Xn7k3AOaz+T2EY86GgkZEe30M5+0TyoaG72r8tVxwao8hZQjHMdrSARSoTRinxnXkpKovyma311Y0",
+	"YEcRn81n4KWcoSFVgrKPw/ttSLpkXOr7cbkDowUp2iY3N8uphyR9CIRAVl/v6ufOzZvzq/dampeBTiuv",
+	"oUOTf7AwyZOqD9c3eW259z8n585sAL1kidqw35j4H59PXRUEKZ6dQgTEnA9gElnKbn/mHEw38TWPM0CG",
+	"W/7QRiL9pSPeKun5BXaliSrxkJ2/enLsX15utiN7v0nyXHray2nPlqK6RNUSXwWO6DzEgKmA7MAG6Di/",
+	"wT5pGuwTe0FEmTi2VrISVBZFAIC3j6GiLWRtT6kgXl4UWYNFI4yGCQ7JII19pt7U0AMSJ1IAngFc4RJF",
+	"gvgDJLaGnDECpUqsyOVT5vlM8Pyq3q8aeLZPRpRFANhgr/HPoyG0DBRCNiAdosi6pQKlk6zc4ILk02xO",
+	"/+q1vKYjArn2Fj6MhgDubDL6EzwY0HAZsIBT0mUNJEW3AIxJKtR1YLamSrnJ9SfA5tR18raz8rE+W1jV",
+	"/XcHGyhGANcBG9DVkXV7kBtjcBUWxQZvnZldER58QxMhUYRnaOvDhw8f6hcX9dNTD+miPBaYslhCvlAA",
+	"pyrmBoVyKuNtpvz/SoCAc7yaqGOkswUgiwlKEAXVdO4volPy51GZQynY7aT4cj73i2KSzub76mAG8+Ff",
+	"9yA9LwIMiAFLAQX+GogC+XFZJ+RaWuBvaAJ/nZpqIBTcBawEAV6sQjnPZJn2a1ABusIipDajSZhia4Aj",
+	"BCwl4mEK+s9WMFYCNUmZRoghEDtCIyknrd3dmIc4HnEhW68arxqQBqFry+/CmTGjK3d8neVYKIlly/Zn",
+	"Qaci5oqoVbA+7QwBqhMCdNtYObhQAPMHIPULeAhO4yaxZ77p1zi8HyYACVoqgmf1SZpA2beEiDTWh9Ci",
+	"sORAzvPtOkLR7oT+rKQ3VLZVRWQGvaXRIayWbNEAtDbkjjZXfuYbsxixaAu2GgpyHLBg22kEsMM+f/z8",
+	"/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

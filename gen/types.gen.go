@@ -6,6 +6,7 @@ package gen
 import (
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -182,13 +183,22 @@ func (e NewAPIKeyScopes) Valid() bool {
 
 // Defines values for OrderStatus.
 const (
+	OrderCancelled OrderStatus = "cancelled"
 	OrderCompleted OrderStatus = "completed"
+	OrderExpired   OrderStatus = "expired"
+	OrderPending   OrderStatus = "pending"
 )
 
 // Valid indicates whether the value is a known member of the OrderStatus enum.
 func (e OrderStatus) Valid() bool {
 	switch e {
+	case OrderCancelled:
+		return true
 	case OrderCompleted:
+		return true
+	case OrderExpired:
+		return true
+	case OrderPending:
 		return true
 	default:
 		return false
@@ -527,6 +537,21 @@ type NewOrder struct {
 
 // NewProduct A product to create.
 type NewProduct struct {
+	// HoldSeconds Orders of this product are holds (`pending`) for this many
+	// seconds, then expire unless confirmed; absent: orders complete at
+	// once.
+	//
+	//
+	// Example: 600
+	HoldSeconds *int32 `json:"hold_seconds,omitempty"`
+
+	// MaxPerBuyer Most units one buyer may hold in pending and completed orders of
+	// this product; absent: no limit.
+	//
+	//
+	// Example: 2
+	MaxPerBuyer *int32 `json:"max_per_buyer,omitempty"`
+
 	// Name Display name; 1 to 255 characters, not blank.
 	//
 	// Example: Limited sneaker
@@ -564,6 +589,13 @@ type Order struct {
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// ExpiresAt Present for holds (orders of a product with `hold_seconds`):
+	// `created_at` + `hold_seconds`, when a pending order expires.
+	//
+	//
+	// Example: 2025-01-01T10:10:00Z
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
 	// ID Example: 3f1c2b9e-8d4a-4f6b-9c1d-2e5a7b8c9d0e
 	ID openapi_types.UUID `json:"id"`
 
@@ -573,16 +605,41 @@ type Order struct {
 	// Quantity Example: 1
 	Quantity int32 `json:"quantity"`
 
-	// Status Orders are completed when they are placed.
+	// Status `pending`: a hold; its units are taken until `expires_at`, when it
+	// expires unless confirmed. `completed`: sold (placed on a product
+	// without `hold_seconds`, or confirmed). `cancelled`: cancelled; its
+	// units went back to the stock. `expired`: a hold that was not
+	// confirmed in time; its units went back to the stock.
 	Status OrderStatus `json:"status"`
 
 	// TotalAmountCents quantity × the product's price_cents.
 	//
 	// Example: 12999
 	TotalAmountCents int64 `json:"total_amount_cents"`
+
+	// UpdatedAt When the status last changed (`created_at` until then; an
+	// expired hold's is its `expires_at`).
+	//
+	//
+	// Example: 2025-01-01T10:02:00Z
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// OrderStatus Orders are completed when they are placed.
+// OrderList One page of orders, newest first.
+type OrderList struct {
+	Items []Order `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	//
+	// Example: bzAAAAGUkY7WAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// OrderStatus `pending`: a hold; its units are taken until `expires_at`, when it
+// expires unless confirmed. `completed`: sold (placed on a product
+// without `hold_seconds`, or confirmed). `cancelled`: cancelled; its
+// units went back to the stock. `expired`: a hold that was not
+// confirmed in time; its units went back to the stock.
 type OrderStatus string
 
 // Product A product with its current stock.
@@ -590,8 +647,23 @@ type Product struct {
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// HoldSeconds Orders of this product are holds (`pending`) for this many
+	// seconds, then expire unless confirmed; absent: orders complete at
+	// once.
+	//
+	//
+	// Example: 600
+	HoldSeconds *int32 `json:"hold_seconds,omitempty"`
+
 	// ID Example: 1
 	ID int32 `json:"id"`
+
+	// MaxPerBuyer Most units one buyer may hold in pending and completed orders of
+	// this product; absent: no limit.
+	//
+	//
+	// Example: 2
+	MaxPerBuyer *int32 `json:"max_per_buyer,omitempty"`
 
 	// Name Example: Limited sneaker
 	Name string `json:"name"`
@@ -613,6 +685,30 @@ type ProductPage struct {
 	NextAfterID *int32 `json:"next_after_id"`
 }
 
+// ProductPatch A JSON merge patch of a product: fields present are set, absent ones
+// kept; `null` removes a limit.
+type ProductPatch struct {
+	// HoldSeconds Seconds an order stays a hold; `null`: orders complete at once.
+	//
+	// Example: 600
+	HoldSeconds nullable.Nullable[int32] `json:"hold_seconds,omitempty"`
+
+	// MaxPerBuyer Units one buyer may hold (pending and completed); `null` removes the limit.
+	//
+	// Example: 2
+	MaxPerBuyer nullable.Nullable[int32] `json:"max_per_buyer,omitempty"`
+
+	// Name Display name; 1 to 255 characters, not blank.
+	//
+	// Example: Limited sneaker
+	Name *string `json:"name,omitempty"`
+
+	// PriceCents Unit price in cents, for orders placed from now on.
+	//
+	// Example: 12999
+	PriceCents *int32 `json:"price_cents,omitempty"`
+}
+
 // Readiness Whether the service takes traffic, and how its database is.
 type Readiness struct {
 	// Database Whether the database answered within 1 second.
@@ -627,6 +723,12 @@ type ReadinessDatabase string
 
 // ReadinessStatus `ok`: ready. `unavailable`: the database does not answer or the server is shutting down.
 type ReadinessStatus string
+
+// Restock Units to add to a product's stock.
+type Restock struct {
+	// Quantity Example: 50
+	Quantity int32 `json:"quantity"`
+}
 
 // Scope What a credential may do: `products:write` (create, patch, restock),
 // `orders:write` (place, confirm, cancel), `orders:read` (get, list),
@@ -693,6 +795,9 @@ type IdempotencyKey = string
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
 
+// OrderID defines model for OrderID.
+type OrderID = openapi_types.UUID
+
 // ProductID defines model for ProductID.
 type ProductID = int32
 
@@ -710,6 +815,9 @@ type JobNotFound = Error
 
 // NotReady Whether the service takes traffic, and how its database is.
 type NotReady = Readiness
+
+// OrderNotFound The body of every 4xx and 5xx response except the probes' 503.
+type OrderNotFound = Error
 
 // PayloadTooLarge The body of every 4xx and 5xx response except the probes' 503.
 type PayloadTooLarge = Error
@@ -751,6 +859,25 @@ type ListJobsParams struct {
 // ListKeysParams defines parameters for ListKeys.
 type ListKeysParams struct {
 	// Limit Maximum number of keys on the page.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
+	// Cursors are opaque; one that does not parse is 400.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListOrdersParams defines parameters for ListOrders.
+type ListOrdersParams struct {
+	// BuyerID Only this buyer's orders.
+	BuyerID *string `form:"buyer_id,omitempty" json:"buyer_id,omitempty"`
+
+	// ProductID Only orders of this product.
+	ProductID *int32 `form:"product_id,omitempty" json:"product_id,omitempty"`
+
+	// Status Only orders with this status.
+	Status *OrderStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Maximum number of orders on the page.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
@@ -804,3 +931,12 @@ type CreateOrderJSONRequestBody = NewOrder
 
 // CreateProductJSONRequestBody defines body for CreateProduct for application/json ContentType.
 type CreateProductJSONRequestBody = NewProduct
+
+// PatchProductJSONRequestBody defines body for PatchProduct for application/json ContentType.
+type PatchProductJSONRequestBody = ProductPatch
+
+// PatchProductApplicationMergePatchPlusJSONRequestBody defines body for PatchProduct for application/merge-patch+json ContentType.
+type PatchProductApplicationMergePatchPlusJSONRequestBody = ProductPatch
+
+// RestockProductJSONRequestBody defines body for RestockProduct for application/json ContentType.
+type RestockProductJSONRequestBody = Restock

@@ -69,9 +69,17 @@ func (c *Committer) commit(batch []*request) {
 		for _, r := range live {
 			c.commit([]*request{r})
 		}
+	case errors.Is(err, store.ErrCommitUnknown):
+		// COMMIT was sent but its answer was lost: the orders may all be
+		// placed, or none. Their keys (if any) tell on retry.
+		c.log.Error("order batch outcome AMBIGUOUS: the connection failed after COMMIT was sent; "+
+			"its orders may all have been placed, or none", "orders", len(live), "outcome", "ambiguous", "err", err)
+		for _, r := range live {
+			r.answer(answer{err: err})
+		}
 	default:
 		if !errors.Is(err, context.Canceled) {
-			c.log.Warn("order batch failed; none of its orders was placed", "orders", len(live), "err", err)
+			c.log.Warn("order batch failed before its commit; none of its orders was placed", "orders", len(live), "err", err)
 		}
 		for _, r := range live {
 			r.answer(answer{err: err})

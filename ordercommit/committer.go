@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/store"
@@ -49,6 +51,12 @@ type Config struct {
 	QueueSize int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
+	// CleanupTimeout bounds how long a failed keyed order waits for its key
+	// to be released before Place returns (default store.ReleaseTimeout).
+	// Keep it within the part of the request timeout the server keeps for
+	// cleanup (server.CleanupReserve), so requests end in time even when
+	// the database stalls.
+	CleanupTimeout time.Duration
 }
 
 // Store is what the committer needs of the data layer (*store.Store).
@@ -57,6 +65,10 @@ type Store interface {
 	ResolveIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
 	ReleaseClaim(ctx context.Context, c store.Claim) error
 	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
+	ConfirmOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
+	CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
+	ExpireHolds(ctx context.Context, limit int) (int, error)
+	Holds(ctx context.Context) (store.HoldStats, error)
 }
 
 // Committer places orders by group commit. Create it with New, run it with
@@ -156,6 +168,9 @@ func New(st Store, cfg Config) *Committer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.CleanupTimeout <= 0 || cfg.CleanupTimeout > store.ReleaseTimeout {
+		cfg.CleanupTimeout = store.ReleaseTimeout
+	}
 	c := &Committer{
 		store:  st,
 		cfg:    cfg,
@@ -250,7 +265,11 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		a.err = fmt.Errorf("%w: %w", ctx.Err(), a.err) // left out because ctx ended
 	}
 	if a.err != nil && !recorded(a.err) {
-		c.release(r.claim.Load())
+		if claim := r.claim.Load(); c.release(claim) != nil {
+			// The key stays held until its claim lapses: say when a
+			// retry will be served.
+			a.err = &KeyHeldError{Err: a.err, Until: claim.Lapses}
+		}
 	}
 	c.metrics.count(placeOutcome(a.err))
 	return a.order, a.err
@@ -303,14 +322,51 @@ func live(batch []*request) []*request {
 	return out
 }
 
-// release frees the key of a request that failed; nil does nothing.
-func (c *Committer) release(claim *store.Claim) {
+// release frees the key of a request that failed; nil does nothing. It
+// waits CleanupTimeout at most, whatever the request's context and even
+// when the database does not answer (the release then finishes or fails in
+// the background): the request's cleanup must fit in the time it keeps for
+// it.
+func (c *Committer) release(claim *store.Claim) error {
 	if claim == nil {
-		return
+		return nil
 	}
-	if err := c.store.ReleaseClaim(context.Background(), *claim); err != nil {
-		c.log.Warn("releasing an idempotency key failed; it frees itself when its claim lease passes", "err", err)
+	done := make(chan error, 1)
+	go func() { done <- c.store.ReleaseClaim(context.Background(), *claim) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(c.cfg.CleanupTimeout):
+		err = fmt.Errorf("releasing the idempotency key took longer than %v", c.cfg.CleanupTimeout)
 	}
+	if err != nil {
+		c.log.Warn("releasing an idempotency key failed; it frees itself when its claim lapses",
+			"lapses_in", time.Until(claim.Lapses).Round(time.Millisecond).String(), "err", err)
+	}
+	return err
+}
+
+// KeyHeldError is the error of a keyed order that failed and whose key
+// could not be released (the database was unreachable, say): the key stays
+// held, and a retry of the same request is refused as in flight, until the
+// claim lapses at Until. Its RetryAfter says how long that is, for the
+// answer's Retry-After.
+type KeyHeldError struct {
+	Err   error     // why the order failed
+	Until time.Time // when the claim lapses
+}
+
+func (e *KeyHeldError) Error() string {
+	return fmt.Sprintf("%v (its idempotency key stays held for %v)", e.Err, e.RetryAfter())
+}
+
+// Unwrap returns the order's error.
+func (e *KeyHeldError) Unwrap() error { return e.Err }
+
+// RetryAfter is how long until a retry of the same request is served: the
+// time left until the claim lapses, at least a second.
+func (e *KeyHeldError) RetryAfter() time.Duration {
+	return max(time.Until(e.Until), time.Second)
 }
 
 // recorded reports whether err is an outcome recorded under the request's
@@ -318,7 +374,7 @@ func (c *Committer) release(claim *store.Claim) {
 // not be released.
 func recorded(err error) bool {
 	return errors.Is(err, store.ErrOutOfStock) || errors.Is(err, store.ErrProductNotFound) ||
-		errors.Is(err, store.ErrIdempotencyKeyInUse)
+		errors.Is(err, store.ErrBuyerLimitExceeded) || errors.Is(err, store.ErrIdempotencyKeyInUse)
 }
 
 // Describe implements prometheus.Collector.

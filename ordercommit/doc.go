@@ -28,6 +28,14 @@
 // buffered channels, requests whose context has ended are left out of the
 // batch, and a batch whose requesters have all left is cancelled.
 //
+// Flash-sale orders: a batch decides holds (products with hold_seconds:
+// the order is pending until its expires_at) and per-buyer limits
+// (max_per_buyer) like the stock, under the products' row locks, in
+// arrival order. Confirm and Cancel are single guarded transitions of one
+// order, and RunExpiry, which every instance runs, expires holds past
+// their expires_at and gives their units back, in bounded batches shared
+// between instances with SKIP LOCKED.
+//
 // The package sits above store because it is not data access: it owns
 // goroutines, a queue, a retry policy and metrics, and holds no SQL. All of
 // the SQL (the batch transaction, the key claims) and the translation of

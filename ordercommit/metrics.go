@@ -13,6 +13,7 @@ import (
 const (
 	outcomePlaced          = "placed"            // placed now
 	outcomeOutOfStock      = "out_of_stock"      // refused now: not enough stock
+	outcomeBuyerLimit      = "buyer_limit"       // refused now: the buyer's max_per_buyer
 	outcomeProductNotFound = "product_not_found" // refused now: no such product
 	outcomeReplayed        = "replayed"          // an Idempotency-Key retry got the first outcome
 	outcomeKeyConflict     = "key_conflict"      // key in use by a request in flight, or reused
@@ -23,16 +24,22 @@ const (
 )
 
 var outcomes = []string{
-	outcomePlaced, outcomeOutOfStock, outcomeProductNotFound, outcomeReplayed, outcomeKeyConflict,
+	outcomePlaced, outcomeOutOfStock, outcomeBuyerLimit, outcomeProductNotFound, outcomeReplayed, outcomeKeyConflict,
 	outcomeInvalid, outcomeShed, outcomeCancelled, outcomeFailed,
 }
 
+// Values of the to label of ordersettle_order_transitions_total: the
+// statuses an order changes to after it was placed.
+var transitionTargets = []string{store.OrderStatusCompleted, store.OrderStatusCancelled, store.OrderStatusExpired}
+
 // metrics are the committer's Prometheus metrics.
 type metrics struct {
-	batchSize prometheus.Histogram
-	orders    *prometheus.CounterVec
-	retries   prometheus.Counter
-	queued    prometheus.GaugeFunc
+	batchSize   prometheus.Histogram
+	orders      *prometheus.CounterVec
+	retries     prometheus.Counter
+	queued      prometheus.GaugeFunc
+	transitions *prometheus.CounterVec
+	holds       prometheus.Gauge
 }
 
 func newMetrics(queued func() float64) *metrics {
@@ -44,7 +51,7 @@ func newMetrics(queued func() float64) *metrics {
 		}),
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordersettle_orders_total",
-			Help: "Orders by outcome: placed, out_of_stock, product_not_found, replayed, key_conflict, invalid, shed, cancelled, failed.",
+			Help: "Orders by outcome: placed, out_of_stock, buyer_limit, product_not_found, replayed, key_conflict, invalid, shed, cancelled, failed.",
 		}, []string{"outcome"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ordersettle_order_batch_retries_total",
@@ -54,9 +61,20 @@ func newMetrics(queued func() float64) *metrics {
 			Name: "ordersettle_order_queue_length",
 			Help: "Orders waiting for a claimer or a committer.",
 		}, queued),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordersettle_order_transitions_total",
+			Help: "Orders whose status changed after they were placed, by new status: completed (confirmed), cancelled, expired (by this process).",
+		}, []string{"to"}),
+		holds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ordersettle_order_holds",
+			Help: "Pending orders (holds) in the database, all instances, expired ones not yet swept included; refreshed by the expiry sweep.",
+		}),
 	}
 	for _, o := range outcomes {
 		m.orders.WithLabelValues(o) // every outcome shows, at 0 until it happens
+	}
+	for _, to := range transitionTargets {
+		m.transitions.WithLabelValues(to)
 	}
 	return m
 }
@@ -68,6 +86,8 @@ func (m *metrics) describe(ch chan<- *prometheus.Desc) {
 	m.orders.Describe(ch)
 	m.retries.Describe(ch)
 	m.queued.Describe(ch)
+	m.transitions.Describe(ch)
+	m.holds.Describe(ch)
 }
 
 func (m *metrics) collect(ch chan<- prometheus.Metric) {
@@ -75,13 +95,16 @@ func (m *metrics) collect(ch chan<- prometheus.Metric) {
 	m.orders.Collect(ch)
 	m.retries.Collect(ch)
 	m.queued.Collect(ch)
+	m.transitions.Collect(ch)
+	m.holds.Collect(ch)
 }
 
 // claimOutcome is the outcome of an order whose Idempotency-Key claim
 // answered it: a replayed refusal, a key conflict, or a failure.
 func claimOutcome(err error) string {
 	switch {
-	case errors.Is(err, store.ErrOutOfStock), errors.Is(err, store.ErrProductNotFound):
+	case errors.Is(err, store.ErrOutOfStock), errors.Is(err, store.ErrProductNotFound),
+		errors.Is(err, store.ErrBuyerLimitExceeded):
 		return outcomeReplayed
 	case errors.Is(err, store.ErrIdempotencyKeyInUse), errors.Is(err, store.ErrIdempotencyKeyReused):
 		return outcomeKeyConflict
@@ -96,6 +119,8 @@ func placeOutcome(err error) string {
 		return outcomePlaced
 	case errors.Is(err, store.ErrOutOfStock):
 		return outcomeOutOfStock
+	case errors.Is(err, store.ErrBuyerLimitExceeded):
+		return outcomeBuyerLimit
 	case errors.Is(err, store.ErrProductNotFound):
 		return outcomeProductNotFound
 	case errors.Is(err, store.ErrIdempotencyKeyInUse), errors.Is(err, store.ErrIdempotencyKeyReused):

@@ -285,10 +285,11 @@ func TestMethodNotAllowed(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct{ method, path, allow string }{
 		{http.MethodDelete, "/products", "GET, POST"},
-		{http.MethodPut, "/orders", "POST"},
-		{http.MethodGet, "/orders", "POST"},
+		{http.MethodPut, "/orders", "GET, POST"},
 		{http.MethodDelete, "/orders/" + uuid.NewString(), "GET"},
-		{http.MethodPatch, "/products/1", "GET"},
+		{http.MethodGet, "/orders/" + uuid.NewString() + "/cancel", "POST"},
+		{http.MethodPut, "/products/1", "GET, PATCH"},
+		{http.MethodGet, "/products/1/restock", "POST"},
 		{http.MethodPost, "/health", "GET"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -327,11 +328,13 @@ func TestBodyLimit(t *testing.T) {
 	h := newHarness(t)
 	p := h.createProduct("big bodies", 1_000_000, 1)
 
+	restock := fmt.Sprintf("/products/%d/restock", p.ID)
 	bodies := map[string]string{
 		"/orders":   fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"padded"}`, p.ID),
 		"/products": `{"name":"padded","stock":1,"price_cents":1}`,
+		restock:     `{"quantity":1}`,
 	}
-	accepted := map[string]int{"/orders": http.StatusOK, "/products": http.StatusCreated}
+	accepted := map[string]int{"/orders": http.StatusOK, "/products": http.StatusCreated, restock: http.StatusOK}
 	for path, valid := range bodies {
 		for _, tc := range []struct {
 			name string

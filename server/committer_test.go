@@ -22,6 +22,9 @@ func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *orde
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	swept := make(chan error, 1)
+	go func() { swept <- c.RunExpiry(ctx) }()
+	t.Cleanup(func() { stop(); <-swept })
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -18,6 +18,7 @@ import (
 const (
 	jobCursorKind        = 'j' // + created_at in Unix microseconds (8 bytes) + job_id (16 bytes)
 	settlementCursorKind = 's' // + date in days since 1970-01-01 (4 bytes, signed) + merchant_id (4 bytes)
+	orderCursorKind      = 'o' // + created_at in Unix microseconds (8 bytes) + order id (16 bytes)
 )
 
 // errBadCursor is why a cursor was refused; the message says what to do.
@@ -49,6 +50,43 @@ func decodeJobCursor(s string) (store.JobKey, error) {
 		return store.JobKey{}, errBadCursor
 	}
 	return store.JobKey{CreatedAt: created, ID: id}, nil
+}
+
+// encodeOrderCursor is the next_cursor of a GET /orders page ending at k.
+func encodeOrderCursor(k store.OrderKey) string {
+	return encodeTimeIDCursor(orderCursorKind, k.CreatedAt, k.ID)
+}
+
+// decodeOrderCursor parses a cursor of GET /orders.
+func decodeOrderCursor(s string) (store.OrderKey, error) {
+	created, id, err := decodeTimeIDCursor(orderCursorKind, s)
+	return store.OrderKey{CreatedAt: created, ID: id}, err
+}
+
+// encodeTimeIDCursor encodes a (timestamp, uuid) key as a cursor of kind.
+func encodeTimeIDCursor(kind byte, t time.Time, id uuid.UUID) string {
+	b := make([]byte, 0, 25)
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint64(b, uint64(t.UnixMicro()))
+	b = append(b, id[:]...)
+	return cursorEncoding.EncodeToString(b)
+}
+
+// decodeTimeIDCursor parses a cursor that encodeTimeIDCursor made for kind.
+func decodeTimeIDCursor(kind byte, s string) (time.Time, uuid.UUID, error) {
+	b, err := cursorEncoding.DecodeString(s)
+	if err != nil || len(b) != 25 || b[0] != kind {
+		return time.Time{}, uuid.UUID{}, errBadCursor
+	}
+	id, err := uuid.FromBytes(b[9:])
+	if err != nil {
+		return time.Time{}, uuid.UUID{}, errBadCursor
+	}
+	t := time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC()
+	if !plausibleYear(t) {
+		return time.Time{}, uuid.UUID{}, errBadCursor
+	}
+	return t, id, nil
 }
 
 // encodeSettlementCursor is the next_cursor of a GET /settlements page

@@ -175,6 +175,20 @@ func TestSlowBodyIs408(t *testing.T) {
 			}
 			return r.HTTPResponse, r.Body, nil
 		},
+		"PATCH /products/{id}": func() (*http.Response, []byte, error) {
+			r, err := api.PatchProductWithBodyWithResponse(ctx, 1, "application/merge-patch+json", stalled(`{"name":`))
+			if err != nil {
+				return nil, nil, err
+			}
+			return r.HTTPResponse, r.Body, nil
+		},
+		"POST /products/{id}/restock": func() (*http.Response, []byte, error) {
+			r, err := api.RestockProductWithBodyWithResponse(ctx, 1, "application/json", stalled(`{"quantity":`))
+			if err != nil {
+				return nil, nil, err
+			}
+			return r.HTTPResponse, r.Body, nil
+		},
 		"POST /jobs/settlement": func() (*http.Response, []byte, error) {
 			r, err := api.CreateSettlementJobWithBodyWithResponse(ctx, "application/json", stalled(`{"from":`))
 			if err != nil {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,7 +37,7 @@ func apiError(code gen.ErrorCode, format string, args ...any) gen.Error {
 // chain.
 func writeError(c *gin.Context, status int, body gen.Error) {
 	c.Abort()
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	c.Header("Content-Type", "application/json")
@@ -85,6 +87,12 @@ func (s *Server) writeUnexpected(c *gin.Context, err error) {
 	}
 	s.log.Log(c.Request.Context(), level, "request failed",
 		"method", c.Request.Method, "path", c.Request.URL.Path, "status", p.status, "err", err)
+	var wait interface{ RetryAfter() time.Duration }
+	if p.status == http.StatusServiceUnavailable && errors.As(err, &wait) {
+		// A keyed order whose key stays held until its claim lapses: a
+		// retry before then would be refused as in flight.
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.RetryAfter().Seconds()))))
+	}
 	writeError(c, p.status, p.body)
 }
 

@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -58,6 +65,31 @@ func TestProblemFor(t *testing.T) {
 				if strings.Contains(msg, leak) {
 					t.Errorf("message %q leaks %q", msg, leak)
 				}
+			}
+		})
+	}
+}
+
+// TestRetryAfterOfHeldKey: a 503 for a keyed order whose key stays held
+// until its claim lapses says so in Retry-After (rounded up); other 503s
+// say 1 second.
+func TestRetryAfterOfHeldKey(t *testing.T) {
+	t.Parallel()
+	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"key held": {fmt.Errorf("place: %w", &ordercommit.KeyHeldError{Err: store.ErrUnavailable, Until: time.Now().Add(6500 * time.Millisecond)}), "7"},
+		"plain":    {store.ErrUnavailable, "1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(w)
+			c.Request = httptest.NewRequest(http.MethodPost, "/orders", nil)
+			s.writeUnexpected(c, tc.err)
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != tc.want {
+				t.Errorf("status %d, Retry-After %q; want 503, %q", w.Code, w.Header().Get("Retry-After"), tc.want)
 			}
 		})
 	}

@@ -79,6 +79,42 @@ func apiOperations() []apiOperation {
 			}
 			return responseOf(r.HTTPResponse, r.Body), nil
 		}},
+		{"PATCH /products/{id}", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			name := "patched"
+			r, err := c.PatchProductWithApplicationMergePatchPlusJSONBodyWithResponse(ctx, 1, client.ProductPatch{Name: &name})
+			if err != nil {
+				return rawResponse{}, err
+			}
+			return responseOf(r.HTTPResponse, r.Body), nil
+		}},
+		{"POST /products/{id}/restock", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.RestockProductWithResponse(ctx, 1, client.Restock{Quantity: 1})
+			if err != nil {
+				return rawResponse{}, err
+			}
+			return responseOf(r.HTTPResponse, r.Body), nil
+		}},
+		{"GET /orders", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.ListOrdersWithResponse(ctx, nil)
+			if err != nil {
+				return rawResponse{}, err
+			}
+			return responseOf(r.HTTPResponse, r.Body), nil
+		}},
+		{"POST /orders/{id}/confirm", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.ConfirmOrderWithResponse(ctx, uuid.New())
+			if err != nil {
+				return rawResponse{}, err
+			}
+			return responseOf(r.HTTPResponse, r.Body), nil
+		}},
+		{"POST /orders/{id}/cancel", func(ctx context.Context, c *client.ClientWithResponses) (rawResponse, error) {
+			r, err := c.CancelOrderWithResponse(ctx, uuid.New())
+			if err != nil {
+				return rawResponse{}, err
+			}
+			return responseOf(r.HTTPResponse, r.Body), nil
+		}},
 	}
 }
 

@@ -63,6 +63,7 @@ func runServerChild(dsn string) {
 	ordersCtx, stopOrders := context.WithCancel(context.Background())
 	committed := make(chan error, 1)
 	go func() { committed <- orders.Run(ordersCtx) }()
+	go func() { _ = orders.RunExpiry(ctx) }()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -5,15 +5,24 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersettle/ordersettle/api"
 	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 var releaseMode sync.Once
+
+// CleanupReserve is the part of a request timeout kept for the cleanup
+// after the request's work: store.ReleaseTimeout, or a quarter of a short
+// timeout. Give the order committer this as its CleanupTimeout.
+func CleanupReserve(timeout time.Duration) time.Duration {
+	return min(store.ReleaseTimeout, timeout/4)
+}
 
 // Handler returns the service's HTTP handler: the API routes of the spec plus
 // /openapi.yaml, /docs, /metrics and the dashboard at /ui/.
@@ -81,10 +90,13 @@ func (s *Server) shedLoad(c *gin.Context) {
 	}
 }
 
-// deadline bounds the request with Config.RequestTimeout; the deadline
-// reaches the database through the request context.
+// deadline bounds the request with Config.RequestTimeout, end to end; the
+// deadline reaches the database through the request context. The handler's
+// work gets the timeout less a reserve for the cleanup that runs after it
+// (freeing an Idempotency-Key after a failure, bounded by
+// store.ReleaseTimeout), so that the answer still goes out in time.
 func (s *Server) deadline(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout-CleanupReserve(s.cfg.RequestTimeout))
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()

@@ -23,9 +23,12 @@ type Store interface {
 	CreateProduct(ctx context.Context, in store.NewProduct) (store.Product, error)
 	GetProduct(ctx context.Context, id int32) (store.Product, error)
 	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
-	// GetOrder returns the order with id; a non-empty buyer is part of the
+	PatchProduct(ctx context.Context, id int32, patch store.ProductPatch) (store.Product, error)
+	RestockProduct(ctx context.Context, id int32, quantity int32) (store.Product, error)
+	// GetOrder returns the order with id; a non-empty buyerID is part of the
 	// query (another buyer's order is store.ErrOrderNotFound).
-	GetOrder(ctx context.Context, id uuid.UUID, buyer string) (store.Order, error)
+	GetOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
+	ListOrders(ctx context.Context, q store.OrderQuery) ([]store.Order, bool, error)
 	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
 	// API keys: the key cache reads them (auth.KeySource), the /keys
 	// operations manage them.
@@ -41,6 +44,12 @@ type Orders interface {
 	// Place places in, under the Idempotency-Key key unless key is empty,
 	// and returns the order once it is durable.
 	Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
+	// Confirm completes a pending order before it expires; buyerID "" means
+	// any buyer, another finds only that buyer's order.
+	Confirm(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
+	// Cancel cancels a pending or completed order, its units back in stock
+	// once; buyerID as for Confirm.
+	Cancel(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
 }
 
 // Jobs is what the HTTP layer needs of the settlement engine.

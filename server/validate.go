@@ -91,7 +91,7 @@ func readBody(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "reading the request body failed: %v", err))
 		return
 	}
-	if c.ContentType() == "application/json" && len(bytes.TrimSpace(body)) > 0 {
+	if ct := c.ContentType(); (ct == "application/json" || ct == "application/merge-patch+json") && len(bytes.TrimSpace(body)) > 0 {
 		// Other media types and empty bodies are left to the validator.
 		if err := singleJSONValue(body); err != nil {
 			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))

@@ -22,15 +22,26 @@ type Options struct {
 	MaxIdleConns int
 	// ConnMaxIdleTime closes connections idle for longer (default 5 minutes).
 	ConnMaxIdleTime time.Duration
+	// ClaimLease is how long an Idempotency-Key claim with no outcome stays
+	// in flight before a retry of the same request may take it over as
+	// abandoned (default DefaultClaimLease). Set it a little longer than the
+	// longest a request may run (REQUEST_TIMEOUT): a request whose key
+	// could not be released after a failure then frees it seconds later.
+	ClaimLease time.Duration
 }
 
 // DefaultMaxOpenConns is the pool size when Options.MaxOpenConns is 0.
 const DefaultMaxOpenConns = 32
 
+// DefaultClaimLease is Options.ClaimLease when it is 0: the server's
+// default request timeout (10 s) plus a margin.
+const DefaultClaimLease = 12 * time.Second
+
 // Store is the data access layer. It is safe for concurrent use.
 type Store struct {
-	db    *sqlx.DB
-	probe *sql.DB // Ping's connection of its own; nil: Ping uses db
+	db         *sqlx.DB
+	probe      *sql.DB       // Ping's connection of its own; nil: Ping uses db
+	claimLease time.Duration // see Options.ClaimLease
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL or a
@@ -54,6 +65,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.ConnMaxIdleTime <= 0 {
 		opt.ConnMaxIdleTime = 5 * time.Minute
 	}
+	if opt.ClaimLease <= 0 {
+		opt.ClaimLease = DefaultClaimLease
+	}
 	db.SetMaxOpenConns(opt.MaxOpenConns)
 	db.SetMaxIdleConns(opt.MaxIdleConns)
 	db.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
@@ -67,13 +81,13 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{db: db, probe: probe}, nil
+	return &Store{db: db, probe: probe, claimLease: opt.ClaimLease}, nil
 }
 
 // New wraps an open pool. The pool's connections must run with TimeZone=UTC.
 // Its Ping shares the pool (there is no DSN to open a connection of its
 // own): fine for tools and tests, not for a server's readiness probe.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store { return &Store{db: db, claimLease: DefaultClaimLease} }
 
 // DB returns the underlying pool, for migrations, health metrics and tests.
 func (s *Store) DB() *sqlx.DB { return s.db }

@@ -24,6 +24,18 @@ var (
 	ErrJobNotFound = errors.New("job not found")
 	// ErrOutOfStock means the product has fewer units than the order asks for.
 	ErrOutOfStock = errors.New("out of stock")
+	// ErrBuyerLimitExceeded means the order would take the buyer's pending
+	// and completed units of the product past its max_per_buyer.
+	ErrBuyerLimitExceeded = errors.New("buyer limit exceeded")
+	// ErrOrderExpired means the order is a hold whose expires_at has
+	// passed: it can no longer be confirmed or cancelled.
+	ErrOrderExpired = errors.New("order expired")
+	// ErrOrderNotPending means the order cannot be confirmed: it was
+	// cancelled.
+	ErrOrderNotPending = errors.New("order is not pending")
+	// ErrStockOverflow means a restock would take the product's units past
+	// the stock's range (2^31-1).
+	ErrStockOverflow = errors.New("stock overflow")
 	// ErrIdempotencyKeyReused means the Idempotency-Key was first used with a
 	// different request.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")

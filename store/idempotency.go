@@ -17,16 +17,13 @@ const (
 	// IdempotencyKeyRetention is how long a key's outcome is kept; after it the
 	// key may be used for a new request.
 	IdempotencyKeyRetention = 24 * time.Hour
-	// idempotencyClaimLease is how long a claim stays in flight before it is
-	// considered abandoned (its process died) and a retry may take it over.
-	// It is far longer than any request may run.
-	idempotencyClaimLease = 2 * time.Minute
 	// claimAttempts bounds the retries when a key is freed between our claim
 	// attempt and our read of it.
 	claimAttempts = 3
-	// releaseTimeout bounds ReleaseClaim, which runs after its request's
-	// context may have ended.
-	releaseTimeout = 5 * time.Second
+	// ReleaseTimeout bounds ReleaseClaim, which runs after its request's
+	// context may have ended: a request's cleanup must fit in the little
+	// time it keeps for it.
+	ReleaseTimeout = time.Second
 )
 
 // Claim is a request's hold on an Idempotency-Key while its order is being
@@ -37,6 +34,10 @@ type Claim struct {
 	Key string
 	// ID tells this claim from any later claim of the same key.
 	ID uuid.UUID
+	// Lapses is when the claim, unless released or given an outcome, stops
+	// holding the key for a retry of the same request (by this process's
+	// clock, a little after the database's own reckoning).
+	Lapses time.Time
 }
 
 // keyOutcome is what happened to the order placed under a key, as recorded
@@ -44,9 +45,10 @@ type Claim struct {
 type keyOutcome string
 
 const (
-	outcomePlaced          keyOutcome = "placed"            // order_id names the order
-	outcomeOutOfStock      keyOutcome = "out_of_stock"      // ErrOutOfStock
-	outcomeProductNotFound keyOutcome = "product_not_found" // ErrProductNotFound
+	outcomePlaced          keyOutcome = "placed"               // order_id names the order
+	outcomeOutOfStock      keyOutcome = "out_of_stock"         // ErrOutOfStock
+	outcomeProductNotFound keyOutcome = "product_not_found"    // ErrProductNotFound
+	outcomeBuyerLimit      keyOutcome = "buyer_limit_exceeded" // ErrBuyerLimitExceeded
 )
 
 // outcomeOf is the recorded outcome of an order that was placed (err nil) or
@@ -60,6 +62,8 @@ func outcomeOf(err error) keyOutcome {
 		return outcomeOutOfStock
 	case errors.Is(err, ErrProductNotFound):
 		return outcomeProductNotFound
+	case errors.Is(err, ErrBuyerLimitExceeded):
+		return outcomeBuyerLimit
 	}
 	return ""
 }
@@ -139,10 +143,13 @@ func (s *Store) ClaimIdempotencyKeys(ctx context.Context, orders []KeyedOrder) (
 		}
 		return nil, fmt.Errorf("claim idempotency keys: %w", err)
 	}
+	lapses := time.Now().Add(s.claimLease)
 	for _, i := range todo {
 		if !claimed[claims[i].ID] {
 			claims[i] = nil // the key was held already
+			continue
 		}
+		claims[i].Lapses = lapses
 	}
 	return claims, nil
 }
@@ -202,8 +209,11 @@ func (s *Store) ResolveIdempotencyKey(ctx context.Context, key string, in NewOrd
 		}
 		if !found { // freed meanwhile: claim it
 			claims, err := s.ClaimIdempotencyKeys(ctx, []KeyedOrder{{Key: key, NewOrder: in}})
-			if err != nil || claims[0] != nil {
-				return claims[0], nil, err
+			if err != nil {
+				return nil, nil, err
+			}
+			if claims[0] != nil {
+				return claims[0], nil, nil
 			}
 			continue // claimed by another request meanwhile; look again
 		}
@@ -248,7 +258,7 @@ func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (*Clai
 		)
 		RETURNING claim_id`,
 		key, in.ProductID, in.Quantity, in.BuyerID, claim.ID,
-		IdempotencyKeyRetention.Seconds(), idempotencyClaimLease.Seconds())
+		IdempotencyKeyRetention.Seconds(), s.claimLease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -257,6 +267,7 @@ func (s *Store) takeOverKey(ctx context.Context, key string, in NewOrder) (*Clai
 		s.releaseIfCancelled(ctx, claim, err)
 		return nil, fmt.Errorf("take over idempotency key: %w", err)
 	}
+	claim.Lapses = time.Now().Add(s.claimLease)
 	return &claim, nil
 }
 
@@ -271,7 +282,7 @@ func (s *Store) releaseIfCancelled(ctx context.Context, claim Claim, err error) 
 
 // ReleaseClaim frees the key of a request whose order failed, unless an
 // outcome was recorded under the claim after all (a batch may commit after
-// its requester stopped waiting). It runs for a few seconds at most, even
+// its requester stopped waiting). It runs for ReleaseTimeout at most, even
 // when ctx has ended: a failed request must free its key. If it fails, the
 // claim is abandoned, and a retry of the same request takes it over once
 // the claim lease has passed.
@@ -281,7 +292,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, c Claim) error {
 
 // releaseClaims is ReleaseClaim for the claims given as columns.
 func (s *Store) releaseClaims(ctx context.Context, keys, claimIDs []string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReleaseTimeout)
 	defer cancel()
 	_, err := s.db.ExecContext(ctx, `
 		DELETE FROM idempotency_keys k USING unnest($1::text[], $2::uuid[]) AS r(key, claim_id)
@@ -301,7 +312,7 @@ func (s *Store) readKey(ctx context.Context, key string) (keyRecord, bool, error
 			created_at < now() - make_interval(secs => $2) AS expired,
 			(outcome IS NULL AND claimed_at < now() - make_interval(secs => $3)) AS abandoned
 		FROM idempotency_keys WHERE key = $1`,
-		key, IdempotencyKeyRetention.Seconds(), idempotencyClaimLease.Seconds())
+		key, IdempotencyKeyRetention.Seconds(), s.claimLease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyRecord{}, false, nil
 	}
@@ -324,9 +335,15 @@ func (s *Store) replay(ctx context.Context, rec keyRecord, in NewOrder) (Order, 
 		if rec.OrderID == nil {
 			break
 		}
-		return s.GetOrder(ctx, *rec.OrderID, "")
+		o, err := s.GetOrder(ctx, *rec.OrderID, "")
+		if err != nil {
+			return Order{}, err
+		}
+		return o.FirstAnswer(), nil // as first sent, whatever happened to it since
 	case outcomeOutOfStock:
 		return Order{}, ErrOutOfStock
+	case outcomeBuyerLimit:
+		return Order{}, ErrBuyerLimitExceeded
 	case outcomeProductNotFound:
 		return Order{}, ErrProductNotFound
 	}

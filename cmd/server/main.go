@@ -40,6 +40,10 @@ import (
 // must be longer.)
 const shutdownTimeout = 15 * time.Second
 
+// claimLeaseMargin is how much longer than REQUEST_TIMEOUT an
+// Idempotency-Key claim lasts when its request could not release it.
+const claimLeaseMargin = 2 * time.Second
+
 // purgeInterval is how often expired idempotency keys are deleted.
 const purgeInterval = time.Hour
 
@@ -67,7 +71,12 @@ func run(ctx context.Context) error {
 	log := slog.New(server.LogHandler(config.NewLogger(cfg, os.Stderr).Handler()))
 	slog.SetDefault(log)
 
-	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, closeDB, err := localdb.OpenStore(ctx, cfg, log, store.Options{
+		MaxOpenConns: cfg.DBMaxConns,
+		// A request runs REQUEST_TIMEOUT at most: an Idempotency-Key whose
+		// release failed frees itself this long after it was claimed.
+		ClaimLease: cfg.RequestTimeout + claimLeaseMargin,
+	})
 	if err != nil {
 		return err
 	}
@@ -110,6 +119,8 @@ func run(ctx context.Context) error {
 		MaxBatch:   cfg.OrderBatchSize,
 		QueueSize:  cfg.OrderQueueSize,
 		Logger:     log,
+		// A keyed order's cleanup fits in what its request keeps for it.
+		CleanupTimeout: server.CleanupReserve(cfg.RequestTimeout),
 	})
 
 	reg := prometheus.NewRegistry()
@@ -176,6 +187,7 @@ func run(ctx context.Context) error {
 		return err
 	})
 	g.Go(func() error { return orders.Run(ordersCtx) })
+	g.Go(func() error { return runHoldExpiry(gctx, orders) })
 	g.Go(func() error {
 		// Stops claiming on shutdown and hands running jobs back (QUEUED).
 		return engine.Run(gctx)
@@ -185,6 +197,12 @@ func run(ctx context.Context) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// runHoldExpiry sweeps expired holds (flash-sale orders past their
+// expires_at) until ctx ends; every instance runs it.
+func runHoldExpiry(ctx context.Context, orders *ordercommit.Committer) error {
+	return orders.RunExpiry(ctx)
 }
 
 // purgeIdempotencyKeys deletes expired idempotency keys every purgeInterval

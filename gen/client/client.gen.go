@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -191,13 +192,22 @@ func (e NewAPIKeyScopes) Valid() bool {
 
 // Defines values for OrderStatus.
 const (
+	OrderCancelled OrderStatus = "cancelled"
 	OrderCompleted OrderStatus = "completed"
+	OrderExpired   OrderStatus = "expired"
+	OrderPending   OrderStatus = "pending"
 )
 
 // Valid indicates whether the value is a known member of the OrderStatus enum.
 func (e OrderStatus) Valid() bool {
 	switch e {
+	case OrderCancelled:
+		return true
 	case OrderCompleted:
+		return true
+	case OrderExpired:
+		return true
+	case OrderPending:
 		return true
 	default:
 		return false
@@ -536,6 +546,21 @@ type NewOrder struct {
 
 // NewProduct A product to create.
 type NewProduct struct {
+	// HoldSeconds Orders of this product are holds (`pending`) for this many
+	// seconds, then expire unless confirmed; absent: orders complete at
+	// once.
+	//
+	//
+	// Example: 600
+	HoldSeconds *int32 `json:"hold_seconds,omitempty"`
+
+	// MaxPerBuyer Most units one buyer may hold in pending and completed orders of
+	// this product; absent: no limit.
+	//
+	//
+	// Example: 2
+	MaxPerBuyer *int32 `json:"max_per_buyer,omitempty"`
+
 	// Name Display name; 1 to 255 characters, not blank.
 	//
 	// Example: Limited sneaker
@@ -573,6 +598,13 @@ type Order struct {
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// ExpiresAt Present for holds (orders of a product with `hold_seconds`):
+	// `created_at` + `hold_seconds`, when a pending order expires.
+	//
+	//
+	// Example: 2025-01-01T10:10:00Z
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
 	// ID Example: 3f1c2b9e-8d4a-4f6b-9c1d-2e5a7b8c9d0e
 	ID openapi_types.UUID `json:"id"`
 
@@ -582,16 +614,41 @@ type Order struct {
 	// Quantity Example: 1
 	Quantity int32 `json:"quantity"`
 
-	// Status Orders are completed when they are placed.
+	// Status `pending`: a hold; its units are taken until `expires_at`, when it
+	// expires unless confirmed. `completed`: sold (placed on a product
+	// without `hold_seconds`, or confirmed). `cancelled`: cancelled; its
+	// units went back to the stock. `expired`: a hold that was not
+	// confirmed in time; its units went back to the stock.
 	Status OrderStatus `json:"status"`
 
 	// TotalAmountCents quantity × the product's price_cents.
 	//
 	// Example: 12999
 	TotalAmountCents int64 `json:"total_amount_cents"`
+
+	// UpdatedAt When the status last changed (`created_at` until then; an
+	// expired hold's is its `expires_at`).
+	//
+	//
+	// Example: 2025-01-01T10:02:00Z
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// OrderStatus Orders are completed when they are placed.
+// OrderList One page of orders, newest first.
+type OrderList struct {
+	Items []Order `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	//
+	// Example: bzAAAAGUkY7WAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// OrderStatus `pending`: a hold; its units are taken until `expires_at`, when it
+// expires unless confirmed. `completed`: sold (placed on a product
+// without `hold_seconds`, or confirmed). `cancelled`: cancelled; its
+// units went back to the stock. `expired`: a hold that was not
+// confirmed in time; its units went back to the stock.
 type OrderStatus string
 
 // Product A product with its current stock.
@@ -599,8 +656,23 @@ type Product struct {
 	// CreatedAt Example: 2025-01-01T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// HoldSeconds Orders of this product are holds (`pending`) for this many
+	// seconds, then expire unless confirmed; absent: orders complete at
+	// once.
+	//
+	//
+	// Example: 600
+	HoldSeconds *int32 `json:"hold_seconds,omitempty"`
+
 	// ID Example: 1
 	ID int32 `json:"id"`
+
+	// MaxPerBuyer Most units one buyer may hold in pending and completed orders of
+	// this product; absent: no limit.
+	//
+	//
+	// Example: 2
+	MaxPerBuyer *int32 `json:"max_per_buyer,omitempty"`
 
 	// Name Example: Limited sneaker
 	Name string `json:"name"`
@@ -622,6 +694,30 @@ type ProductPage struct {
 	NextAfterID *int32 `json:"next_after_id"`
 }
 
+// ProductPatch A JSON merge patch of a product: fields present are set, absent ones
+// kept; `null` removes a limit.
+type ProductPatch struct {
+	// HoldSeconds Seconds an order stays a hold; `null`: orders complete at once.
+	//
+	// Example: 600
+	HoldSeconds nullable.Nullable[int32] `json:"hold_seconds,omitempty"`
+
+	// MaxPerBuyer Units one buyer may hold (pending and completed); `null` removes the limit.
+	//
+	// Example: 2
+	MaxPerBuyer nullable.Nullable[int32] `json:"max_per_buyer,omitempty"`
+
+	// Name Display name; 1 to 255 characters, not blank.
+	//
+	// Example: Limited sneaker
+	Name *string `json:"name,omitempty"`
+
+	// PriceCents Unit price in cents, for orders placed from now on.
+	//
+	// Example: 12999
+	PriceCents *int32 `json:"price_cents,omitempty"`
+}
+
 // Readiness Whether the service takes traffic, and how its database is.
 type Readiness struct {
 	// Database Whether the database answered within 1 second.
@@ -636,6 +732,12 @@ type ReadinessDatabase string
 
 // ReadinessStatus `ok`: ready. `unavailable`: the database does not answer or the server is shutting down.
 type ReadinessStatus string
+
+// Restock Units to add to a product's stock.
+type Restock struct {
+	// Quantity Example: 50
+	Quantity int32 `json:"quantity"`
+}
 
 // Scope What a credential may do: `products:write` (create, patch, restock),
 // `orders:write` (place, confirm, cancel), `orders:read` (get, list),
@@ -702,6 +804,9 @@ type IdempotencyKey = string
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
 
+// OrderID defines model for OrderID.
+type OrderID = openapi_types.UUID
+
 // ProductID defines model for ProductID.
 type ProductID = int32
 
@@ -719,6 +824,9 @@ type JobNotFound = Error
 
 // NotReady Whether the service takes traffic, and how its database is.
 type NotReady = Readiness
+
+// OrderNotFound The body of every 4xx and 5xx response except the probes' 503.
+type OrderNotFound = Error
 
 // PayloadTooLarge The body of every 4xx and 5xx response except the probes' 503.
 type PayloadTooLarge = Error
@@ -760,6 +868,25 @@ type ListJobsParams struct {
 // ListKeysParams defines parameters for ListKeys.
 type ListKeysParams struct {
 	// Limit Maximum number of keys on the page.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
+	// Cursors are opaque; one that does not parse is 400.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListOrdersParams defines parameters for ListOrders.
+type ListOrdersParams struct {
+	// BuyerID Only this buyer's orders.
+	BuyerID *string `form:"buyer_id,omitempty" json:"buyer_id,omitempty"`
+
+	// ProductID Only orders of this product.
+	ProductID *int32 `form:"product_id,omitempty" json:"product_id,omitempty"`
+
+	// Status Only orders with this status.
+	Status *OrderStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Maximum number of orders on the page.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor Where the page starts: the `next_cursor` of the previous page, as is.
@@ -813,6 +940,15 @@ type CreateOrderJSONRequestBody = NewOrder
 
 // CreateProductJSONRequestBody defines body for CreateProduct for application/json ContentType.
 type CreateProductJSONRequestBody = NewProduct
+
+// PatchProductJSONRequestBody defines body for PatchProduct for application/json ContentType.
+type PatchProductJSONRequestBody = ProductPatch
+
+// PatchProductApplicationMergePatchPlusJSONRequestBody defines body for PatchProduct for application/merge-patch+json ContentType.
+type PatchProductApplicationMergePatchPlusJSONRequestBody = ProductPatch
+
+// RestockProductJSONRequestBody defines body for RestockProduct for application/json ContentType.
+type RestockProductJSONRequestBody = Restock
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1019,16 +1155,35 @@ type ClientInterface interface {
 	// Corresponds with GET /livez (the `GetLiveness` operationId).
 	GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListOrders List orders
+	//
+	// Lists orders, newest first, optionally of one buyer, one product or
+	// with one status, one page at a time: pass the previous page's
+	// `next_cursor` as `cursor` (with the same filters) to get the next
+	// page; `next_cursor` is absent on the last page. A pending order past
+	// its `expires_at` is listed as `expired`, and `status=pending` lists
+	// only holds that have not expired.
+	//
+	// Corresponds with GET /orders (the `ListOrders` operationId).
+	ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateOrderWithBody Order a product
 	//
-	// Takes `quantity` units of the product's stock and records a completed
-	// order in one atomic step; it never oversells. A rejected order changes
-	// nothing.
+	// Takes `quantity` units of the product's stock and records the order
+	// in one atomic step; it never oversells. A rejected order changes
+	// nothing. On a product with `hold_seconds` the order is `pending` (a
+	// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+	// before then, or its units go back to the stock. Without it the order
+	// is `completed` at once. On a product with `max_per_buyer`, an order
+	// that would take the buyer's pending and completed units of it past
+	// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 	//
 	// With an `Idempotency-Key`, a retry of the same request returns the first
-	// outcome again (same status and body) and stock moves once; the same key
-	// with a different request is 422, and a request whose key is still in
-	// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+	// outcome again (same status and body, even after the order was
+	// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+	// now) and stock moves once; the same key with a different request is
+	// 422, and a request whose key is still in flight is 409
+	// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1037,14 +1192,21 @@ type ClientInterface interface {
 
 	// CreateOrder Order a product
 	//
-	// Takes `quantity` units of the product's stock and records a completed
-	// order in one atomic step; it never oversells. A rejected order changes
-	// nothing.
+	// Takes `quantity` units of the product's stock and records the order
+	// in one atomic step; it never oversells. A rejected order changes
+	// nothing. On a product with `hold_seconds` the order is `pending` (a
+	// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+	// before then, or its units go back to the stock. Without it the order
+	// is `completed` at once. On a product with `max_per_buyer`, an order
+	// that would take the buyer's pending and completed units of it past
+	// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 	//
 	// With an `Idempotency-Key`, a retry of the same request returns the first
-	// outcome again (same status and body) and stock moves once; the same key
-	// with a different request is 422, and a request whose key is still in
-	// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+	// outcome again (same status and body, even after the order was
+	// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+	// now) and stock moves once; the same key with a different request is
+	// 422, and a request whose key is still in flight is 409
+	// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1053,10 +1215,32 @@ type ClientInterface interface {
 
 	// GetOrder Get an order
 	//
-	// Returns one order by its id.
+	// Returns one order by its id, as it is now: a pending order past its
+	// `expires_at` reads as `expired`, swept or not.
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
-	GetOrder(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelOrder Cancel an order
+	//
+	// Cancels a `pending` or `completed` order and puts its units back in
+	// stock, exactly once, in the same atomic step. Cancelling a cancelled
+	// order changes nothing and answers 200 again. An expired hold has
+	// given its units back already: 409 `ORDER_EXPIRED`.
+	//
+	// Corresponds with POST /orders/{id}/cancel (the `CancelOrder` operationId).
+	CancelOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmOrder Confirm a held order
+	//
+	// Completes a `pending` order (a hold) before its `expires_at`: its
+	// units stay sold. Confirming a `completed` order changes nothing and
+	// answers 200 again. Once `expires_at` has passed the hold is over
+	// (swept or not): 409 `ORDER_EXPIRED`. A cancelled order cannot be
+	// confirmed: 409 `ORDER_NOT_PENDING`.
+	//
+	// Corresponds with POST /orders/{id}/confirm (the `ConfirmOrder` operationId).
+	ConfirmOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProducts List products
 	//
@@ -1091,6 +1275,80 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /products/{id} (the `GetProduct` operationId).
 	GetProduct(ctx context.Context, id ProductID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchProductWithBody Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProductWithBody(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchProduct Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProduct(ctx context.Context, id ProductID, body PatchProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchProductWithApplicationMergePatchPlusJSONBody Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProductWithApplicationMergePatchPlusJSONBody(ctx context.Context, id ProductID, body PatchProductApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestockProductWithBody Add units to a product's stock
+	//
+	// Raises the stock by `quantity` in one atomic step, alongside the
+	// orders being placed. The product's units in all (its stock plus the
+	// units of its pending and completed orders, which a cancel or an
+	// expiry gives back) may not pass 2147483647: a restock that would
+	// is 409 `STOCK_OVERFLOW` and changes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+	RestockProductWithBody(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestockProduct Add units to a product's stock
+	//
+	// Raises the stock by `quantity` in one atomic step, alongside the
+	// orders being placed. The product's units in all (its stock plus the
+	// units of its pending and completed orders, which a cancel or an
+	// expiry gives back) may not pass 2147483647: a restock that would
+	// is 409 `STOCK_OVERFLOW` and changes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+	RestockProduct(ctx context.Context, id ProductID, body RestockProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetReadiness Report whether the service can take traffic
 	//
@@ -1375,16 +1633,45 @@ func (c *Client) GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn)
 	return c.Client.Do(req)
 }
 
+// ListOrders List orders
+//
+// Lists orders, newest first, optionally of one buyer, one product or
+// with one status, one page at a time: pass the previous page's
+// `next_cursor` as `cursor` (with the same filters) to get the next
+// page; `next_cursor` is absent on the last page. A pending order past
+// its `expires_at` is listed as `expired`, and `status=pending` lists
+// only holds that have not expired.
+//
+// Corresponds with GET /orders (the `ListOrders` operationId).
+func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrdersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreateOrderWithBody Order a product
 //
-// Takes `quantity` units of the product's stock and records a completed
-// order in one atomic step; it never oversells. A rejected order changes
-// nothing.
+// Takes `quantity` units of the product's stock and records the order
+// in one atomic step; it never oversells. A rejected order changes
+// nothing. On a product with `hold_seconds` the order is `pending` (a
+// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+// before then, or its units go back to the stock. Without it the order
+// is `completed` at once. On a product with `max_per_buyer`, an order
+// that would take the buyer's pending and completed units of it past
+// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 //
 // With an `Idempotency-Key`, a retry of the same request returns the first
-// outcome again (same status and body) and stock moves once; the same key
-// with a different request is 422, and a request whose key is still in
-// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+// outcome again (same status and body, even after the order was
+// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+// now) and stock moves once; the same key with a different request is
+// 422, and a request whose key is still in flight is 409
+// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1403,14 +1690,21 @@ func (c *Client) CreateOrderWithBody(ctx context.Context, params *CreateOrderPar
 
 // CreateOrder Order a product
 //
-// Takes `quantity` units of the product's stock and records a completed
-// order in one atomic step; it never oversells. A rejected order changes
-// nothing.
+// Takes `quantity` units of the product's stock and records the order
+// in one atomic step; it never oversells. A rejected order changes
+// nothing. On a product with `hold_seconds` the order is `pending` (a
+// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+// before then, or its units go back to the stock. Without it the order
+// is `completed` at once. On a product with `max_per_buyer`, an order
+// that would take the buyer's pending and completed units of it past
+// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 //
 // With an `Idempotency-Key`, a retry of the same request returns the first
-// outcome again (same status and body) and stock moves once; the same key
-// with a different request is 422, and a request whose key is still in
-// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+// outcome again (same status and body, even after the order was
+// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+// now) and stock moves once; the same key with a different request is
+// 422, and a request whose key is still in flight is 409
+// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1429,11 +1723,53 @@ func (c *Client) CreateOrder(ctx context.Context, params *CreateOrderParams, bod
 
 // GetOrder Get an order
 //
-// Returns one order by its id.
+// Returns one order by its id, as it is now: a pending order past its
+// `expires_at` reads as `expired`, swept or not.
 //
 // Corresponds with GET /orders/{id} (the `GetOrder` operationId).
-func (c *Client) GetOrder(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) GetOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelOrder Cancel an order
+//
+// Cancels a `pending` or `completed` order and puts its units back in
+// stock, exactly once, in the same atomic step. Cancelling a cancelled
+// order changes nothing and answers 200 again. An expired hold has
+// given its units back already: 409 `ORDER_EXPIRED`.
+//
+// Corresponds with POST /orders/{id}/cancel (the `CancelOrder` operationId).
+func (c *Client) CancelOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmOrder Confirm a held order
+//
+// Completes a `pending` order (a hold) before its `expires_at`: its
+// units stay sold. Confirming a `completed` order changes nothing and
+// answers 200 again. Once `expires_at` has passed the hold is over
+// (swept or not): 409 `ORDER_EXPIRED`. A cancelled order cannot be
+// confirmed: 409 `ORDER_NOT_PENDING`.
+//
+// Corresponds with POST /orders/{id}/confirm (the `ConfirmOrder` operationId).
+func (c *Client) ConfirmOrder(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmOrderRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1508,6 +1844,130 @@ func (c *Client) CreateProduct(ctx context.Context, body CreateProductJSONReques
 // Corresponds with GET /products/{id} (the `GetProduct` operationId).
 func (c *Client) GetProduct(ctx context.Context, id ProductID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProductRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchProductWithBody Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *Client) PatchProductWithBody(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchProductRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchProduct Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *Client) PatchProduct(ctx context.Context, id ProductID, body PatchProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchProductRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchProductWithApplicationMergePatchPlusJSONBody Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *Client) PatchProductWithApplicationMergePatchPlusJSONBody(ctx context.Context, id ProductID, body PatchProductApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchProductRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestockProductWithBody Add units to a product's stock
+//
+// Raises the stock by `quantity` in one atomic step, alongside the
+// orders being placed. The product's units in all (its stock plus the
+// units of its pending and completed orders, which a cancel or an
+// expiry gives back) may not pass 2147483647: a restock that would
+// is 409 `STOCK_OVERFLOW` and changes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+func (c *Client) RestockProductWithBody(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestockProductRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestockProduct Add units to a product's stock
+//
+// Raises the stock by `quantity` in one atomic step, alongside the
+// orders being placed. The product's units in all (its stock plus the
+// units of its pending and completed orders, which a cancel or an
+// expiry gives back) may not pass 2147483647: a restock that would
+// is 409 `STOCK_OVERFLOW` and changes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+func (c *Client) RestockProduct(ctx context.Context, id ProductID, body RestockProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestockProductRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2007,6 +2467,108 @@ func NewGetLivenessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListOrdersRequest constructs an http.Request for the ListOrders method
+func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.BuyerID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "buyer_id", *params.BuyerID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ProductID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "product_id", *params.ProductID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreateOrderRequest calls the generic CreateOrder builder with application/json body
 func NewCreateOrderRequest(server string, params *CreateOrderParams, body CreateOrderJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2063,7 +2625,7 @@ func NewCreateOrderRequestWithBody(server string, params *CreateOrderParams, con
 }
 
 // NewGetOrderRequest constructs an http.Request for the GetOrder method
-func NewGetOrderRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+func NewGetOrderRequest(server string, id OrderID) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2089,6 +2651,74 @@ func NewGetOrderRequest(server string, id openapi_types.UUID) (*http.Request, er
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelOrderRequest constructs an http.Request for the CancelOrder method
+func NewCancelOrderRequest(server string, id OrderID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConfirmOrderRequest constructs an http.Request for the ConfirmOrder method
+func NewConfirmOrderRequest(server string, id OrderID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s/confirm", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2232,6 +2862,111 @@ func NewGetProductRequest(server string, id ProductID) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPatchProductRequest calls the generic PatchProduct builder with application/json body
+func NewPatchProductRequest(server string, id ProductID, body PatchProductJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchProductRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPatchProductRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchProduct builder with application/merge-patch+json body
+func NewPatchProductRequestWithApplicationMergePatchPlusJSONBody(server string, id ProductID, body PatchProductApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchProductRequestWithBody(server, id, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchProductRequestWithBody constructs an http.Request for the PatchProduct method, with any body, and a specified content type
+func NewPatchProductRequestWithBody(server string, id ProductID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int32"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/products/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRestockProductRequest calls the generic RestockProduct builder with application/json body
+func NewRestockProductRequest(server string, id ProductID, body RestockProductJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRestockProductRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRestockProductRequestWithBody constructs an http.Request for the RestockProduct method, with any body, and a specified content type
+func NewRestockProductRequestWithBody(server string, id ProductID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int32"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/products/%s/restock", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -2558,16 +3293,37 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /livez (the `GetLiveness` operationId).
 	GetLivenessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLivenessResponse, error)
 
+	// ListOrdersWithResponse List orders
+	//
+	// Lists orders, newest first, optionally of one buyer, one product or
+	// with one status, one page at a time: pass the previous page's
+	// `next_cursor` as `cursor` (with the same filters) to get the next
+	// page; `next_cursor` is absent on the last page. A pending order past
+	// its `expires_at` is listed as `expired`, and `status=pending` lists
+	// only holds that have not expired.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /orders (the `ListOrders` operationId).
+	ListOrdersWithResponse(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*ListOrdersResponse, error)
+
 	// CreateOrderWithBodyWithResponse Order a product
 	//
-	// Takes `quantity` units of the product's stock and records a completed
-	// order in one atomic step; it never oversells. A rejected order changes
-	// nothing.
+	// Takes `quantity` units of the product's stock and records the order
+	// in one atomic step; it never oversells. A rejected order changes
+	// nothing. On a product with `hold_seconds` the order is `pending` (a
+	// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+	// before then, or its units go back to the stock. Without it the order
+	// is `completed` at once. On a product with `max_per_buyer`, an order
+	// that would take the buyer's pending and completed units of it past
+	// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 	//
 	// With an `Idempotency-Key`, a retry of the same request returns the first
-	// outcome again (same status and body) and stock moves once; the same key
-	// with a different request is 422, and a request whose key is still in
-	// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+	// outcome again (same status and body, even after the order was
+	// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+	// now) and stock moves once; the same key with a different request is
+	// 422, and a request whose key is still in flight is 409
+	// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2576,14 +3332,21 @@ type ClientWithResponsesInterface interface {
 
 	// CreateOrderWithResponse Order a product
 	//
-	// Takes `quantity` units of the product's stock and records a completed
-	// order in one atomic step; it never oversells. A rejected order changes
-	// nothing.
+	// Takes `quantity` units of the product's stock and records the order
+	// in one atomic step; it never oversells. A rejected order changes
+	// nothing. On a product with `hold_seconds` the order is `pending` (a
+	// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+	// before then, or its units go back to the stock. Without it the order
+	// is `completed` at once. On a product with `max_per_buyer`, an order
+	// that would take the buyer's pending and completed units of it past
+	// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 	//
 	// With an `Idempotency-Key`, a retry of the same request returns the first
-	// outcome again (same status and body) and stock moves once; the same key
-	// with a different request is 422, and a request whose key is still in
-	// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+	// outcome again (same status and body, even after the order was
+	// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+	// now) and stock moves once; the same key with a different request is
+	// 422, and a request whose key is still in flight is 409
+	// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2592,12 +3355,38 @@ type ClientWithResponsesInterface interface {
 
 	// GetOrderWithResponse Get an order
 	//
-	// Returns one order by its id.
+	// Returns one order by its id, as it is now: a pending order past its
+	// `expires_at` reads as `expired`, swept or not.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
-	GetOrderWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+	GetOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+
+	// CancelOrderWithResponse Cancel an order
+	//
+	// Cancels a `pending` or `completed` order and puts its units back in
+	// stock, exactly once, in the same atomic step. Cancelling a cancelled
+	// order changes nothing and answers 200 again. An expired hold has
+	// given its units back already: 409 `ORDER_EXPIRED`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /orders/{id}/cancel (the `CancelOrder` operationId).
+	CancelOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error)
+
+	// ConfirmOrderWithResponse Confirm a held order
+	//
+	// Completes a `pending` order (a hold) before its `expires_at`: its
+	// units stay sold. Confirming a `completed` order changes nothing and
+	// answers 200 again. Once `expires_at` has passed the hold is over
+	// (swept or not): 409 `ORDER_EXPIRED`. A cancelled order cannot be
+	// confirmed: 409 `ORDER_NOT_PENDING`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /orders/{id}/confirm (the `ConfirmOrder` operationId).
+	ConfirmOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*ConfirmOrderResponse, error)
 
 	// ListProductsWithResponse List products
 	//
@@ -2636,6 +3425,80 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /products/{id} (the `GetProduct` operationId).
 	GetProductWithResponse(ctx context.Context, id ProductID, reqEditors ...RequestEditorFn) (*GetProductResponse, error)
+
+	// PatchProductWithBodyWithResponse Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProductWithBodyWithResponse(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchProductResponse, error)
+
+	// PatchProductWithResponse Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProductWithResponse(ctx context.Context, id ProductID, body PatchProductJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchProductResponse, error)
+
+	// PatchProductWithApplicationMergePatchPlusJSONBodyWithResponse Change a product
+	//
+	// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+	// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+	// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+	// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+	// Sent as `application/merge-patch+json` or `application/json`. Stock
+	// changes only through orders and `POST /products/{id}/restock`. New
+	// settings apply to orders placed from now on; orders already placed
+	// keep theirs.
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+	PatchProductWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id ProductID, body PatchProductApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchProductResponse, error)
+
+	// RestockProductWithBodyWithResponse Add units to a product's stock
+	//
+	// Raises the stock by `quantity` in one atomic step, alongside the
+	// orders being placed. The product's units in all (its stock plus the
+	// units of its pending and completed orders, which a cancel or an
+	// expiry gives back) may not pass 2147483647: a restock that would
+	// is 409 `STOCK_OVERFLOW` and changes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+	RestockProductWithBodyWithResponse(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestockProductResponse, error)
+
+	// RestockProductWithResponse Add units to a product's stock
+	//
+	// Raises the stock by `quantity` in one atomic step, alongside the
+	// orders being placed. The product's units in all (its stock plus the
+	// units of its pending and completed orders, which a cancel or an
+	// expiry gives back) may not pass 2147483647: a restock that would
+	// is 409 `STOCK_OVERFLOW` and changes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+	RestockProductWithResponse(ctx context.Context, id ProductID, body RestockProductJSONRequestBody, reqEditors ...RequestEditorFn) (*RestockProductResponse, error)
 
 	// GetReadinessWithResponse Report whether the service can take traffic
 	//
@@ -4203,6 +5066,141 @@ func (r GetLivenessResponse) ContentType() string {
 	return ""
 }
 
+// ListOrdersResponse200Headers the declared response headers of an HTTP 200 response for ListOrders
+type ListOrdersResponse200Headers struct {
+	XRequestID string
+}
+
+// ListOrdersResponse400Headers the declared response headers of an HTTP 400 response for ListOrders
+type ListOrdersResponse400Headers struct {
+	XRequestID string
+}
+
+// ListOrdersResponse401Headers the declared response headers of an HTTP 401 response for ListOrders
+type ListOrdersResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// ListOrdersResponse403Headers the declared response headers of an HTTP 403 response for ListOrders
+type ListOrdersResponse403Headers struct {
+	XRequestID string
+}
+
+// ListOrdersResponse429Headers the declared response headers of an HTTP 429 response for ListOrders
+type ListOrdersResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ListOrdersResponse500Headers the declared response headers of an HTTP 500 response for ListOrders
+type ListOrdersResponse500Headers struct {
+	XRequestID string
+}
+
+// ListOrdersResponse503Headers the declared response headers of an HTTP 503 response for ListOrders
+type ListOrdersResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type ListOrdersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrderList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListOrdersResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListOrdersResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOrdersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListOrdersResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOrdersResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListOrdersResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOrdersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOrdersResponse) GetJSON200() *OrderList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOrdersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOrdersResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOrdersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOrdersResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListOrdersResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListOrdersResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOrdersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOrdersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOrdersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOrdersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateOrderResponse200Headers the declared response headers of an HTTP 200 response for CreateOrder
 type CreateOrderResponse200Headers struct {
 	XRequestID string
@@ -4477,7 +5475,7 @@ type GetOrderResponse struct {
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *Error
+	JSON404 *OrderNotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4523,7 +5521,7 @@ func (r GetOrderResponse) GetJSON403() *Forbidden {
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetOrderResponse) GetJSON404() *Error {
+func (r GetOrderResponse) GetJSON404() *OrderNotFound {
 	return r.JSON404
 }
 
@@ -4565,6 +5563,332 @@ func (r GetOrderResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelOrderResponse200Headers the declared response headers of an HTTP 200 response for CancelOrder
+type CancelOrderResponse200Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse400Headers the declared response headers of an HTTP 400 response for CancelOrder
+type CancelOrderResponse400Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse401Headers the declared response headers of an HTTP 401 response for CancelOrder
+type CancelOrderResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// CancelOrderResponse403Headers the declared response headers of an HTTP 403 response for CancelOrder
+type CancelOrderResponse403Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse404Headers the declared response headers of an HTTP 404 response for CancelOrder
+type CancelOrderResponse404Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse409Headers the declared response headers of an HTTP 409 response for CancelOrder
+type CancelOrderResponse409Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse429Headers the declared response headers of an HTTP 429 response for CancelOrder
+type CancelOrderResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// CancelOrderResponse500Headers the declared response headers of an HTTP 500 response for CancelOrder
+type CancelOrderResponse500Headers struct {
+	XRequestID string
+}
+
+// CancelOrderResponse503Headers the declared response headers of an HTTP 503 response for CancelOrder
+type CancelOrderResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type CancelOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OrderNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CancelOrderResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CancelOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CancelOrderResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CancelOrderResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CancelOrderResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CancelOrderResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CancelOrderResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CancelOrderResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelOrderResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelOrderResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelOrderResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelOrderResponse) GetJSON404() *OrderNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelOrderResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelOrderResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelOrderResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelOrderResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ConfirmOrderResponse200Headers the declared response headers of an HTTP 200 response for ConfirmOrder
+type ConfirmOrderResponse200Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse400Headers the declared response headers of an HTTP 400 response for ConfirmOrder
+type ConfirmOrderResponse400Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse401Headers the declared response headers of an HTTP 401 response for ConfirmOrder
+type ConfirmOrderResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// ConfirmOrderResponse403Headers the declared response headers of an HTTP 403 response for ConfirmOrder
+type ConfirmOrderResponse403Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse404Headers the declared response headers of an HTTP 404 response for ConfirmOrder
+type ConfirmOrderResponse404Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse409Headers the declared response headers of an HTTP 409 response for ConfirmOrder
+type ConfirmOrderResponse409Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse429Headers the declared response headers of an HTTP 429 response for ConfirmOrder
+type ConfirmOrderResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ConfirmOrderResponse500Headers the declared response headers of an HTTP 500 response for ConfirmOrder
+type ConfirmOrderResponse500Headers struct {
+	XRequestID string
+}
+
+// ConfirmOrderResponse503Headers the declared response headers of an HTTP 503 response for ConfirmOrder
+type ConfirmOrderResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type ConfirmOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OrderNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ConfirmOrderResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ConfirmOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConfirmOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ConfirmOrderResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ConfirmOrderResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ConfirmOrderResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ConfirmOrderResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ConfirmOrderResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ConfirmOrderResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ConfirmOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ConfirmOrderResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ConfirmOrderResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ConfirmOrderResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ConfirmOrderResponse) GetJSON404() *OrderNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ConfirmOrderResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ConfirmOrderResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ConfirmOrderResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ConfirmOrderResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ConfirmOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConfirmOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConfirmOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConfirmOrderResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4938,6 +6262,402 @@ func (r GetProductResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetProductResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PatchProductResponse200Headers the declared response headers of an HTTP 200 response for PatchProduct
+type PatchProductResponse200Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse400Headers the declared response headers of an HTTP 400 response for PatchProduct
+type PatchProductResponse400Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse401Headers the declared response headers of an HTTP 401 response for PatchProduct
+type PatchProductResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// PatchProductResponse403Headers the declared response headers of an HTTP 403 response for PatchProduct
+type PatchProductResponse403Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse404Headers the declared response headers of an HTTP 404 response for PatchProduct
+type PatchProductResponse404Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse408Headers the declared response headers of an HTTP 408 response for PatchProduct
+type PatchProductResponse408Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse413Headers the declared response headers of an HTTP 413 response for PatchProduct
+type PatchProductResponse413Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse415Headers the declared response headers of an HTTP 415 response for PatchProduct
+type PatchProductResponse415Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse429Headers the declared response headers of an HTTP 429 response for PatchProduct
+type PatchProductResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// PatchProductResponse500Headers the declared response headers of an HTTP 500 response for PatchProduct
+type PatchProductResponse500Headers struct {
+	XRequestID string
+}
+
+// PatchProductResponse503Headers the declared response headers of an HTTP 503 response for PatchProduct
+type PatchProductResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type PatchProductResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Product
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ProductNotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PatchProductResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PatchProductResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PatchProductResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchProductResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PatchProductResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PatchProductResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PatchProductResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PatchProductResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchProductResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PatchProductResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PatchProductResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchProductResponse) GetJSON200() *Product {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PatchProductResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PatchProductResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PatchProductResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PatchProductResponse) GetJSON404() *ProductNotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PatchProductResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PatchProductResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PatchProductResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PatchProductResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PatchProductResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PatchProductResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchProductResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchProductResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchProductResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchProductResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RestockProductResponse200Headers the declared response headers of an HTTP 200 response for RestockProduct
+type RestockProductResponse200Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse400Headers the declared response headers of an HTTP 400 response for RestockProduct
+type RestockProductResponse400Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse401Headers the declared response headers of an HTTP 401 response for RestockProduct
+type RestockProductResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// RestockProductResponse403Headers the declared response headers of an HTTP 403 response for RestockProduct
+type RestockProductResponse403Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse404Headers the declared response headers of an HTTP 404 response for RestockProduct
+type RestockProductResponse404Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse408Headers the declared response headers of an HTTP 408 response for RestockProduct
+type RestockProductResponse408Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse409Headers the declared response headers of an HTTP 409 response for RestockProduct
+type RestockProductResponse409Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse413Headers the declared response headers of an HTTP 413 response for RestockProduct
+type RestockProductResponse413Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse415Headers the declared response headers of an HTTP 415 response for RestockProduct
+type RestockProductResponse415Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse429Headers the declared response headers of an HTTP 429 response for RestockProduct
+type RestockProductResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// RestockProductResponse500Headers the declared response headers of an HTTP 500 response for RestockProduct
+type RestockProductResponse500Headers struct {
+	XRequestID string
+}
+
+// RestockProductResponse503Headers the declared response headers of an HTTP 503 response for RestockProduct
+type RestockProductResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type RestockProductResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Product
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ProductNotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RestockProductResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RestockProductResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RestockProductResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RestockProductResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RestockProductResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *RestockProductResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RestockProductResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RestockProductResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RestockProductResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RestockProductResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RestockProductResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RestockProductResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RestockProductResponse) GetJSON200() *Product {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RestockProductResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RestockProductResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RestockProductResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RestockProductResponse) GetJSON404() *ProductNotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RestockProductResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RestockProductResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RestockProductResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RestockProductResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RestockProductResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RestockProductResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RestockProductResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RestockProductResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestockProductResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestockProductResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestockProductResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5383,16 +7103,43 @@ func (c *ClientWithResponses) GetLivenessWithResponse(ctx context.Context, reqEd
 	return ParseGetLivenessResponse(rsp)
 }
 
+// ListOrdersWithResponse List orders
+//
+// Lists orders, newest first, optionally of one buyer, one product or
+// with one status, one page at a time: pass the previous page's
+// `next_cursor` as `cursor` (with the same filters) to get the next
+// page; `next_cursor` is absent on the last page. A pending order past
+// its `expires_at` is listed as `expired`, and `status=pending` lists
+// only holds that have not expired.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /orders (the `ListOrders` operationId).
+func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*ListOrdersResponse, error) {
+	rsp, err := c.ListOrders(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOrdersResponse(rsp)
+}
+
 // CreateOrderWithBodyWithResponse Order a product
 //
-// Takes `quantity` units of the product's stock and records a completed
-// order in one atomic step; it never oversells. A rejected order changes
-// nothing.
+// Takes `quantity` units of the product's stock and records the order
+// in one atomic step; it never oversells. A rejected order changes
+// nothing. On a product with `hold_seconds` the order is `pending` (a
+// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+// before then, or its units go back to the stock. Without it the order
+// is `completed` at once. On a product with `max_per_buyer`, an order
+// that would take the buyer's pending and completed units of it past
+// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 //
 // With an `Idempotency-Key`, a retry of the same request returns the first
-// outcome again (same status and body) and stock moves once; the same key
-// with a different request is 422, and a request whose key is still in
-// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+// outcome again (same status and body, even after the order was
+// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+// now) and stock moves once; the same key with a different request is
+// 422, and a request whose key is still in flight is 409
+// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5407,14 +7154,21 @@ func (c *ClientWithResponses) CreateOrderWithBodyWithResponse(ctx context.Contex
 
 // CreateOrderWithResponse Order a product
 //
-// Takes `quantity` units of the product's stock and records a completed
-// order in one atomic step; it never oversells. A rejected order changes
-// nothing.
+// Takes `quantity` units of the product's stock and records the order
+// in one atomic step; it never oversells. A rejected order changes
+// nothing. On a product with `hold_seconds` the order is `pending` (a
+// hold) until `expires_at`: confirm it with `POST /orders/{id}/confirm`
+// before then, or its units go back to the stock. Without it the order
+// is `completed` at once. On a product with `max_per_buyer`, an order
+// that would take the buyer's pending and completed units of it past
+// the limit is 409 `BUYER_LIMIT_EXCEEDED` (checked before the stock).
 //
 // With an `Idempotency-Key`, a retry of the same request returns the first
-// outcome again (same status and body) and stock moves once; the same key
-// with a different request is 422, and a request whose key is still in
-// flight is 409 `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
+// outcome again (same status and body, even after the order was
+// confirmed, cancelled or expired: `GET /orders/{id}` tells its state
+// now) and stock moves once; the same key with a different request is
+// 422, and a request whose key is still in flight is 409
+// `IDEMPOTENCY_KEY_IN_USE`. Keys are kept at least 24 hours.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5429,17 +7183,55 @@ func (c *ClientWithResponses) CreateOrderWithResponse(ctx context.Context, param
 
 // GetOrderWithResponse Get an order
 //
-// Returns one order by its id.
+// Returns one order by its id, as it is now: a pending order past its
+// `expires_at` reads as `expired`, swept or not.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /orders/{id} (the `GetOrder` operationId).
-func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetOrderResponse, error) {
+func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*GetOrderResponse, error) {
 	rsp, err := c.GetOrder(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseGetOrderResponse(rsp)
+}
+
+// CancelOrderWithResponse Cancel an order
+//
+// Cancels a `pending` or `completed` order and puts its units back in
+// stock, exactly once, in the same atomic step. Cancelling a cancelled
+// order changes nothing and answers 200 again. An expired hold has
+// given its units back already: 409 `ORDER_EXPIRED`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /orders/{id}/cancel (the `CancelOrder` operationId).
+func (c *ClientWithResponses) CancelOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error) {
+	rsp, err := c.CancelOrder(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOrderResponse(rsp)
+}
+
+// ConfirmOrderWithResponse Confirm a held order
+//
+// Completes a `pending` order (a hold) before its `expires_at`: its
+// units stay sold. Confirming a `completed` order changes nothing and
+// answers 200 again. Once `expires_at` has passed the hold is over
+// (swept or not): 409 `ORDER_EXPIRED`. A cancelled order cannot be
+// confirmed: 409 `ORDER_NOT_PENDING`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /orders/{id}/confirm (the `ConfirmOrder` operationId).
+func (c *ClientWithResponses) ConfirmOrderWithResponse(ctx context.Context, id OrderID, reqEditors ...RequestEditorFn) (*ConfirmOrderResponse, error) {
+	rsp, err := c.ConfirmOrder(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmOrderResponse(rsp)
 }
 
 // ListProductsWithResponse List products
@@ -5502,6 +7294,110 @@ func (c *ClientWithResponses) GetProductWithResponse(ctx context.Context, id Pro
 		return nil, err
 	}
 	return ParseGetProductResponse(rsp)
+}
+
+// PatchProductWithBodyWithResponse Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *ClientWithResponses) PatchProductWithBodyWithResponse(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchProductResponse, error) {
+	rsp, err := c.PatchProductWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchProductResponse(rsp)
+}
+
+// PatchProductWithResponse Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *ClientWithResponses) PatchProductWithResponse(ctx context.Context, id ProductID, body PatchProductJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchProductResponse, error) {
+	rsp, err := c.PatchProduct(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchProductResponse(rsp)
+}
+
+// PatchProductWithApplicationMergePatchPlusJSONBodyWithResponse Change a product
+//
+// A JSON merge patch (RFC 7396) of the product's `name`, `price_cents`,
+// `max_per_buyer` and `hold_seconds`: fields present are set, fields
+// absent are kept, and `null` removes a limit (`max_per_buyer: null`:
+// no per-buyer limit; `hold_seconds: null`: orders complete at once).
+// Sent as `application/merge-patch+json` or `application/json`. Stock
+// changes only through orders and `POST /products/{id}/restock`. New
+// settings apply to orders placed from now on; orders already placed
+// keep theirs.
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /products/{id} (the `PatchProduct` operationId).
+func (c *ClientWithResponses) PatchProductWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id ProductID, body PatchProductApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchProductResponse, error) {
+	rsp, err := c.PatchProductWithApplicationMergePatchPlusJSONBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchProductResponse(rsp)
+}
+
+// RestockProductWithBodyWithResponse Add units to a product's stock
+//
+// Raises the stock by `quantity` in one atomic step, alongside the
+// orders being placed. The product's units in all (its stock plus the
+// units of its pending and completed orders, which a cancel or an
+// expiry gives back) may not pass 2147483647: a restock that would
+// is 409 `STOCK_OVERFLOW` and changes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+func (c *ClientWithResponses) RestockProductWithBodyWithResponse(ctx context.Context, id ProductID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestockProductResponse, error) {
+	rsp, err := c.RestockProductWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestockProductResponse(rsp)
+}
+
+// RestockProductWithResponse Add units to a product's stock
+//
+// Raises the stock by `quantity` in one atomic step, alongside the
+// orders being placed. The product's units in all (its stock plus the
+// units of its pending and completed orders, which a cancel or an
+// expiry gives back) may not pass 2147483647: a restock that would
+// is 409 `STOCK_OVERFLOW` and changes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /products/{id}/restock (the `RestockProduct` operationId).
+func (c *ClientWithResponses) RestockProductWithResponse(ctx context.Context, id ProductID, body RestockProductJSONRequestBody, reqEditors ...RequestEditorFn) (*RestockProductResponse, error) {
+	rsp, err := c.RestockProduct(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestockProductResponse(rsp)
 }
 
 // GetReadinessWithResponse Report whether the service can take traffic
@@ -7390,6 +9286,168 @@ func ParseGetLivenessResponse(rsp *http.Response) (*GetLivenessResponse, error) 
 	return response, nil
 }
 
+// ParseListOrdersResponse parses an HTTP response from a ListOrdersWithResponse call
+func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOrdersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListOrdersResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListOrdersResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListOrdersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListOrdersResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListOrdersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListOrdersResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOrdersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreateOrderResponse parses an HTTP response from a CreateOrderWithResponse call
 func ParseCreateOrderResponse(rsp *http.Response) (*CreateOrderResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7697,7 +9755,7 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest Error
+		var dest OrderNotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7813,6 +9871,398 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetOrderResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelOrderResponse parses an HTTP response from a CancelOrderWithResponse call
+func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OrderNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CancelOrderResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers CancelOrderResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CancelOrderResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CancelOrderResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CancelOrderResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers CancelOrderResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CancelOrderResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CancelOrderResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseConfirmOrderResponse parses an HTTP response from a ConfirmOrderWithResponse call
+func ParseConfirmOrderResponse(rsp *http.Response) (*ConfirmOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConfirmOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OrderNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ConfirmOrderResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ConfirmOrderResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ConfirmOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ConfirmOrderResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ConfirmOrderResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ConfirmOrderResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ConfirmOrderResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ConfirmOrderResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ConfirmOrderResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -8237,6 +10687,483 @@ func ParseGetProductResponse(rsp *http.Response) (*GetProductResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetProductResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePatchProductResponse parses an HTTP response from a PatchProductWithResponse call
+func ParsePatchProductResponse(rsp *http.Response) (*PatchProductResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchProductResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Product
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ProductNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PatchProductResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PatchProductResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PatchProductResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchProductResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PatchProductResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PatchProductResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers PatchProductResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PatchProductResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PatchProductResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PatchProductResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PatchProductResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRestockProductResponse parses an HTTP response from a RestockProductWithResponse call
+func ParseRestockProductResponse(rsp *http.Response) (*RestockProductResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestockProductResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Product
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ProductNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RestockProductResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RestockProductResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RestockProductResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RestockProductResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RestockProductResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers RestockProductResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers RestockProductResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers RestockProductResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RestockProductResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers RestockProductResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RestockProductResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RestockProductResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 // TestSDKPullsInNoServerCode: importing the client brings only the standard
-// library and oapi-codegen's small runtime (with the two modules it needs),
-// never Gin, kin-openapi, sqlx, lib/pq or the service's own packages.
+// library, oapi-codegen's small runtime (with the two modules it needs) and
+// its nullable type (a merge patch's "set to null"), never Gin, kin-openapi,
+// sqlx, lib/pq or the service's own packages.
 func TestSDKPullsInNoServerCode(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
@@ -21,6 +22,7 @@ func TestSDKPullsInNoServerCode(t *testing.T) {
 		"github.com/oapi-codegen/runtime",
 		"github.com/google/uuid",
 		"github.com/apapsch/go-jsonmerge",
+		"github.com/oapi-codegen/nullable",
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		first, _, _ := strings.Cut(pkg, "/")

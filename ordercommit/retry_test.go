@@ -1,0 +1,144 @@
+package ordercommit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/store/storetest"
+)
+
+// proxiedStore opens a store on a fresh database through a commitCutter,
+// with the claim lease given, and a direct store on the same database for
+// the test's own checks and locks.
+func proxiedStore(t *testing.T, lease time.Duration) (proxy *commitCutter, through, direct *store.Store) {
+	t.Helper()
+	dsn := storetest.NewDSN(t)
+	proxy, pdsn := newCommitCutter(t, dsn)
+	var err error
+	through, err = store.Open(context.Background(), pdsn, store.Options{ClaimLease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = through.Close() })
+	direct, err = store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = direct.Close() })
+	return proxy, through, direct
+}
+
+// TestRetryServedWhenClaimLapses: a keyed order whose batch's COMMIT is
+// lost and whose key cannot be released (the database went away with it)
+// fails with a KeyHeldError whose RetryAfter is the claim's short lease,
+// not minutes; a retry before then is refused as in flight, and a retry
+// after it is served, placing the order exactly once.
+func TestRetryServedWhenClaimLapses(t *testing.T) {
+	t.Parallel()
+	const lease = 2 * time.Second
+	proxy, st, direct := proxiedStore(t, lease)
+	c, _ := start(t, st, ordercommit.Config{Committers: 1})
+	p := newProduct(t, direct, 10)
+	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
+
+	proxy.arm(cutBeforeCommitThenDown)
+	_, err := c.Place(context.Background(), "held", o)
+	var held *ordercommit.KeyHeldError
+	if !errors.As(err, &held) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("err = %v, want a KeyHeldError over ErrUnavailable", err)
+	}
+	if wait := held.RetryAfter(); wait > lease+time.Second || wait < time.Second {
+		t.Errorf("RetryAfter = %v, want about the claim lease %v", wait, lease)
+	}
+	proxy.goUp()
+	if _, err := c.Place(context.Background(), "held", o); !errors.Is(err, store.ErrIdempotencyKeyInUse) {
+		t.Errorf("a retry before the claim lapses: %v, want ErrIdempotencyKeyInUse", err)
+	}
+	time.Sleep(held.RetryAfter())
+	if _, err := c.Place(context.Background(), "held", o); err != nil {
+		t.Fatalf("a retry once Retry-After has passed: %v", err)
+	}
+	if n, _ := orderRows(t, direct, p); n != 1 || stockOf(t, direct, p) != 9 {
+		t.Errorf("%d orders, stock %d; want 1, 9", n, stockOf(t, direct, p))
+	}
+}
+
+// TestCleanupBoundedAfterDeadline: a keyed order whose request times out
+// while the database stalls returns within its deadline plus the cleanup
+// timeout, though its key's release cannot reach the database; the key
+// is then held until the claim lapses, and the error says so.
+func TestCleanupBoundedAfterDeadline(t *testing.T) {
+	t.Parallel()
+	proxy, st, direct := proxiedStore(t, 3*time.Second)
+	const cleanup = 300 * time.Millisecond
+	c, _ := start(t, st, ordercommit.Config{Committers: 1, CleanupTimeout: cleanup})
+	p := newProduct(t, direct, 10)
+	release := lockProduct(t, direct, p)
+
+	const deadline = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	started := time.Now()
+	done := placeAsync(ctx, c, "stalled", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"})
+	waitFor(t, "the batch to wait for the lock", func() bool { return len(lockWaiters(t, direct)) == 1 })
+	proxy.stall()
+	r := <-done
+	took := time.Since(started)
+	proxy.unstall()
+	release()
+	var held *ordercommit.KeyHeldError
+	if !errors.As(r.err, &held) || !errors.Is(r.err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want a KeyHeldError over the deadline", r.err)
+	}
+	if limit := deadline + cleanup + 200*time.Millisecond; took > limit {
+		t.Errorf("Place returned after %v, want at most %v (deadline + cleanup)", took, limit)
+	}
+}
+
+// TestAmbiguousCommitLogged: a batch whose COMMIT answer is lost is logged
+// as AMBIGUOUS (its orders may all be placed), never as "none placed".
+func TestAmbiguousCommitLogged(t *testing.T) {
+	t.Parallel()
+	proxy, st, direct := proxiedStore(t, 0)
+	var logs syncBuffer
+	c, _ := start(t, st, ordercommit.Config{Committers: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	p := newProduct(t, direct, 10)
+
+	proxy.arm(cutAfterCommit)
+	if _, err := c.Place(context.Background(), "", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}); !errors.Is(err, store.ErrCommitUnknown) {
+		t.Fatalf("err = %v, want ErrCommitUnknown", err)
+	}
+	if n, _ := orderRows(t, direct, p); n != 1 {
+		t.Fatalf("%d orders; the cut COMMIT had committed, want 1", n)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "AMBIGUOUS") || strings.Contains(out, "none of its orders was placed") {
+		t.Errorf("log of a lost COMMIT answer:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
