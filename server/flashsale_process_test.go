@@ -34,7 +34,8 @@ func TestBuyerLimitAcrossServers(t *testing.T) {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 200 {
-		api, err := client.NewClientWithResponses(servers[i%2].url, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+		api, err := client.NewClientWithResponses(servers[i%2].url, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+			client.WithRequestEditorFn(bearer(h.token)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,8 @@ func TestFlashSaleStorm(t *testing.T) {
 	}
 	victim, survivor := startServer(t, h.dsn), startServer(t, h.dsn)
 	apiOf := func(url string) *client.ClientWithResponses {
-		api, err := client.NewClientWithResponses(url, client.WithHTTPClient(&http.Client{Timeout: 15 * time.Second}))
+		api, err := client.NewClientWithResponses(url, client.WithHTTPClient(&http.Client{Timeout: 15 * time.Second}),
+			client.WithRequestEditorFn(bearer(h.token)))
 		if err != nil {
 			t.Fatal(err)
 		}
