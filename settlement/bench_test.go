@@ -71,7 +71,6 @@ func benchSettlement(b *testing.B) {
 	tenthTo := day("2025-01-03") // a job of about N/10 rows: 3 of the 31 days
 
 	var report strings.Builder
-	var ratios []float64
 	for _, order := range []seed.Order{seed.ByTime, seed.Shuffled} {
 		t0 := time.Now()
 		gen := seed.New(seed.Config{N: n, From: from, To: to, Merchants: 1000, Seed: 42, Order: order})
@@ -103,7 +102,6 @@ func benchSettlement(b *testing.B) {
 		}
 		fMed, sMed := median(floors), median(services)
 		ratio := float64(sMed) / float64(fMed)
-		ratios = append(ratios, ratio)
 
 		// Peak RSS of a fresh server per job size.
 		var rss [2]int64

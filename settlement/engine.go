@@ -117,8 +117,6 @@ func setDefault[T int | time.Duration](v *T, def T) {
 var (
 	// ErrCancelled is the cause when a user cancelled the job.
 	ErrCancelled = errors.New("settlement job cancelled")
-	// errShutdown is the cause when the engine is shutting down.
-	errShutdown = errors.New("settlement engine shutting down")
 )
 
 // Engine runs settlement jobs. Create it with New, start it with Run.
