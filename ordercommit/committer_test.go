@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // hold keeps the only committer busy: it places an order on a product whose
@@ -50,7 +50,7 @@ func queue(t *testing.T, c *ordercommit.Committer, keys []string, orders ...stor
 // a time in arrival order.
 func TestSequentialSemantics(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	p := newProduct(t, st, 2)
 
@@ -85,7 +85,7 @@ func TestSequentialSemantics(t *testing.T) {
 // order OUT_OF_STOCK.
 func TestExactUnderContention(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 4, MaxBatch: 8})
 	p := newProduct(t, st, 100)
 
@@ -126,7 +126,7 @@ func TestExactUnderContention(t *testing.T) {
 // ErrQueueFull and frees the order's key; the queued orders are placed.
 func TestQueueFull(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, QueueSize: 2})
 	p := newProduct(t, st, 10)
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
@@ -158,7 +158,7 @@ func TestQueueFull(t *testing.T) {
 // and answered before Run returns; afterwards Place fails with ErrClosed.
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, stop := start(t, st, ordercommit.Config{Committers: 1})
 	p := newProduct(t, st, 10)
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
@@ -193,7 +193,7 @@ func TestShutdownDrains(t *testing.T) {
 // with other orders while the lock that batch waited for is still held.
 func TestRequesterLeaves(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	p := newProduct(t, st, 10)
 	q := newProduct(t, st, 10)
@@ -246,7 +246,7 @@ func TestRequesterLeaves(t *testing.T) {
 // keys share batches.
 func TestIdempotentBatches(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{})
 	p := newProduct(t, st, 1000)
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "same"}

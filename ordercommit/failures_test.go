@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // terminateWaiter ends the backend of the batch that waits for the held
@@ -28,7 +28,7 @@ func terminateWaiter(t *testing.T, st *store.Store) {
 // are placed exactly once.
 func TestRetryAfterConnectionLoss(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	p := newProduct(t, st, 10)
 
@@ -54,7 +54,7 @@ func TestRetryAfterConnectionLoss(t *testing.T) {
 // are fine.
 func TestBatchFails(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	p := newProduct(t, st, 10)
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
@@ -97,7 +97,7 @@ func TestBatchFails(t *testing.T) {
 // that shared its batch are placed, in arrival order.
 func TestPoisonOrder(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proxy, dsn := newCommitCutter(t, storetest.NewDSN(t))
+			proxy, dsn := newCommitCutter(t, dbtest.NewDSN(t))
 			st, err := store.Open(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatal(err)

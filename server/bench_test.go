@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 const (
@@ -246,7 +246,7 @@ func BenchmarkOrders(b *testing.B) {
 		if err := db.QueryRow(`SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')`).Scan(&settings); err != nil {
 			b.Fatal(err)
 		}
-		if settings != "on/on" && !storetest.External() {
+		if settings != "on/on" && !dbtest.External() {
 			b.Fatalf("fsync/synchronous_commit = %s; benchmarks must run with durability on", settings)
 		}
 		ids := make([]int32, benchProducts)

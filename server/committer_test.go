@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // startCommitter runs an order committer over st until t ends; a zero cfg
@@ -35,7 +35,7 @@ func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *orde
 // by cfg.
 func newHarnessWithCommitter(t testing.TB, cfg ordercommit.Config) *harness {
 	t.Helper()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	st, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)

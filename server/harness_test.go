@@ -25,11 +25,11 @@ import (
 
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // contract records which (operation, status) pairs the HTTP tests saw, so
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		runServerChild(dsn) // a server process of the process tests
 		return
 	}
-	code := storetest.Run(m)
+	code := dbtest.Run(m)
 	if code == 0 && fullRun() {
 		code = contract.check()
 	}
@@ -71,7 +71,7 @@ type harness struct {
 // opts adjust the server's config.
 func newHarness(t testing.TB, opts ...func(*server.Config)) *harness {
 	t.Helper()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	st, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,11 +20,11 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/internal/seed"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 const benchRuns = 3
@@ -59,7 +59,7 @@ func benchSettlement(b *testing.B) {
 			b.Fatalf("%s=%q: want a row count of at least 1000", benchRowsEnv, v)
 		}
 	}
-	dsn := storetest.NewDSN(b)
+	dsn := dbtest.NewDSN(b)
 	st, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		runCrashChild() // the subprocess of TestCrashRecovery
 		return
 	}
-	storetest.Main(m)
+	dbtest.Main(m)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 func newProduct(t *testing.T, st *store.Store, stock, price int32) store.Product {
@@ -37,7 +37,7 @@ func order(productID, quantity int32, buyer string) store.BatchOrder {
 // does not fit does not block the smaller ones behind it.
 func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	p := newProduct(t, st, 2, 150)
 	q := newProduct(t, st, 1, 7)
@@ -89,7 +89,7 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 // product's stock + units ordered equal to its initial stock.
 func TestPlaceOrdersManyProducts(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	const products = 40
 	ids := make([]int32, products)
@@ -134,7 +134,7 @@ func TestPlaceOrdersManyProducts(t *testing.T) {
 // batch's transaction and replayed; an order whose claim is gone is left out.
 func TestPlaceOrdersWithKeys(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	p := newProduct(t, st, 1, 100)
 
@@ -195,7 +195,7 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 // the batch holds its locks is left out, and changes nothing.
 func TestPlaceOrdersAbandoned(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	p := newProduct(t, st, 5, 1)
 	left := make(chan struct{})
 	close(left)
@@ -218,7 +218,7 @@ func TestPlaceOrdersAbandoned(t *testing.T) {
 // it is placed, and the error says it is not worth retrying as is.
 func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	p := newProduct(t, st, 5, 1)
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func claimKey(ctx context.Context, st *store.Store, key string, in store.NewOrde
 // ResolveIdempotencyKey says why.
 func TestClaimIdempotencyKeys(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	a := store.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "a"}
 	b := store.NewOrder{ProductID: 1, Quantity: 2, BuyerID: "b"}

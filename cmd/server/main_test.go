@@ -19,12 +19,12 @@ import (
 
 	"github.com/ordersettle/ordersettle/internal/clitest"
 	"github.com/ordersettle/ordersettle/internal/config"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 func TestMain(m *testing.M) {
 	clitest.RunMainIfChild(main)
-	storetest.Main(m)
+	dbtest.Main(m)
 }
 
 // idleEnv is an environment in which the server, if it started, would start
@@ -151,7 +151,7 @@ func TestServeAndStop(t *testing.T) {
 	t.Parallel()
 	port := strconv.Itoa(freePort(t))
 	env := []string{
-		"DATABASE_URL=" + storetest.NewDSN(t), "PORT=" + port, "LOG_FORMAT=json",
+		"DATABASE_URL=" + dbtest.NewDSN(t), "PORT=" + port, "LOG_FORMAT=json",
 		"SETTLEMENT_DIR=" + t.TempDir(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

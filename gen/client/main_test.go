@@ -14,7 +14,7 @@ import (
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 // exampleURL is the base URL of the server the examples call: the real
@@ -34,7 +34,7 @@ const exampleTransactions = `
 		(2,  1000,  30, 'PAID',     '2025-01-03 08:00:00'),
 		(1, 30000, 900, 'PAID',     '2025-01-03 23:59:59')`
 
-func TestMain(m *testing.M) { os.Exit(storetest.Run(withServer{m})) }
+func TestMain(m *testing.M) { os.Exit(dbtest.Run(withServer{m})) }
 
 // withServer runs the package's tests and examples with the example server
 // up.
@@ -54,7 +54,7 @@ func (w withServer) Run() int {
 // that stops it and drops its database.
 func startExampleServer() (stop func(), err error) {
 	ctx := context.Background()
-	dsn, drop, err := storetest.NewDatabase(ctx)
+	dsn, drop, err := dbtest.NewDatabase(ctx)
 	if err != nil {
 		return nil, err
 	}

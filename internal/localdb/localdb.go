@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
 )
 
 // Database returns the URL of the service's database. When none is
