@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/app"
+	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 const (
@@ -227,6 +231,47 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 		SELECT id, $2, 1, price_cents, 'completed' FROM taken RETURNING id`, productID, buyer).Scan(&id)
 }
 
+// startApp runs the service in process through its composition root
+// (internal/app, as cmd/server does) on a fresh database, on 127.0.0.1, until
+// b ends; it returns the app and its database's URL.
+func startApp(b *testing.B) (*app.App, string) {
+	b.Helper()
+	dsn := dbtest.NewDSN(b)
+	env := map[string]string{"DATABASE_URL": dsn, "MIGRATE": "false", "LOG_LEVEL": "warn", "SETTLEMENT_DIR": b.TempDir()}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, os.Stderr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Listen("127.0.0.1:0"); err != nil {
+		a.Close()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Errorf("app: %v", err)
+		}
+	})
+	return a, dsn
+}
+
+// createStoreProduct creates a product through the store and returns its id.
+func createStoreProduct(b *testing.B, st *store.Store, name string, stock, price int32) int32 {
+	b.Helper()
+	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: name, Stock: stock, PriceCents: price})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p.ID
+}
+
 // BenchmarkOrders measures POST /orders over HTTP with 128 keep-alive
 // clients against the HTTP path's own ceiling, GET /products/{id} with the
 // same clients: on one hot product (a flash sale) and spread over 1,000
@@ -239,9 +284,9 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 // succeed.
 func BenchmarkOrders(b *testing.B) {
 	for range b.N {
-		h := newHarness(b)
+		a, dsn := startApp(b)
 		ctx := context.Background()
-		db := h.store.DB().DB
+		db := a.Store.DB().DB
 		var settings string
 		if err := db.QueryRow(`SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')`).Scan(&settings); err != nil {
 			b.Fatal(err)
@@ -251,21 +296,21 @@ func BenchmarkOrders(b *testing.B) {
 		}
 		ids := make([]int32, benchProducts)
 		for i := range ids {
-			ids[i] = h.createProduct(fmt.Sprint("product-", i), 2147483647, 100).ID
+			ids[i] = createStoreProduct(b, a.Store, fmt.Sprint("product-", i), 2147483647, 100)
 		}
 		hot := ids[0]
-		c := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
+		c := benchClient{base: a.URL(), http: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
 		}}}
 
-		baseDB, err := sql.Open("postgres", h.dsn)
+		baseDB, err := sql.Open("postgres", dsn)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer baseDB.Close()
 		baseDB.SetMaxOpenConns(benchSQLClients)
 		baseDB.SetMaxIdleConns(benchSQLClients)
-		baseProduct := h.createProduct("single statement", 2147483647, 100).ID
+		baseProduct := createStoreProduct(b, a.Store, "single statement", 2147483647, 100)
 
 		hotPath := "/products/" + itoa(hot)
 		var keys atomic.Int64

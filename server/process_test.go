@@ -3,11 +3,9 @@ package server_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,14 +18,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/app"
+	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/migrations"
-	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/server"
-	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -35,45 +31,33 @@ import (
 // server process of TestOrdersSurviveServerKill or TestTwoServers.
 const serverChildEnv = "ORDERSETTLE_SERVER_CHILD_DSN"
 
-// runServerChild serves the API on a free port of 127.0.0.1, wired like
-// cmd/server (store, order committer, server), and prints "listening URL"
-// on stdout. On SIGTERM it shuts down like cmd/server: the HTTP server
-// first, then the committer.
+// runServerChild serves the API on a free port of 127.0.0.1 through the
+// service's composition root (internal/app, as cmd/server does: store,
+// order committer, engine, key purge), and prints "listening URL" on
+// stdout. On SIGTERM it shuts down like cmd/server.
 func runServerChild(dsn string) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fail := func(err error) { fmt.Fprintln(os.Stderr, "server child:", err); os.Exit(2) }
-	st, err := store.Open(ctx, dsn, store.Options{})
+	dir, err := os.MkdirTemp("", "ordersettle-child-")
 	if err != nil {
 		fail(err)
 	}
-	orders := ordercommit.New(st, ordercommit.Config{Logger: log})
-	srv, err := server.New(st, orders, settlement.New(st, settlement.Config{Dir: os.TempDir(), Logger: log}),
-		server.Config{Logger: log, Collectors: []prometheus.Collector{orders}})
+	defer os.RemoveAll(dir)
+	env := map[string]string{"DATABASE_URL": dsn, "MIGRATE": "false", "LOG_LEVEL": "warn", "SETTLEMENT_DIR": dir}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		fail(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, os.Stderr))
 	if err != nil {
 		fail(err)
 	}
-	httpServer := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	ordersCtx, stopOrders := context.WithCancel(context.Background())
-	committed := make(chan error, 1)
-	go func() { committed <- orders.Run(ordersCtx) }()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = httpServer.Shutdown(sctx)
-	}()
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := a.Listen("127.0.0.1:0"); err != nil {
 		fail(err)
 	}
-	stopOrders()
-	if err := <-committed; err != nil {
+	fmt.Printf("listening %s\n", a.URL())
+	if err := a.Run(ctx); err != nil {
 		fail(err)
 	}
 	os.Exit(0)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -84,6 +85,10 @@ const (
 	DefaultRetryBackoff      = 2 * time.Second
 )
 
+// DefaultDir is where CSV files are published when Config.Dir is empty (the
+// default of SETTLEMENT_DIR).
+var DefaultDir = filepath.Join(os.TempDir(), "settlements")
+
 func (c *Config) setDefaults() {
 	setDefault(&c.Workers, DefaultWorkers)
 	setDefault(&c.BatchSize, DefaultBatchSize)
@@ -94,7 +99,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
 	if c.Dir == "" {
-		c.Dir = os.TempDir() + "/settlements"
+		c.Dir = DefaultDir
 	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/app"
 	"github.com/ordersettle/ordersettle/internal/clitest"
-	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
@@ -53,7 +53,7 @@ func TestHelp(t *testing.T) {
 			if r.Code != 0 || r.Stderr != "" || !strings.HasPrefix(r.Stdout, "usage: server") {
 				t.Fatalf("server %s: exit %d\nstdout:\n%s\nstderr:\n%s", arg, r.Code, r.Stdout, r.Stderr)
 			}
-			for _, v := range config.Vars {
+			for _, v := range vars() {
 				def := v.Default
 				if def == "" {
 					def = "-"
@@ -236,8 +236,8 @@ func TestComposeFile(t *testing.T) {
 	if m == nil {
 		t.Fatal("docker-compose.yml sets no stop_grace_period")
 	}
-	if grace, err := time.ParseDuration(m[1]); err != nil || grace <= shutdownTimeout {
-		t.Errorf("stop_grace_period %s (%v) must be longer than the shutdown timeout %s", m[1], err, shutdownTimeout)
+	if grace, err := time.ParseDuration(m[1]); err != nil || grace <= app.ShutdownTimeout {
+		t.Errorf("stop_grace_period %s (%v) must be longer than the shutdown timeout %s", m[1], err, app.ShutdownTimeout)
 	}
 	for _, want := range []string{
 		`test: ["CMD", "server", "healthcheck"]`,
