@@ -6,6 +6,10 @@ BIN       := bin
 REDOCLY   := @redocly/cli@2.77.0
 SPECTRAL  := @stoplight/spectral-cli@6.16.3
 
+# The local PostgreSQL of make run, seed and migrate: .pgdata/ in this
+# repository (the binaries' own default is per installation, see the README).
+run seed migrate: export LOCAL_PG_DIR ?= $(CURDIR)/.pgdata
+
 .DEFAULT_GOAL := help
 .PHONY: help run build test generate verify-generated lint lint-spec vet staticcheck fmt-check bench seed migrate screenshot clean
 

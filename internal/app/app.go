@@ -174,8 +174,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	base := a.URL()
 	build := buildinfo.Read()
+	dir := a.Config.SettlementDir
+	if dir == "" {
+		dir = settlement.DefaultDir
+	}
 	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "readyz", base+"/readyz",
-		"version", build.Version, "revision", build.Revision)
+		"settlement_dir", dir, "version", build.Version, "revision", build.Revision)
 
 	// The order committer stops after the HTTP server has shut down: the
 	// orders of requests still being served are committed and answered,

@@ -69,15 +69,14 @@ type Config struct {
 
 // Defaults of the settings that belong to no other package.
 const (
-	defaultDBPort     = 5432
-	defaultDBUser     = "postgres"
-	defaultDBName     = "ordersettle"
-	defaultDBSSLMode  = "disable"
-	defaultPort       = 8080
-	defaultMigrate    = true
-	defaultLocalPGDir = ".pgdata"
-	defaultLogLevel   = "info"
-	defaultLogFormat  = "text"
+	defaultDBPort    = 5432
+	defaultDBUser    = "postgres"
+	defaultDBName    = "ordersettle"
+	defaultDBSSLMode = "disable"
+	defaultPort      = 8080
+	defaultMigrate   = true
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
 )
 
 // Var documents an environment variable that FromEnv reads.
@@ -114,7 +113,7 @@ var Vars = []Var{
 	{"ORDER_BATCH_SIZE", "", "most orders one batch (one transaction) holds", "ordercommit"},
 	{"ORDER_QUEUE_SIZE", "", "orders that may wait for a committer; more are answered 503 at once", "ordercommit"},
 	{"MIGRATE", strconv.FormatBool(defaultMigrate), "apply the schema migrations at start", ""},
-	{"LOCAL_PG_DIR", defaultLocalPGDir, "data directory of the local PostgreSQL", ""},
+	{"LOCAL_PG_DIR", DefaultLocalPGDir, "data directory of the local PostgreSQL (this installation's own, whatever the working directory)", ""},
 	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error", ""},
 	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)", ""},
 }
@@ -129,7 +128,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DBName:        orDefault(getenv("DB_NAME"), defaultDBName),
 		DBSSLMode:     orDefault(getenv("DB_SSLMODE"), defaultDBSSLMode),
 		SettlementDir: getenv("SETTLEMENT_DIR"),
-		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), defaultLocalPGDir),
+		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), DefaultLocalPGDir),
 		LogLevel:      orDefault(getenv("LOG_LEVEL"), defaultLogLevel),
 		LogFormat:     orDefault(getenv("LOG_FORMAT"), defaultLogFormat),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -140,6 +141,10 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("README has no row for %s", v.Name)
+		case v.Name == "LOCAL_PG_DIR": // the default depends on the machine
+			if !strings.Contains(row, "ordersettle/<install>/pgdata") {
+				t.Errorf("README: the LOCAL_PG_DIR row does not describe its default: %q", row)
+			}
 		case v.Default != "" && !strings.Contains(row, "`"+v.Default+"`"):
 			t.Errorf("README: %s defaults to %q; its row says %q", v.Name, v.Default, row)
 		}
@@ -184,5 +189,29 @@ func TestNewLoggerJSON(t *testing.T) {
 	}
 	if rec["msg"] != "shown" || rec["k"] != "v" || rec["level"] != "WARN" {
 		t.Errorf("record = %v", rec)
+	}
+}
+
+// TestDefaultLocalPGDir: the local database's default directory is absolute
+// (it does not depend on the working directory) and differs between
+// installations.
+func TestDefaultLocalPGDir(t *testing.T) {
+	if !filepath.IsAbs(DefaultLocalPGDir) || filepath.Base(DefaultLocalPGDir) != "pgdata" {
+		t.Errorf("DefaultLocalPGDir = %q; want an absolute …/pgdata", DefaultLocalPGDir)
+	}
+	a, b := installKey("/opt/shop-a/bin"), installKey("/opt/shop-b/bin")
+	if a == b || !strings.HasPrefix(a, "shop-a-") || !strings.HasPrefix(b, "shop-b-") {
+		t.Errorf("install keys %q and %q: want distinct, named after the installation", a, b)
+	}
+	if k := installKey("/home/u/src/x/bin"); k != installKey("/home/u/src/x/bin") {
+		t.Error("the install key is not stable")
+	}
+	for _, dir := range []string{"/tmp/go-build123/b001/exe", "/root/.cache/go-build/ab/cdef"} {
+		if k := installKey(dir); k != "go-run" {
+			t.Errorf("installKey(%q) = %q; want go-run", dir, k)
+		}
+	}
+	if k := installKey("/we ird/../bin"); strings.ContainsAny(k, " /") {
+		t.Errorf("installKey kept unsafe characters: %q", k)
 	}
 }
