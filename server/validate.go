@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,8 +55,8 @@ func newSpecRouter() (routers.Router, error) {
 // or not; a body that does not arrive before the server's ReadTimeout gets
 // 408. A JSON body that is more than one JSON value is refused with 400
 // (kin-openapi decodes the first value and ignores the rest, so `{…}{…}` or
-// `{…} junk` would otherwise pass), and so is one with invalid UTF-8 or a
-// duplicate key (see checkJSON).
+// `{…} junk` would otherwise pass), and so is one with invalid UTF-8, a
+// duplicate key or a number out of range (see checkJSON).
 func readBody(c *gin.Context) {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		c.Next()
@@ -93,23 +92,13 @@ func readBody(c *gin.Context) {
 	}
 	if c.ContentType() == "application/json" && len(bytes.TrimSpace(body)) > 0 {
 		// Other media types and empty bodies are left to the validator.
-		if err := singleJSONValue(body); err != nil {
-			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
-			return
-		}
 		if err := checkJSON(body); err != nil {
-			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body: %v", err))
+			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "%s", err.message()))
 			return
 		}
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	c.Next()
-}
-
-// singleJSONValue reports a JSON body that is not exactly one JSON value.
-func singleJSONValue(body []byte) error {
-	var v json.RawMessage // checks the whole body, decodes nothing
-	return json.Unmarshal(body, &v)
 }
 
 // validateRequest checks the request's parameters and body against the spec
