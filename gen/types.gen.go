@@ -308,7 +308,7 @@ type LivenessStatus string
 
 // NewOrder An order to place.
 type NewOrder struct {
-	// BuyerID The buyer's id; 1 to 255 characters, not blank.
+	// BuyerID The buyer's id; 1 to 255 characters, not blank (the pattern is ECMA-262's `\S`, spelled out), no NUL.
 	//
 	// Example: user-123
 	BuyerID string `json:"buyer_id"`
@@ -322,7 +322,7 @@ type NewOrder struct {
 
 // NewProduct A product to create.
 type NewProduct struct {
-	// Name Display name; 1 to 255 characters, not blank.
+	// Name Display name; 1 to 255 characters, not blank (the pattern is ECMA-262's `\S`, spelled out), no NUL.
 	//
 	// Example: Limited sneaker
 	Name string `json:"name"`

@@ -95,8 +95,6 @@ func TestBadInput(t *testing.T) {
 			post("string", `"hello"`, nil, "body"),
 			post("empty body", "", nil, "body"),
 			post("empty object", "{}", nil, op.fields[0]),
-			post("Content-Type text/plain", op.valid, map[string]string{"Content-Type": "text/plain"}, "Content-Type"),
-			post("no Content-Type", op.valid, map[string]string{"Content-Type": ""}, "Content-Type"),
 			post("unknown field", strings.TrimSuffix(op.valid, "}")+`,"coupon":"FREE"}`, nil, "coupon"),
 			post("field in the wrong case", strings.Replace(op.valid, `"`+op.fields[0]+`"`, `"`+strings.ToUpper(op.fields[0])+`"`, 1), nil, strings.ToUpper(op.fields[0])),
 		)
@@ -284,12 +282,12 @@ func TestMethodNotAllowed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	for _, tc := range []struct{ method, path, allow string }{
-		{http.MethodDelete, "/products", "GET, POST"},
+		{http.MethodDelete, "/products", "GET, HEAD, POST"},
 		{http.MethodPut, "/orders", "POST"},
 		{http.MethodGet, "/orders", "POST"},
-		{http.MethodDelete, "/orders/" + uuid.NewString(), "GET"},
-		{http.MethodPatch, "/products/1", "GET"},
-		{http.MethodPost, "/health", "GET"},
+		{http.MethodDelete, "/orders/" + uuid.NewString(), "GET, HEAD"},
+		{http.MethodPatch, "/products/1", "GET, HEAD"},
+		{http.MethodPost, "/health", "GET, HEAD"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			t.Parallel()
@@ -389,7 +387,7 @@ func TestBadInputMessages(t *testing.T) {
 		{http.MethodPost, "/products", `{"name":"n","stock":1,"price_cents":1} {}`,
 			"request body is not valid JSON: invalid character '{' after top-level value"},
 		{http.MethodPost, "/orders", `{"product_id":1,"quantity":1,"buyer_id":" "}`,
-			`request body: buyer_id: string doesn't match the regular expression "\S"`},
+			"request body: buyer_id: must not be blank"},
 		{http.MethodPost, "/orders", `{"product_id":1,"quantity":1,"buyer_id":"` + "\u3000" + `"}`,
 			"request body: buyer_id: must not be blank"},
 	} {

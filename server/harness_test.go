@@ -213,6 +213,9 @@ func (d *validatingDoer) Do(req *http.Request) (*http.Response, error) {
 }
 
 func (d *validatingDoer) validate(req *http.Request, resp *http.Response, body []byte) {
+	if req.Method == http.MethodHead {
+		return // no body to check; TestHeadAnswersLikeGet compares HEAD with GET
+	}
 	route, params, err := d.router.FindRoute(req)
 	if err != nil {
 		// Not an operation of the spec (unknown path or method): the answer

@@ -44,10 +44,13 @@ func (e *jsonError) message() string {
 // an object with the same name twice at any depth, also spelled
 // differently ("a" and "\u0061": the last one would win, so
 // {"quantity":1,"quantity":2} would order 2), and numbers beyond the range
-// of a float64 (1e400). The jsontext decoder does the strict parsing; the
+// of a float64 (1e400), and NUL characters, which no text column can hold
+// (\u0000). The jsontext decoder does the strict parsing; the
 // error names the value concerned.
 func checkJSON(body []byte) *jsonError {
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	// A NUL can only be escaped: a raw control character is not JSON.
+	mayHoldNUL := bytes.Contains(body, []byte(`\u0000`))
 	for {
 		if dec.PeekKind() == '0' {
 			v, err := dec.ReadValue()
@@ -57,8 +60,10 @@ func checkJSON(body []byte) *jsonError {
 			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
 				return &jsonError{where: dotted(dec.StackPointer()), msg: fmt.Sprintf("number %s is out of range", v)}
 			}
-		} else if _, err := dec.ReadToken(); err != nil {
+		} else if tok, err := dec.ReadToken(); err != nil {
 			return describeJSONError(body, err)
+		} else if mayHoldNUL && tok.Kind() == '"' && strings.IndexByte(tok.String(), 0) >= 0 {
+			return &jsonError{where: dotted(dec.StackPointer()), msg: "NUL characters (U+0000) are not allowed"}
 		}
 		if dec.StackDepth() == 0 {
 			break

@@ -72,8 +72,21 @@ func orderJSON(o store.Order) gen.Order {
 	}
 }
 
-// isBlank reports whether s is empty or only Unicode white space. The spec's
-// pattern catches ASCII white space; this also catches the rest.
+// isBlank reports whether s is empty or only white space as the spec's
+// pattern means it: ECMA-262's \s (see isECMASpace). The validator applies
+// that pattern too; this check keeps the rule when the spec is not in front.
 func isBlank(s string) bool {
-	return strings.TrimFunc(s, unicode.IsSpace) == ""
+	return strings.TrimFunc(s, isECMASpace) == ""
+}
+
+// isECMASpace reports whether r is white space to ECMA-262's \s: its
+// WhiteSpace (tab, vertical tab, form feed, space, no-break space, U+FEFF
+// and the Zs category) and LineTerminator (LF, CR, U+2028, U+2029). Unlike
+// unicode.IsSpace it includes U+FEFF and excludes U+0085.
+func isECMASpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u2028', '\u2029', '\ufeff':
+		return true
+	}
+	return unicode.Is(unicode.Zs, r)
 }
