@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -53,10 +54,10 @@ type Config struct {
 
 // Store is what the committer needs of the data layer (*store.Store).
 type Store interface {
-	ClaimIdempotencyKeys(ctx context.Context, orders []store.KeyedOrder) ([]*store.Claim, error)
-	ResolveIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
-	ReleaseClaim(ctx context.Context, c store.Claim) error
-	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
+	ClaimIdempotencyKeys(ctx context.Context, orders []domain.KeyedOrder) ([]*domain.Claim, error)
+	ResolveIdempotencyKey(ctx context.Context, key string, in domain.NewOrder) (*domain.Claim, *domain.Order, error)
+	ReleaseClaim(ctx context.Context, c domain.Claim) error
+	PlaceOrders(ctx context.Context, batch []domain.BatchOrder) ([]domain.Placement, error)
 }
 
 // Committer places orders by group commit. Create it with New, run it with
@@ -93,9 +94,9 @@ type request struct {
 	// order is what the batch places. Its Claim is set by whoever claims the
 	// key (a claimer, or Place after resolving the key) before it queues the
 	// request for a batch.
-	order store.BatchOrder
+	order domain.BatchOrder
 	// claim is the same claim, for Place to release when the order fails.
-	claim atomic.Pointer[store.Claim]
+	claim atomic.Pointer[domain.Claim]
 	// done receives the answer of each stage: written by a claimer or a
 	// committer, read by Place. Its buffer of one keeps them from ever
 	// waiting for a requester that has left.
@@ -104,7 +105,7 @@ type request struct {
 
 // answer is the outcome of a stage for a request.
 type answer struct {
-	order store.Order
+	order domain.Order
 	err   error
 	// resolve means the request's key was held already: Place asks the
 	// store what to answer (store.ResolveIdempotencyKey).
@@ -137,7 +138,7 @@ func (r *request) wait() answer {
 
 // setClaim records the request's claim; call it before queueing the
 // request for a batch.
-func (r *request) setClaim(c *store.Claim) {
+func (r *request) setClaim(c *domain.Claim) {
 	r.order.Claim = c
 	r.claim.Store(c)
 }
@@ -206,15 +207,15 @@ func (c *Committer) Run(ctx context.Context) error {
 // when ctx ended first. An order whose context ends after its batch has
 // locked its rows may still be placed; with a key, its outcome is then
 // recorded, so that a retry gets the order.
-func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error) {
+func (c *Committer) Place(ctx context.Context, key string, in domain.NewOrder) (domain.Order, error) {
 	if err := store.CheckOrder(key, in); err != nil {
 		c.metrics.count(outcomeInvalid)
-		return store.Order{}, err
+		return domain.Order{}, err
 	}
 	r := &request{
 		ctx:   ctx,
 		key:   key,
-		order: store.BatchOrder{NewOrder: in, Abandoned: ctx.Done()},
+		order: domain.BatchOrder{NewOrder: in, Abandoned: ctx.Done()},
 		done:  make(chan answer, 1),
 	}
 	stage := c.queue
@@ -223,7 +224,7 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 	}
 	if err := c.enqueue(stage, r); err != nil {
 		c.metrics.count(outcomeShed)
-		return store.Order{}, err
+		return domain.Order{}, err
 	}
 	a := r.wait()
 
@@ -232,7 +233,7 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		switch {
 		case err != nil:
 			c.metrics.count(claimOutcome(err))
-			return store.Order{}, err
+			return domain.Order{}, err
 		case replayed != nil:
 			c.metrics.count(outcomeReplayed)
 			return *replayed, nil
@@ -241,12 +242,12 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		if err := c.enqueue(c.queue, r); err != nil {
 			c.release(claim)
 			c.metrics.count(outcomeShed)
-			return store.Order{}, err
+			return domain.Order{}, err
 		}
 		a = r.wait()
 	}
 
-	if errors.Is(a.err, store.ErrAbandoned) {
+	if errors.Is(a.err, domain.ErrAbandoned) {
 		a.err = fmt.Errorf("%w: %w", ctx.Err(), a.err) // left out because ctx ended
 	}
 	if a.err != nil && !recorded(a.err) {
@@ -304,7 +305,7 @@ func live(batch []*request) []*request {
 }
 
 // release frees the key of a request that failed; nil does nothing.
-func (c *Committer) release(claim *store.Claim) {
+func (c *Committer) release(claim *domain.Claim) {
 	if claim == nil {
 		return
 	}
@@ -317,8 +318,8 @@ func (c *Committer) release(claim *store.Claim) {
 // key (or proof that the key is not the request's own), so that the key must
 // not be released.
 func recorded(err error) bool {
-	return errors.Is(err, store.ErrOutOfStock) || errors.Is(err, store.ErrProductNotFound) ||
-		errors.Is(err, store.ErrIdempotencyKeyInUse)
+	return errors.Is(err, domain.ErrOutOfStock) || errors.Is(err, domain.ErrProductNotFound) ||
+		errors.Is(err, domain.ErrIdempotencyKeyInUse)
 }
 
 // Describe implements prometheus.Collector.

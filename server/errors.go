@@ -16,9 +16,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/store"
 )
 
 // This file is the one place where errors become HTTP responses. Handlers
@@ -56,7 +56,7 @@ type problem struct {
 // fixed message reach the client; the error itself goes to the log.
 func problemFor(err error) problem {
 	switch {
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable):
 		return problem{http.StatusServiceUnavailable,
 			apiError(gen.CodeUnavailable, "the database is unavailable; retry later")}
 	case errors.Is(err, ordercommit.ErrQueueFull):
@@ -70,7 +70,7 @@ func problemFor(err error) problem {
 		// connection under load, or its client went away.
 		return problem{http.StatusServiceUnavailable,
 			apiError(gen.CodeUnavailable, "the server is busy and could not answer in time; retry later")}
-	case errors.Is(err, store.ErrInvalidInput):
+	case errors.Is(err, domain.ErrInvalidInput):
 		return problem{http.StatusBadRequest,
 			apiError(gen.CodeBadRequest, "the request holds a value that cannot be stored (for example a NUL character)")}
 	default:

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
-	"github.com/ordersettle/ordersettle/store"
 )
 
 // CreateOrder implements POST /orders, with or without an Idempotency-Key.
@@ -15,7 +15,7 @@ import (
 // alongside; the answer goes out once that batch is durable.
 func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObject) (gen.CreateOrderResponseObject, error) {
 	ctx = requestContext(ctx)
-	in := store.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
+	in := domain.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
 	if isBlank(in.BuyerID) {
 		return badOrder("request body: buyer_id: must not be blank"), nil
 	}
@@ -32,15 +32,15 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 	switch {
 	case err == nil:
 		return gen.CreateOrder200JSONResponse{Body: orderJSON(order)}, nil
-	case errors.Is(err, store.ErrProductNotFound):
+	case errors.Is(err, domain.ErrProductNotFound):
 		return gen.CreateOrder404JSONResponse{ProductNotFoundJSONResponse: productNotFound(in.ProductID)}, nil
-	case errors.Is(err, store.ErrOutOfStock):
+	case errors.Is(err, domain.ErrOutOfStock):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeOutOfStock,
 			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)}, nil
-	case errors.Is(err, store.ErrIdempotencyKeyInUse):
+	case errors.Is(err, domain.ErrIdempotencyKeyInUse):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeIdempotencyKeyInUse,
 			"a request with this Idempotency-Key is still in progress; retry shortly")}, nil
-	case errors.Is(err, store.ErrIdempotencyKeyReused):
+	case errors.Is(err, domain.ErrIdempotencyKeyReused):
 		return gen.CreateOrder422JSONResponse{Body: apiError(gen.CodeIdempotencyKeyReused,
 			"this Idempotency-Key was used with a different request; use a new key")}, nil
 	default:
@@ -52,7 +52,7 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (gen.GetOrderResponseObject, error) {
 	ctx = requestContext(ctx)
 	o, err := s.store.GetOrder(ctx, req.ID)
-	if errors.Is(err, store.ErrOrderNotFound) {
+	if errors.Is(err, domain.ErrOrderNotFound) {
 		return gen.GetOrder404JSONResponse{Body: apiError(gen.CodeOrderNotFound, "order %s not found", req.ID)}, nil
 	}
 	if err != nil {
@@ -65,7 +65,7 @@ func badOrder(msg string) gen.CreateOrder400JSONResponse {
 	return gen.CreateOrder400JSONResponse{BadRequestJSONResponse: badRequest("%s", msg)}
 }
 
-func orderJSON(o store.Order) gen.Order {
+func orderJSON(o domain.Order) gen.Order {
 	return gen.Order{
 		ID: o.ID, ProductID: o.ProductID, Quantity: o.Quantity, BuyerID: o.BuyerID,
 		TotalAmountCents: o.TotalAmountCents, Status: gen.OrderStatus(o.Status), CreatedAt: o.CreatedAt.UTC(),

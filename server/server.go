@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -18,10 +19,10 @@ import (
 // Store is what the HTTP layer needs of the data layer.
 type Store interface {
 	Ping(ctx context.Context) error
-	CreateProduct(ctx context.Context, in store.NewProduct) (store.Product, error)
-	GetProduct(ctx context.Context, id int32) (store.Product, error)
-	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
-	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
+	CreateProduct(ctx context.Context, in domain.NewProduct) (domain.Product, error)
+	GetProduct(ctx context.Context, id int32) (domain.Product, error)
+	ListProducts(ctx context.Context, afterID int32, limit int) ([]domain.Product, bool, error)
+	GetOrder(ctx context.Context, id uuid.UUID) (domain.Order, error)
 	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
 }
 
@@ -29,16 +30,16 @@ type Store interface {
 type Orders interface {
 	// Place places in, under the Idempotency-Key key unless key is empty,
 	// and returns the order once it is durable.
-	Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
+	Place(ctx context.Context, key string, in domain.NewOrder) (domain.Order, error)
 }
 
 // Jobs is what the HTTP layer needs of the settlement engine.
 type Jobs interface {
-	Submit(ctx context.Context, from, to time.Time) (store.Job, error)
-	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
-	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
-	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
-	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
+	Submit(ctx context.Context, from, to time.Time) (domain.Job, error)
+	Get(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	List(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error)
+	Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	Retry(ctx context.Context, id uuid.UUID) (domain.Job, error)
 	// Path is where the CSV of a completed job is stored.
 	Path(id uuid.UUID) string
 }

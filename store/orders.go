@@ -6,36 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // OrderStatusCompleted is the status of every order placed through the API.
-const OrderStatusCompleted = "completed"
+const OrderStatusCompleted = domain.OrderStatusCompleted
 
-// Order is a placed order.
-type Order struct {
-	ID               uuid.UUID `db:"id"`
-	ProductID        int32     `db:"product_id"`
-	Quantity         int32     `db:"quantity"`
-	BuyerID          string    `db:"buyer_id"`
-	TotalAmountCents int64     `db:"total_amount_cents"`
-	Status           string    `db:"status"`
-	CreatedAt        time.Time `db:"created_at"`
-}
+// Order is a placed order (domain.Order).
+type Order = domain.Order
 
-// NewOrder is an order to place.
-type NewOrder struct {
-	ProductID int32
-	Quantity  int32
-	BuyerID   string
-}
+// NewOrder is an order to place (domain.NewOrder).
+type NewOrder = domain.NewOrder
 
-// check reports ErrInvalidInput for an order PostgreSQL would refuse, so that
-// it fails alone instead of failing the batch it would have joined.
-func (o NewOrder) check() error {
+// checkOrder reports ErrInvalidInput for an order PostgreSQL would refuse,
+// so that it fails alone instead of failing the batch it would have joined.
+func checkOrder(o NewOrder) error {
 	switch {
 	case o.Quantity <= 0:
 		return fmt.Errorf("%w: quantity %d is not positive", ErrInvalidInput, o.Quantity)

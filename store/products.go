@@ -5,24 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// Product is a product with its current stock.
-type Product struct {
-	ID         int32     `db:"id"`
-	Name       string    `db:"name"`
-	Stock      int32     `db:"stock"`
-	PriceCents int32     `db:"price_cents"`
-	CreatedAt  time.Time `db:"created_at"`
-}
+// Product is a product with its current stock (domain.Product).
+type Product = domain.Product
 
-// NewProduct is a product to create.
-type NewProduct struct {
-	Name       string
-	Stock      int32
-	PriceCents int32
-}
+// NewProduct is a product to create (domain.NewProduct).
+type NewProduct = domain.NewProduct
 
 const productColumns = `id, name, stock, price_cents, created_at`
 
