@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -19,10 +20,10 @@ import (
 // Orders placed afterwards queue up until release is called.
 func hold(t *testing.T, st *store.Store, c *ordercommit.Committer) (release func(), blocker <-chan placed) {
 	t.Helper()
-	id := newProduct(t, st, 1)
-	release = lockProduct(t, st, id)
+	id := testkit.CreateProduct(t, st, "p", 1, 100).ID
+	release = testkit.LockProduct(t, st, id)
 	blocker = placeAsync(context.Background(), c, "", store.NewOrder{ProductID: id, Quantity: 1, BuyerID: "blocker"})
-	waitFor(t, "the committer to wait for the held lock", func() bool {
+	testkit.Eventually(t, "the committer to wait for the held lock", 10*time.Second, func() bool {
 		return c.QueueLen() == 0 && len(lockWaiters(t, st)) == 1
 	})
 	return release, blocker
@@ -40,7 +41,7 @@ func queue(t *testing.T, c *ordercommit.Committer, keys []string, orders ...stor
 		}
 		before := c.QueueLen()
 		out[i] = placeAsync(context.Background(), c, key, o)
-		waitFor(t, fmt.Sprintf("order %d to queue", i), func() bool { return c.QueueLen() == before+1 })
+		testkit.Eventually(t, fmt.Sprintf("order %d to queue", i), 10*time.Second, func() bool { return c.QueueLen() == before+1 })
 	}
 	return out
 }
@@ -52,7 +53,7 @@ func TestSequentialSemantics(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 2)
+	p := testkit.CreateProduct(t, st, "p", 2, 100).ID
 
 	release, blocker := hold(t, st, c)
 	got := queue(t, c, nil,
@@ -70,7 +71,7 @@ func TestSequentialSemantics(t *testing.T) {
 			t.Errorf("order %d: %v, want %v", i, r.err, want)
 		}
 	}
-	if s := stockOf(t, st, p); s != 0 {
+	if s := testkit.StockOf(t, st, p); s != 0 {
 		t.Errorf("stock = %d, want 0", s)
 	}
 	sum, count := metric(t, c, "ordersettle_order_batch_size")
@@ -87,7 +88,7 @@ func TestExactUnderContention(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 4, MaxBatch: 8})
-	p := newProduct(t, st, 100)
+	p := testkit.CreateProduct(t, st, "p", 100, 100).ID
 
 	var sold, refused atomic.Int64
 	start := make(chan struct{})
@@ -109,8 +110,8 @@ func TestExactUnderContention(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if sold.Load() != 100 || stockOf(t, st, p) != 0 {
-		t.Fatalf("sold %d, stock %d; want 100, 0", sold.Load(), stockOf(t, st, p))
+	if sold.Load() != 100 || testkit.StockOf(t, st, p) != 0 {
+		t.Fatalf("sold %d, stock %d; want 100, 0", sold.Load(), testkit.StockOf(t, st, p))
 	}
 	if _, units := orderRows(t, st, p); units != 100 {
 		t.Errorf("order rows hold %d units, want 100", units)
@@ -128,7 +129,7 @@ func TestQueueFull(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, QueueSize: 2})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
 
 	release, blocker := hold(t, st, c)
@@ -149,7 +150,7 @@ func TestQueueFull(t *testing.T) {
 	if _, err := c.Place(context.Background(), "full", o); err != nil {
 		t.Errorf("the refused order's key must be free: %v", err)
 	}
-	if s := stockOf(t, st, p); s != 7 {
+	if s := testkit.StockOf(t, st, p); s != 7 {
 		t.Errorf("stock = %d, want 7", s)
 	}
 }
@@ -160,7 +161,7 @@ func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, stop := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
 
 	release, blocker := hold(t, st, c)
@@ -174,7 +175,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	release()
 	<-stopped
-	if s := stockOf(t, st, p); s != 7 {
+	if s := testkit.StockOf(t, st, p); s != 7 {
 		t.Errorf("stock = %d when Run returned, want 7: the queued orders are committed before", s)
 	}
 	for i, ch := range append(queued, blocker) {
@@ -195,14 +196,14 @@ func TestRequesterLeaves(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
-	q := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
+	q := testkit.CreateProduct(t, st, "p", 10, 100).ID
 
 	// Left while queued.
 	release, blocker := hold(t, st, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	queuedCh := placeAsync(ctx, c, "left-queued", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "gone"})
-	waitFor(t, "the order to queue", func() bool { return c.QueueLen() == 1 })
+	testkit.Eventually(t, "the order to queue", 10*time.Second, func() bool { return c.QueueLen() == 1 })
 	cancel()
 	if r := <-queuedCh; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("a requester that left: %v, want context.Canceled", r.err)
@@ -213,10 +214,10 @@ func TestRequesterLeaves(t *testing.T) {
 	}
 
 	// Left while its batch waits for a lock.
-	releaseP := lockProduct(t, st, p)
+	releaseP := testkit.LockProduct(t, st, p)
 	ctx, cancel = context.WithCancel(context.Background())
 	waiting := placeAsync(ctx, c, "left-in-batch", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "gone"})
-	waitFor(t, "the batch to wait for the lock", func() bool { return len(lockWaiters(t, st)) == 1 })
+	testkit.Eventually(t, "the batch to wait for the lock", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 1 })
 	cancel()
 	if r := <-waiting; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("a requester that left: %v, want context.Canceled", r.err)
@@ -227,7 +228,7 @@ func TestRequesterLeaves(t *testing.T) {
 	}
 	releaseP()
 
-	if s := stockOf(t, st, p); s != 10 {
+	if s := testkit.StockOf(t, st, p); s != 10 {
 		t.Errorf("stock of p = %d: orders whose requesters left were placed", s)
 	}
 	for _, key := range []string{"left-queued", "left-in-batch"} {
@@ -248,7 +249,7 @@ func TestIdempotentBatches(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{})
-	p := newProduct(t, st, 1000)
+	p := testkit.CreateProduct(t, st, "p", 1000, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "same"}
 
 	var mu sync.Mutex

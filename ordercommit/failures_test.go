@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -16,11 +18,11 @@ import (
 func terminateWaiter(t *testing.T, st *store.Store) {
 	t.Helper()
 	var pids []int
-	waitFor(t, "a batch to wait for the lock", func() bool { pids = lockWaiters(t, st); return len(pids) == 1 })
+	testkit.Eventually(t, "a batch to wait for the lock", 10*time.Second, func() bool { pids = lockWaiters(t, st); return len(pids) == 1 })
 	if _, err := st.DB().Exec(`SELECT pg_terminate_backend($1)`, pids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the backend to end", func() bool { return len(lockWaiters(t, st)) == 0 })
+	testkit.Eventually(t, "the backend to end", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 0 })
 }
 
 // TestRetryAfterConnectionLoss: a batch whose connection breaks before
@@ -30,19 +32,19 @@ func TestRetryAfterConnectionLoss(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 
-	release := lockProduct(t, st, p)
+	release := testkit.LockProduct(t, st, p)
 	a := placeAsync(context.Background(), c, "retried", store.NewOrder{ProductID: p, Quantity: 2, BuyerID: "a"})
 	terminateWaiter(t, st)
-	waitFor(t, "the batch to run again", func() bool { return len(lockWaiters(t, st)) == 1 })
+	testkit.Eventually(t, "the batch to run again", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 1 })
 	release()
 
 	if r := <-a; r.err != nil {
 		t.Fatalf("after a retry: %v", r.err)
 	}
-	if n, units := orderRows(t, st, p); n != 1 || units != 2 || stockOf(t, st, p) != 8 {
-		t.Errorf("%d orders of %d units, stock %d; want 1 of 2, stock 8", n, units, stockOf(t, st, p))
+	if n, units := orderRows(t, st, p); n != 1 || units != 2 || testkit.StockOf(t, st, p) != 8 {
+		t.Errorf("%d orders of %d units, stock %d; want 1 of 2, stock 8", n, units, testkit.StockOf(t, st, p))
 	}
 	if retries, _ := metric(t, c, "ordersettle_order_batch_retries_total"); retries != 1 {
 		t.Errorf("retries = %v, want 1", retries)
@@ -56,14 +58,14 @@ func TestBatchFails(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
 	release, blocker := hold(t, st, c)
 	queued := queue(t, c, []string{"fails-1", "", "fails-2"}, o, o, o)
 	// The queued orders form one batch, which waits for p: fail every
 	// attempt of it.
-	releaseP := lockProduct(t, st, p)
+	releaseP := testkit.LockProduct(t, st, p)
 	release()
 	if b := <-blocker; b.err != nil {
 		t.Fatal(b.err)
@@ -77,8 +79,8 @@ func TestBatchFails(t *testing.T) {
 		}
 	}
 	releaseP()
-	if n, _ := orderRows(t, st, p); n != 0 || stockOf(t, st, p) != 10 {
-		t.Fatalf("%d orders, stock %d after a failed batch; want 0, 10", n, stockOf(t, st, p))
+	if n, _ := orderRows(t, st, p); n != 0 || testkit.StockOf(t, st, p) != 10 {
+		t.Fatalf("%d orders, stock %d after a failed batch; want 0, 10", n, testkit.StockOf(t, st, p))
 	}
 	for _, key := range []string{"fails-1", "fails-2", "fresh"} {
 		if _, err := c.Place(context.Background(), key, o); err != nil {
@@ -102,7 +104,7 @@ func TestPoisonOrder(t *testing.T) {
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
 	}
-	p := newProduct(t, st, 2)
+	p := testkit.CreateProduct(t, st, "p", 2, 100).ID
 
 	release, blocker := hold(t, st, c)
 	got := queue(t, c, []string{"", "poison-key", "", ""},
@@ -122,8 +124,8 @@ func TestPoisonOrder(t *testing.T) {
 	if poison.err == nil || errors.Is(poison.err, store.ErrUnavailable) {
 		t.Errorf("the poison order: %v, want the database's refusal", poison.err)
 	}
-	if n, _ := orderRows(t, st, p); n != 2 || stockOf(t, st, p) != 0 {
-		t.Errorf("%d orders, stock %d; want 2, 0", n, stockOf(t, st, p))
+	if n, _ := orderRows(t, st, p); n != 2 || testkit.StockOf(t, st, p) != 0 {
+		t.Errorf("%d orders, stock %d; want 2, 0", n, testkit.StockOf(t, st, p))
 	}
 	var keys int
 	if err := st.DB().QueryRow(`SELECT count(*) FROM idempotency_keys WHERE key = 'poison-key'`).Scan(&keys); err != nil || keys != 0 {
@@ -154,7 +156,7 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = st.Close() })
 			c, _ := start(t, st, ordercommit.Config{Committers: 1})
-			p := newProduct(t, st, 10)
+			p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 			o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
 			proxy.arm(tc.mode)
@@ -178,8 +180,8 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			if err != nil {
 				t.Fatalf("retry with the key: %v", err)
 			}
-			if n, _ := orderRows(t, st, p); n != 1 || stockOf(t, st, p) != 9 {
-				t.Errorf("after the retry: %d orders, stock %d; want 1, 9", n, stockOf(t, st, p))
+			if n, _ := orderRows(t, st, p); n != 1 || testkit.StockOf(t, st, p) != 9 {
+				t.Errorf("after the retry: %d orders, stock %d; want 1, 9", n, testkit.StockOf(t, st, p))
 			}
 			var stored string
 			if err := st.DB().QueryRow(`SELECT id FROM orders WHERE product_id = $1`, p).Scan(&stored); err != nil || stored != again.ID.String() {

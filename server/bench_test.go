@@ -18,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersettle/ordersettle/internal/app"
-	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/internal/testkit"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 )
 
 const (
@@ -231,47 +230,6 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 		SELECT id, $2, 1, price_cents, 'completed' FROM taken RETURNING id`, productID, buyer).Scan(&id)
 }
 
-// startApp runs the service in process through its composition root
-// (internal/app, as cmd/server does) on a fresh database, on 127.0.0.1, until
-// b ends; it returns the app and its database's URL.
-func startApp(b *testing.B) (*app.App, string) {
-	b.Helper()
-	dsn := dbtest.NewDSN(b)
-	env := map[string]string{"DATABASE_URL": dsn, "MIGRATE": "false", "LOG_LEVEL": "warn", "SETTLEMENT_DIR": b.TempDir()}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Listen("127.0.0.1:0"); err != nil {
-		a.Close()
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	b.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			b.Errorf("app: %v", err)
-		}
-	})
-	return a, dsn
-}
-
-// createStoreProduct creates a product through the store and returns its id.
-func createStoreProduct(b *testing.B, st *store.Store, name string, stock, price int32) int32 {
-	b.Helper()
-	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: name, Stock: stock, PriceCents: price})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p.ID
-}
-
 // BenchmarkOrders measures POST /orders over HTTP with 128 keep-alive
 // clients against the HTTP path's own ceiling, GET /products/{id} with the
 // same clients: on one hot product (a flash sale) and spread over 1,000
@@ -284,7 +242,8 @@ func createStoreProduct(b *testing.B, st *store.Store, name string, stock, price
 // succeed.
 func BenchmarkOrders(b *testing.B) {
 	for range b.N {
-		a, dsn := startApp(b)
+		dsn := dbtest.NewDSN(b)
+		a := testserver.Start(b, dsn, os.Stderr)
 		ctx := context.Background()
 		db := a.Store.DB().DB
 		var settings string
@@ -296,7 +255,7 @@ func BenchmarkOrders(b *testing.B) {
 		}
 		ids := make([]int32, benchProducts)
 		for i := range ids {
-			ids[i] = createStoreProduct(b, a.Store, fmt.Sprint("product-", i), 2147483647, 100)
+			ids[i] = testkit.CreateProduct(b, a.Store, fmt.Sprint("product-", i), 2147483647, 100).ID
 		}
 		hot := ids[0]
 		c := benchClient{base: a.URL(), http: &http.Client{Transport: &http.Transport{
@@ -310,7 +269,7 @@ func BenchmarkOrders(b *testing.B) {
 		defer baseDB.Close()
 		baseDB.SetMaxOpenConns(benchSQLClients)
 		baseDB.SetMaxIdleConns(benchSQLClients)
-		baseProduct := createStoreProduct(b, a.Store, "single statement", 2147483647, 100)
+		baseProduct := testkit.CreateProduct(b, a.Store, "single statement", 2147483647, 100).ID
 
 		hotPath := "/products/" + itoa(hot)
 		var keys atomic.Int64

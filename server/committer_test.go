@@ -2,11 +2,10 @@ package server_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -16,7 +15,7 @@ import (
 func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *ordercommit.Committer {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = testkit.Quiet
 	}
 	c := ordercommit.New(st, cfg)
 	ctx, stop := context.WithCancel(context.Background())

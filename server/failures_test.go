@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
@@ -213,7 +214,7 @@ func TestLoadShedding(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("hot", 5, 100)
 
-	release := lockProduct(t, h, p.ID)
+	release := testkit.LockProduct(t, h.store, p.ID)
 	firstDone := make(chan *client.CreateOrderResponse, 1)
 	go func() {
 		resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "first"})
@@ -289,9 +290,8 @@ func grepLines(s, substr string) string {
 func TestPanicIsA500(t *testing.T) {
 	t.Parallel()
 	broken := store.New(nil)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(broken, ordercommit.New(broken, ordercommit.Config{Logger: quiet}),
-		settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: quiet}), server.Config{Logger: quiet})
+	srv, err := server.New(broken, ordercommit.New(broken, ordercommit.Config{Logger: testkit.Quiet}),
+		settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: testkit.Quiet}), server.Config{Logger: testkit.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

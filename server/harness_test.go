@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +25,8 @@ import (
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/gen/client"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
@@ -37,10 +38,7 @@ import (
 var contract = &contractRecorder{seen: map[string]map[int]bool{}}
 
 func TestMain(m *testing.M) {
-	if dsn := os.Getenv(serverChildEnv); dsn != "" {
-		runServerChild(dsn) // a server process of the process tests
-		return
-	}
+	testserver.RunChildIfAsked() // a server process of the process tests
 	code := dbtest.Run(m)
 	if code == 0 && fullRun() {
 		code = contract.check()
@@ -93,8 +91,7 @@ func newHarnessWithStore(t testing.TB, st *store.Store, opts ...func(*server.Con
 // orders placed by orders.
 func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, opts ...func(*server.Config)) *harness {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{Logger: quiet}
+	cfg := server.Config{Logger: testkit.Quiet}
 	if c, ok := orders.(prometheus.Collector); ok {
 		cfg.Collectors = append(cfg.Collectors, c) // the committer's metrics
 	}
@@ -102,7 +99,7 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 		o(&cfg)
 	}
 	eng := settlement.New(st, settlement.Config{
-		Workers: 4, BatchSize: 500, Dir: t.TempDir(), Logger: quiet,
+		Workers: 4, BatchSize: 500, Dir: t.TempDir(), Logger: testkit.Quiet,
 		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond,
 	})
 	ctx, stop := context.WithCancel(context.Background())

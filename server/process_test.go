@@ -1,15 +1,10 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,97 +15,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/gen/client"
-	"github.com/ordersettle/ordersettle/internal/app"
-	"github.com/ordersettle/ordersettle/internal/config"
 	"github.com/ordersettle/ordersettle/internal/pglocal"
+	"github.com/ordersettle/ordersettle/internal/testkit"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
 )
-
-// serverChildEnv holds the database URL when the test binary runs as a
-// server process of TestOrdersSurviveServerKill or TestTwoServers.
-const serverChildEnv = "ORDERSETTLE_SERVER_CHILD_DSN"
-
-// runServerChild serves the API on a free port of 127.0.0.1 through the
-// service's composition root (internal/app, as cmd/server does: store,
-// order committer, engine, key purge), and prints "listening URL" on
-// stdout. On SIGTERM it shuts down like cmd/server.
-func runServerChild(dsn string) {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	fail := func(err error) { fmt.Fprintln(os.Stderr, "server child:", err); os.Exit(2) }
-	dir, err := os.MkdirTemp("", "ordersettle-child-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
-	env := map[string]string{"DATABASE_URL": dsn, "MIGRATE": "false", "LOG_LEVEL": "warn", "SETTLEMENT_DIR": dir}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		fail(err)
-	}
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		fail(err)
-	}
-	if err := a.Listen("127.0.0.1:0"); err != nil {
-		fail(err)
-	}
-	fmt.Printf("listening %s\n", a.URL())
-	if err := a.Run(ctx); err != nil {
-		fail(err)
-	}
-	os.Exit(0)
-}
-
-// serverProcess is a server child process.
-type serverProcess struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncBuffer
-	done   chan struct{} // closed once the process has exited
-}
-
-// startServer starts a server process on the database at dsn and waits
-// until it listens. It is killed when t ends, if still running.
-func startServer(t *testing.T, dsn string) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serverChildEnv+"="+dsn)
-	p := &serverProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() && p.stderr.String() != "" {
-			t.Logf("server process %d stderr:\n%s", cmd.Process.Pid, p.stderr)
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("server process did not start: %v\n%s", err, p.stderr)
-	}
-	p.url = strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return p
-}
-
-// kill ends the process with SIGKILL: no shutdown code runs.
-func (p *serverProcess) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
 
 // placedOrder is an order answered 200.
 type placedOrder struct {
@@ -216,25 +126,25 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 		initial[p.ID] = p.Stock
 		products = append(products, p.ID)
 	}
-	srv := startServer(t, h.dsn)
+	srv := testserver.StartProcess(t, h.dsn)
 
 	stop := make(chan struct{})
 	var placed []placedOrder
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		placed, _ = buyUntil(t, stop, []string{srv.url}, products, 32, 1_000_000, true)
+		placed, _ = buyUntil(t, stop, []string{srv.URL}, products, 32, 1_000_000, true)
 	}()
 	waitForOrders(t, h, 300)
-	srv.kill(t)
+	srv.Kill(t)
 	close(stop)
 	<-loaded
 	if len(placed) == 0 {
 		t.Fatal("no order was answered 200 before the kill")
 	}
 
-	restarted := startServer(t, h.dsn)
-	api, err := client.NewClientWithResponses(restarted.url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
+	restarted := testserver.StartProcess(t, h.dsn)
+	api, err := client.NewClientWithResponses(restarted.URL, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +195,11 @@ func TestTwoServers(t *testing.T) {
 		initial[p.ID] = p.Stock
 		products = append(products, p.ID)
 	}
-	a, b := startServer(t, h.dsn), startServer(t, h.dsn)
+	a, b := testserver.StartProcess(t, h.dsn), testserver.StartProcess(t, h.dsn)
 
 	// 900 orders of 1 or 2 units: 450 units asked per product, 150 in stock,
 	// and at least 150 orders of 1 unit per product, so each sells out.
-	placed, outOfStock := buyUntil(t, nil, []string{a.url, b.url}, products, 60, 15, false)
+	placed, outOfStock := buyUntil(t, nil, []string{a.URL, b.URL}, products, 60, 15, false)
 	sold := map[int32]int64{}
 	for _, o := range placed {
 		sold[o.productID] += int64(o.quantity)
@@ -305,15 +215,11 @@ func TestTwoServers(t *testing.T) {
 	}
 
 	// A graceful stop (SIGTERM) of one server leaves the other serving.
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.stderr)
+	if code := a.Stop(t); code != 0 {
+		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.Stderr())
 	}
 	p := h.createProduct("after", 1, 1)
-	resp := postOrder(t, b.url, p.ID)
+	resp := postOrder(t, b.URL, p.ID)
 	if resp.JSON200 == nil {
 		t.Errorf("the other server: status %d: %s", resp.StatusCode(), resp.Body)
 	}
@@ -353,8 +259,7 @@ func TestOrdersSurviveDatabaseCrash(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil { // the cluster may run as another user
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := pglocal.Config{DataDir: dir + "/data", Durable: true, Logger: quiet, MaxConnections: 50}
+	cfg := pglocal.Config{DataDir: dir + "/data", Durable: true, Logger: testkit.Quiet, MaxConnections: 50}
 	cluster, err := pglocal.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

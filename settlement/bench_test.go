@@ -23,6 +23,7 @@ import (
 	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/internal/seed"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -178,7 +179,7 @@ COMMIT;`, f, t)
 
 // engineRun times one in-process engine run with the given pool and batch size.
 func engineRun(b *testing.B, st *store.Store, workers, batchSize int, from, to time.Time) time.Duration {
-	cfg := settlement.Config{Workers: workers, BatchSize: batchSize, Dir: b.TempDir(), Logger: quiet,
+	cfg := settlement.Config{Workers: workers, BatchSize: batchSize, Dir: b.TempDir(), Logger: testkit.Quiet,
 		PollInterval: 10 * time.Millisecond}
 	eng := settlement.New(st, cfg)
 	ctx, stop := context.WithCancel(context.Background())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -28,7 +29,7 @@ func runCrashChild() {
 	}
 	eng := settlement.New(st, settlement.Config{
 		Dir: os.Getenv("SETTLEMENT_CRASH_CHILD_DIR"), Lease: time.Second,
-		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: quiet,
+		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: testkit.Quiet,
 	})
 	_ = eng.Run(ctx)
 	os.Exit(0)
@@ -68,7 +69,7 @@ func TestCrashRecovery(t *testing.T) {
 				}
 			})
 
-			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
+			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
 			job, err := submitter.Submit(context.Background(), from, to)
 			if err != nil {
 				t.Fatal(err)

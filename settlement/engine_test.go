@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -338,7 +339,7 @@ func TestTwoEnginesShareTheQueue(t *testing.T) {
 		cfg.Dir = dir
 		startEngine(t, c, cfg)
 	}
-	reader := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
+	reader := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
 
 	const n = 8
 	var ids []string

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -27,8 +26,6 @@ func TestMain(m *testing.M) {
 	}
 	dbtest.Main(m)
 }
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func day(s string) time.Time {
 	t, err := time.Parse(time.DateOnly, s)
@@ -48,7 +45,7 @@ func testConfig(t testing.TB, workers, batchSize int) settlement.Config {
 		PollInterval:      50 * time.Millisecond,
 		Lease:             2 * time.Second,
 		RetryBackoff:      10 * time.Millisecond,
-		Logger:            quiet,
+		Logger:            testkit.Quiet,
 	}
 }
 

@@ -7,26 +7,9 @@ import (
 	"testing"
 
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/store"
 )
-
-func newProduct(t *testing.T, st *store.Store, stock, price int32) store.Product {
-	t.Helper()
-	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: "p", Stock: stock, PriceCents: price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func stockOf(t *testing.T, st *store.Store, id int32) int32 {
-	t.Helper()
-	p, err := st.GetProduct(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Stock
-}
 
 func order(productID, quantity int32, buyer string) store.BatchOrder {
 	return store.BatchOrder{NewOrder: store.NewOrder{ProductID: productID, Quantity: quantity, BuyerID: buyer}}
@@ -39,8 +22,8 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 2, 150)
-	q := newProduct(t, st, 1, 7)
+	p := testkit.CreateProduct(t, st, "p", 2, 150)
+	q := testkit.CreateProduct(t, st, "p", 1, 7)
 
 	got, err := st.PlaceOrders(ctx, []store.BatchOrder{
 		order(p.ID, 3, "big"),      // 2 left: refused
@@ -77,10 +60,10 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 			t.Errorf("stored order %+v, returned %+v", stored, got[i].Order)
 		}
 	}
-	if s := stockOf(t, st, p.ID); s != 0 {
+	if s := testkit.StockOf(t, st, p.ID); s != 0 {
 		t.Errorf("stock of p = %d, want 0", s)
 	}
-	if s := stockOf(t, st, q.ID); s != 0 {
+	if s := testkit.StockOf(t, st, q.ID); s != 0 {
 		t.Errorf("stock of q = %d, want 0", s)
 	}
 }
@@ -94,7 +77,7 @@ func TestPlaceOrdersManyProducts(t *testing.T) {
 	const products = 40
 	ids := make([]int32, products)
 	for i := range ids {
-		ids[i] = newProduct(t, st, int32(5+i%7), 10).ID
+		ids[i] = testkit.CreateProduct(t, st, "p", int32(5+i%7), 10).ID
 	}
 	var batch []store.BatchOrder
 	for i := range 400 {
@@ -117,7 +100,7 @@ func TestPlaceOrdersManyProducts(t *testing.T) {
 	}
 	for i, id := range ids {
 		initial := int32(5 + i%7)
-		if s := stockOf(t, st, id); s+ordered[id] != initial {
+		if s := testkit.StockOf(t, st, id); s+ordered[id] != initial {
 			t.Errorf("product %d: stock %d + ordered %d != initial %d", id, s, ordered[id], initial)
 		}
 		var rows int32
@@ -136,7 +119,7 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 1, 100)
+	p := testkit.CreateProduct(t, st, "p", 1, 100)
 
 	claim := func(key string, in store.NewOrder) *store.Claim {
 		t.Helper()
@@ -196,7 +179,7 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 func TestPlaceOrdersAbandoned(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
-	p := newProduct(t, st, 5, 1)
+	p := testkit.CreateProduct(t, st, "p", 5, 1)
 	left := make(chan struct{})
 	close(left)
 	got, err := st.PlaceOrders(context.Background(), []store.BatchOrder{
@@ -209,7 +192,7 @@ func TestPlaceOrdersAbandoned(t *testing.T) {
 	if !errors.Is(got[0].Err, store.ErrAbandoned) || got[1].Err != nil {
 		t.Fatalf("outcomes: %v, %v", got[0].Err, got[1].Err)
 	}
-	if s := stockOf(t, st, p.ID); s != 4 {
+	if s := testkit.StockOf(t, st, p.ID); s != 4 {
 		t.Errorf("stock = %d, want 4", s)
 	}
 }
@@ -219,7 +202,7 @@ func TestPlaceOrdersAbandoned(t *testing.T) {
 func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
-	p := newProduct(t, st, 5, 1)
+	p := testkit.CreateProduct(t, st, "p", 5, 1)
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +210,7 @@ func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
 		t.Fatalf("err = %v, want the database's refusal", err)
 	}
-	if s := stockOf(t, st, p.ID); s != 5 {
+	if s := testkit.StockOf(t, st, p.ID); s != 5 {
 		t.Errorf("stock = %d after a refused batch, want 5", s)
 	}
 }

@@ -3,18 +3,17 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 // exampleURL is the base URL of the server the examples call: the real
@@ -85,22 +84,21 @@ func startExampleServer() (stop func(), err error) {
 	}
 	undo = append(undo, func() { _ = os.RemoveAll(dir) })
 
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := settlement.New(st, settlement.Config{
-		Dir: dir, Logger: quiet, PollInterval: 100 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+		Dir: dir, Logger: testkit.Quiet, PollInterval: 100 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(runCtx) }()
 	undo = append(undo, func() { cancel(); <-done })
 
-	orders := ordercommit.New(st, ordercommit.Config{Logger: quiet})
+	orders := ordercommit.New(st, ordercommit.Config{Logger: testkit.Quiet})
 	ordersCtx, stopOrders := context.WithCancel(ctx)
 	ordersDone := make(chan error, 1)
 	go func() { ordersDone <- orders.Run(ordersCtx) }()
 	undo = append(undo, func() { stopOrders(); <-ordersDone })
 
-	srv, err := server.New(st, orders, eng, server.Config{Logger: quiet})
+	srv, err := server.New(st, orders, eng, server.Config{Logger: testkit.Quiet})
 	if err != nil {
 		return nil, err
 	}
