@@ -46,7 +46,7 @@ var headDropped = []string{"Date", "X-Request-Id"}
 // no body.
 func TestHeadAnswersLikeGet(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("head", 1, 1)
 	var gets []string
 	for path, methods := range specPaths(t, p.ID) {
@@ -95,7 +95,7 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 // methods it has (HEAD with GET), in the usual order.
 func TestAllowListsThePathsMethods(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("allow", 1, 1)
 	order := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 	for path := range specPaths(t, p.ID) {
@@ -144,7 +144,7 @@ func TestAllowListsThePathsMethods(t *testing.T) {
 // that takes a body, and changes nothing.
 func TestUnsupportedMediaType(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("media", 5, 1)
 	bodies := map[string]string{
 		"/products":        `{"name":"n","stock":1,"price_cents":1}`,
@@ -184,7 +184,7 @@ func TestUnsupportedMediaType(t *testing.T) {
 // is not); dates before 0001-01-01 are out of range; NUL is refused.
 func TestHygieneMessages(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("hygiene", 100, 1)
 	order := func(product, quantity, buyer string) string {
 		return fmt.Sprintf(`{"product_id":%s,"quantity":%s,"buyer_id":%s}`, product, quantity, buyer)
