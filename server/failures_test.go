@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,30 +142,12 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that handlers may write to concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestInternalErrorsLeakNothing: when the database answers with an error the
 // store does not expect (here: the tables are gone), every operation answers
 // 500 INTERNAL with a fixed message; the details go to the log only.
 func TestInternalErrorsLeakNothing(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	h := newHarness(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
 	ctx := context.Background()
 	if _, err := h.store.DB().Exec(`DROP TABLE idempotency_keys, orders, products CASCADE`); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/ordersettle/ordersettle/internal/app"
 	"github.com/ordersettle/ordersettle/internal/clitest"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -157,7 +158,7 @@ func TestServeAndStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := clitest.Command(ctx, t, env)
-	var stderr syncWriter
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

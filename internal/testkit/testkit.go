@@ -6,6 +6,7 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -69,4 +70,25 @@ func LockProduct(tb testing.TB, st *store.Store, id int32) (release func()) {
 	release = func() { once.Do(func() { _ = tx.Rollback() }) }
 	tb.Cleanup(release)
 	return release
+}
+
+// SyncBuffer is a bytes.Buffer that may be written (by a logger, a child
+// process's output) while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -6,7 +6,6 @@ package testserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,12 +13,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/ordersettle/ordersettle/internal/app"
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 // childEnv holds the database URL when the test binary runs as a server
@@ -107,7 +106,7 @@ type Process struct {
 	// URL is where it serves ("http://127.0.0.1:port").
 	URL    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	done   chan struct{} // closed once the process has exited
 }
 
@@ -119,7 +118,7 @@ func StartProcess(t *testing.T, dsn string) *Process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dsn)
-	p := &Process{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{cmd: cmd, stderr: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -167,21 +166,3 @@ func (p *Process) Stop(t *testing.T) int {
 
 // Stderr is what the process wrote to its standard error so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
