@@ -236,19 +236,14 @@ func TestLoadShedding(t *testing.T) {
 // for a lock: the order is in flight.
 func waitForLockWait(t *testing.T, h *harness) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, "a statement waiting for the product's row lock", 5*time.Second, func() bool {
 		var n int
 		if err := h.store.DB().QueryRow(`SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no statement ever waited for the product's row lock")
+		return n > 0
+	})
 }
 
 // grepLines returns the lines of s that contain substr.

@@ -173,14 +173,12 @@ func TestOrderQueueFull(t *testing.T) {
 // waitForMetric waits until /metrics has a line starting with line.
 func waitForMetric(t *testing.T, h *harness, line string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, fmt.Sprintf("/metrics to show %q", line), 5*time.Second, func() bool {
 		for l := range strings.SplitSeq(string(getUnvalidated(t, h.url+"/metrics").body), "\n") {
 			if strings.HasPrefix(l, line) {
-				return
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("/metrics never showed %q", line)
+		return false
+	})
 }

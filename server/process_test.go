@@ -168,18 +168,13 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 // waitForOrders waits until the harness's database holds n orders.
 func waitForOrders(t *testing.T, h *harness, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, fmt.Sprintf("%d orders", n), 30*time.Second, func() bool {
 		var got int
 		if err := h.store.DB().QueryRow(`SELECT count(*) FROM orders`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if got >= n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d orders after 30 s", n)
+		return got >= n
+	})
 }
 
 // TestTwoServers: two server processes on one database take concurrent

@@ -72,22 +72,15 @@ func waitJob(t testing.TB, st *store.Store, id uuid.UUID, want ...store.JobStatu
 	if len(want) == 0 {
 		want = []store.JobStatus{store.JobCompleted, store.JobFailed, store.JobCancelled}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		j, err := st.GetJob(context.Background(), id)
-		if err != nil {
+	var j store.Job
+	testkit.Eventually(t, fmt.Sprintf("job %s to be %v", id, want), 60*time.Second, func() bool {
+		var err error
+		if j, err = st.GetJob(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range want {
-			if j.Status == w {
-				return j
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s is %s after 60 s, want %v", id, j.Status, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return slices.Contains(want, j.Status)
+	})
+	return j
 }
 
 // txnSpec generates random transactions in [from-2 days, to+3 days) with
