@@ -6,8 +6,12 @@ BIN       := bin
 REDOCLY   := @redocly/cli@2.77.0
 SPECTRAL  := @stoplight/spectral-cli@6.16.3
 
+# The local PostgreSQL of make run, seed and migrate: .pgdata/ in this
+# repository (the binaries' own default is per installation, see the README).
+run seed migrate: export LOCAL_PG_DIR ?= $(CURDIR)/.pgdata
+
 .DEFAULT_GOAL := help
-.PHONY: help run build test generate verify-generated lint lint-spec vet fmt-check bench seed migrate screenshot clean
+.PHONY: help run build test generate verify-generated lint lint-spec vet staticcheck fmt-check bench seed migrate screenshot clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "; printf "Targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,7 +34,7 @@ verify-generated: generate ## Fail if gen/ differs from what 'make generate' pro
 		echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; \
 	fi
 
-lint: fmt-check vet lint-spec ## gofmt, go vet and the spec linters
+lint: fmt-check vet staticcheck lint-spec ## gofmt, go vet, staticcheck and the spec linters
 
 fmt-check: ## Fail if gofmt would change a file
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))"; \
@@ -38,6 +42,9 @@ fmt-check: ## Fail if gofmt would change a file
 
 vet: ## go vet ./...
 	$(GO) vet ./...
+
+staticcheck: ## staticcheck ./... (the version pinned as a tool in go.mod)
+	$(GO) tool staticcheck ./...
 
 lint-spec: ## Lint api/openapi.yaml with Redocly and Spectral (needs Node.js and the npm registry)
 	npx --yes $(REDOCLY) lint --format=stylish api/openapi.yaml

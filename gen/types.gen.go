@@ -523,7 +523,7 @@ type NewAPIKeyScopes string
 
 // NewOrder An order to place.
 type NewOrder struct {
-	// BuyerID The buyer's id; 1 to 255 characters, not blank.
+	// BuyerID The buyer's id; 1 to 255 characters, not blank (the pattern is ECMA-262's `\S`, spelled out), no NUL.
 	//
 	// Example: user-123
 	BuyerID string `json:"buyer_id"`
@@ -552,7 +552,7 @@ type NewProduct struct {
 	// Example: 2
 	MaxPerBuyer *int32 `json:"max_per_buyer,omitempty"`
 
-	// Name Display name; 1 to 255 characters, not blank.
+	// Name Display name; 1 to 255 characters, not blank (the pattern is ECMA-262's `\S`, spelled out), no NUL.
 	//
 	// Example: Limited sneaker
 	Name string `json:"name"`

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/migrations"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestFlashSaleMigration: products and orders of earlier releases get
@@ -14,7 +14,7 @@ import (
 func TestFlashSaleMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.New(t).DB().DB
+	db := dbtest.New(t).DB().DB
 	if err := migrations.Goto(ctx, db, 10); err != nil {
 		t.Fatal(err)
 	}

@@ -4,19 +4,19 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // TestUpDownUp reverts every migration of a migrated database, checks that the
 // tables are gone and the pool still works (the migrator must not close it),
 // then applies them again.
 func TestUpDownUp(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New(t) // already migrated from the template
+	st := dbtest.New(t) // already migrated from the template
 	db := st.DB().DB
 
 	v, dirty, err := migrations.Version(ctx, db)
@@ -58,7 +58,7 @@ func TestUpDownUp(t *testing.T) {
 // write, whatever the code above it does.
 func TestConstraints(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	db := st.DB()
 	for name, stmt := range map[string]string{
 		"negative stock":         `INSERT INTO products (name, stock, price_cents) VALUES ('x', -1, 1)`,

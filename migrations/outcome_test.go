@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/migrations"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestIdempotencyOutcomeMigration: records written as HTTP status and error
@@ -15,7 +15,7 @@ import (
 func TestIdempotencyOutcomeMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.New(t).DB().DB
+	db := dbtest.New(t).DB().DB
 	if err := migrations.Goto(ctx, db, 6); err != nil {
 		t.Fatal(err)
 	}

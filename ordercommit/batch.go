@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // Retries of a statement or transaction, of a batch of orders or of key
@@ -45,12 +45,12 @@ func (c *Committer) commit(batch []*request) {
 		}
 	}()
 
-	orders := make([]store.BatchOrder, len(live))
+	orders := make([]domain.BatchOrder, len(live))
 	for i, r := range live {
 		orders[i] = r.order
 	}
 	ctx, cancel := batchContext(live)
-	placements, err := retry(ctx, c, "order batch", len(orders), func() ([]store.Placement, error) {
+	placements, err := retry(ctx, c, "order batch", len(orders), func() ([]domain.Placement, error) {
 		return c.store.PlaceOrders(ctx, orders)
 	})
 	cancel()
@@ -69,7 +69,7 @@ func (c *Committer) commit(batch []*request) {
 		for _, r := range live {
 			c.commit([]*request{r})
 		}
-	case errors.Is(err, store.ErrCommitUnknown):
+	case errors.Is(err, domain.ErrCommitUnknown):
 		// COMMIT was sent but its answer was lost: the orders may all be
 		// placed, or none. Their keys (if any) tell on retry.
 		c.log.Error("order batch outcome AMBIGUOUS: the connection failed after COMMIT was sent; "+
@@ -109,17 +109,17 @@ func retry[T any](ctx context.Context, c *Committer, what string, n int, do func
 // retryable reports whether a batch that failed with err is sure not to have
 // committed, and may succeed if run again.
 func retryable(err error) bool {
-	if errors.Is(err, store.ErrCommitUnknown) {
+	if errors.Is(err, domain.ErrCommitUnknown) {
 		return false
 	}
-	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUnavailable)
+	return errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrUnavailable)
 }
 
 // refused reports whether err is the database refusing the batch itself
 // (rather than being unreachable, or the batch being cancelled): then one of
 // its orders may be to blame.
 func refused(err error) bool {
-	return !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) &&
+	return !errors.Is(err, domain.ErrUnavailable) && !errors.Is(err, domain.ErrConflict) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 

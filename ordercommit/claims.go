@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // claimLoop is one claimer goroutine: it claims the Idempotency-Keys of
@@ -40,12 +40,12 @@ func (c *Committer) claim(batch []*request) {
 		}
 	}()
 
-	orders := make([]store.KeyedOrder, len(live))
+	orders := make([]domain.KeyedOrder, len(live))
 	for i, r := range live {
-		orders[i] = store.KeyedOrder{Key: r.key, NewOrder: r.order.NewOrder}
+		orders[i] = domain.KeyedOrder{Key: r.key, NewOrder: r.order.NewOrder}
 	}
 	ctx, cancel := batchContext(live)
-	claims, err := retry(ctx, c, "idempotency key claims", len(orders), func() ([]*store.Claim, error) {
+	claims, err := retry(ctx, c, "idempotency key claims", len(orders), func() ([]*domain.Claim, error) {
 		return c.store.ClaimIdempotencyKeys(ctx, orders)
 	})
 	cancel()

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -105,9 +106,9 @@ type request struct {
 	// order is what the batch places. Its Claim is set by whoever claims the
 	// key (a claimer, or Place after resolving the key) before it queues the
 	// request for a batch.
-	order store.BatchOrder
+	order domain.BatchOrder
 	// claim is the same claim, for Place to release when the order fails.
-	claim atomic.Pointer[store.Claim]
+	claim atomic.Pointer[domain.Claim]
 	// done receives the answer of each stage: written by a claimer or a
 	// committer, read by Place. Its buffer of one keeps them from ever
 	// waiting for a requester that has left.
@@ -116,7 +117,7 @@ type request struct {
 
 // answer is the outcome of a stage for a request.
 type answer struct {
-	order store.Order
+	order domain.Order
 	err   error
 	// resolve means the request's key was held already: Place asks the
 	// store what to answer (store.ResolveIdempotencyKey).
@@ -149,7 +150,7 @@ func (r *request) wait() answer {
 
 // setClaim records the request's claim; call it before queueing the
 // request for a batch.
-func (r *request) setClaim(c *store.Claim) {
+func (r *request) setClaim(c *domain.Claim) {
 	r.order.Claim = c
 	r.claim.Store(c)
 }
@@ -221,15 +222,15 @@ func (c *Committer) Run(ctx context.Context) error {
 // when ctx ended first. An order whose context ends after its batch has
 // locked its rows may still be placed; with a key, its outcome is then
 // recorded, so that a retry gets the order.
-func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error) {
+func (c *Committer) Place(ctx context.Context, key string, in domain.NewOrder) (domain.Order, error) {
 	if err := store.CheckOrder(key, in); err != nil {
 		c.metrics.count(outcomeInvalid)
-		return store.Order{}, err
+		return domain.Order{}, err
 	}
 	r := &request{
 		ctx:   ctx,
 		key:   key,
-		order: store.BatchOrder{NewOrder: in, Abandoned: ctx.Done()},
+		order: domain.BatchOrder{NewOrder: in, Abandoned: ctx.Done()},
 		done:  make(chan answer, 1),
 	}
 	stage := c.queue
@@ -238,7 +239,7 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 	}
 	if err := c.enqueue(stage, r); err != nil {
 		c.metrics.count(outcomeShed)
-		return store.Order{}, err
+		return domain.Order{}, err
 	}
 	a := r.wait()
 
@@ -247,7 +248,7 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		switch {
 		case err != nil:
 			c.metrics.count(claimOutcome(err))
-			return store.Order{}, err
+			return domain.Order{}, err
 		case replayed != nil:
 			c.metrics.count(outcomeReplayed)
 			return *replayed, nil
@@ -256,12 +257,12 @@ func (c *Committer) Place(ctx context.Context, key string, in store.NewOrder) (s
 		if err := c.enqueue(c.queue, r); err != nil {
 			c.release(claim)
 			c.metrics.count(outcomeShed)
-			return store.Order{}, err
+			return domain.Order{}, err
 		}
 		a = r.wait()
 	}
 
-	if errors.Is(a.err, store.ErrAbandoned) {
+	if errors.Is(a.err, domain.ErrAbandoned) {
 		a.err = fmt.Errorf("%w: %w", ctx.Err(), a.err) // left out because ctx ended
 	}
 	if a.err != nil && !recorded(a.err) {
@@ -373,8 +374,8 @@ func (e *KeyHeldError) RetryAfter() time.Duration {
 // key (or proof that the key is not the request's own), so that the key must
 // not be released.
 func recorded(err error) bool {
-	return errors.Is(err, store.ErrOutOfStock) || errors.Is(err, store.ErrProductNotFound) ||
-		errors.Is(err, store.ErrBuyerLimitExceeded) || errors.Is(err, store.ErrIdempotencyKeyInUse)
+	return errors.Is(err, domain.ErrOutOfStock) || errors.Is(err, domain.ErrProductNotFound) ||
+		errors.Is(err, domain.ErrBuyerLimitExceeded) || errors.Is(err, domain.ErrIdempotencyKeyInUse)
 }
 
 // Describe implements prometheus.Collector.

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/domain"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // hold keeps the only committer busy: it places an order on a product whose
@@ -19,10 +21,10 @@ import (
 // Orders placed afterwards queue up until release is called.
 func hold(t *testing.T, st *store.Store, c *ordercommit.Committer) (release func(), blocker <-chan placed) {
 	t.Helper()
-	id := newProduct(t, st, 1)
-	release = lockProduct(t, st, id)
+	id := testkit.CreateProduct(t, st, "p", 1, 100).ID
+	release = testkit.LockProduct(t, st, id)
 	blocker = placeAsync(context.Background(), c, "", store.NewOrder{ProductID: id, Quantity: 1, BuyerID: "blocker"})
-	waitFor(t, "the committer to wait for the held lock", func() bool {
+	testkit.Eventually(t, "the committer to wait for the held lock", 10*time.Second, func() bool {
 		return c.QueueLen() == 0 && len(lockWaiters(t, st)) == 1
 	})
 	return release, blocker
@@ -40,7 +42,7 @@ func queue(t *testing.T, c *ordercommit.Committer, keys []string, orders ...stor
 		}
 		before := c.QueueLen()
 		out[i] = placeAsync(context.Background(), c, key, o)
-		waitFor(t, fmt.Sprintf("order %d to queue", i), func() bool { return c.QueueLen() == before+1 })
+		testkit.Eventually(t, fmt.Sprintf("order %d to queue", i), 10*time.Second, func() bool { return c.QueueLen() == before+1 })
 	}
 	return out
 }
@@ -50,9 +52,9 @@ func queue(t *testing.T, c *ordercommit.Committer, keys []string, orders ...stor
 // a time in arrival order.
 func TestSequentialSemantics(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 2)
+	p := testkit.CreateProduct(t, st, "p", 2, 100).ID
 
 	release, blocker := hold(t, st, c)
 	got := queue(t, c, nil,
@@ -65,12 +67,12 @@ func TestSequentialSemantics(t *testing.T) {
 	if b := <-blocker; b.err != nil {
 		t.Fatal(b.err)
 	}
-	for i, want := range []error{store.ErrOutOfStock, nil, nil} {
+	for i, want := range []error{domain.ErrOutOfStock, nil, nil} {
 		if r := <-got[i]; !isErr(r.err, want) {
 			t.Errorf("order %d: %v, want %v", i, r.err, want)
 		}
 	}
-	if s := stockOf(t, st, p); s != 0 {
+	if s := testkit.StockOf(t, st, p); s != 0 {
 		t.Errorf("stock = %d, want 0", s)
 	}
 	sum, count := metric(t, c, "ordersettle_order_batch_size")
@@ -85,9 +87,9 @@ func TestSequentialSemantics(t *testing.T) {
 // order OUT_OF_STOCK.
 func TestExactUnderContention(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 4, MaxBatch: 8})
-	p := newProduct(t, st, 100)
+	p := testkit.CreateProduct(t, st, "p", 100, 100).ID
 
 	var sold, refused atomic.Int64
 	start := make(chan struct{})
@@ -100,7 +102,7 @@ func TestExactUnderContention(t *testing.T) {
 			switch {
 			case err == nil:
 				sold.Add(int64(qty))
-			case errors.Is(err, store.ErrOutOfStock):
+			case errors.Is(err, domain.ErrOutOfStock):
 				refused.Add(1)
 			default:
 				t.Errorf("buyer %d: %v", i, err)
@@ -109,8 +111,8 @@ func TestExactUnderContention(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if sold.Load() != 100 || stockOf(t, st, p) != 0 {
-		t.Fatalf("sold %d, stock %d; want 100, 0", sold.Load(), stockOf(t, st, p))
+	if sold.Load() != 100 || testkit.StockOf(t, st, p) != 0 {
+		t.Fatalf("sold %d, stock %d; want 100, 0", sold.Load(), testkit.StockOf(t, st, p))
 	}
 	if _, units := orderRows(t, st, p); units != 100 {
 		t.Errorf("order rows hold %d units, want 100", units)
@@ -126,9 +128,9 @@ func TestExactUnderContention(t *testing.T) {
 // ErrQueueFull and frees the order's key; the queued orders are placed.
 func TestQueueFull(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, QueueSize: 2})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
 
 	release, blocker := hold(t, st, c)
@@ -149,7 +151,7 @@ func TestQueueFull(t *testing.T) {
 	if _, err := c.Place(context.Background(), "full", o); err != nil {
 		t.Errorf("the refused order's key must be free: %v", err)
 	}
-	if s := stockOf(t, st, p); s != 7 {
+	if s := testkit.StockOf(t, st, p); s != 7 {
 		t.Errorf("stock = %d, want 7", s)
 	}
 }
@@ -158,9 +160,9 @@ func TestQueueFull(t *testing.T) {
 // and answered before Run returns; afterwards Place fails with ErrClosed.
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, stop := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "b"}
 
 	release, blocker := hold(t, st, c)
@@ -174,7 +176,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	release()
 	<-stopped
-	if s := stockOf(t, st, p); s != 7 {
+	if s := testkit.StockOf(t, st, p); s != 7 {
 		t.Errorf("stock = %d when Run returned, want 7: the queued orders are committed before", s)
 	}
 	for i, ch := range append(queued, blocker) {
@@ -193,16 +195,16 @@ func TestShutdownDrains(t *testing.T) {
 // with other orders while the lock that batch waited for is still held.
 func TestRequesterLeaves(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
-	q := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
+	q := testkit.CreateProduct(t, st, "p", 10, 100).ID
 
 	// Left while queued.
 	release, blocker := hold(t, st, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	queuedCh := placeAsync(ctx, c, "left-queued", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "gone"})
-	waitFor(t, "the order to queue", func() bool { return c.QueueLen() == 1 })
+	testkit.Eventually(t, "the order to queue", 10*time.Second, func() bool { return c.QueueLen() == 1 })
 	cancel()
 	if r := <-queuedCh; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("a requester that left: %v, want context.Canceled", r.err)
@@ -213,10 +215,10 @@ func TestRequesterLeaves(t *testing.T) {
 	}
 
 	// Left while its batch waits for a lock.
-	releaseP := lockProduct(t, st, p)
+	releaseP := testkit.LockProduct(t, st, p)
 	ctx, cancel = context.WithCancel(context.Background())
 	waiting := placeAsync(ctx, c, "left-in-batch", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "gone"})
-	waitFor(t, "the batch to wait for the lock", func() bool { return len(lockWaiters(t, st)) == 1 })
+	testkit.Eventually(t, "the batch to wait for the lock", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 1 })
 	cancel()
 	if r := <-waiting; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("a requester that left: %v, want context.Canceled", r.err)
@@ -227,7 +229,7 @@ func TestRequesterLeaves(t *testing.T) {
 	}
 	releaseP()
 
-	if s := stockOf(t, st, p); s != 10 {
+	if s := testkit.StockOf(t, st, p); s != 10 {
 		t.Errorf("stock of p = %d: orders whose requesters left were placed", s)
 	}
 	for _, key := range []string{"left-queued", "left-in-batch"} {
@@ -246,9 +248,9 @@ func TestRequesterLeaves(t *testing.T) {
 // keys share batches.
 func TestIdempotentBatches(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{})
-	p := newProduct(t, st, 1000)
+	p := testkit.CreateProduct(t, st, "p", 1000, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "same"}
 
 	var mu sync.Mutex
@@ -265,7 +267,7 @@ func TestIdempotentBatches(t *testing.T) {
 			switch {
 			case err == nil:
 				ids[got.ID.String()]++
-			case errors.Is(err, store.ErrIdempotencyKeyInUse):
+			case errors.Is(err, domain.ErrIdempotencyKeyInUse):
 				inUse++
 			default:
 				t.Error(err)
@@ -288,7 +290,7 @@ func TestIdempotentBatches(t *testing.T) {
 	if n, _ := orderRows(t, st, p); n != 101 {
 		t.Errorf("%d orders, want 101", n)
 	}
-	if _, err := c.Place(context.Background(), "one-key", store.NewOrder{ProductID: p, Quantity: 2, BuyerID: "same"}); !errors.Is(err, store.ErrIdempotencyKeyReused) {
+	if _, err := c.Place(context.Background(), "one-key", store.NewOrder{ProductID: p, Quantity: 2, BuyerID: "same"}); !errors.Is(err, domain.ErrIdempotencyKeyReused) {
 		t.Errorf("reuse: %v, want ErrIdempotencyKeyReused", err)
 	}
 	sum, count := metric(t, c, "ordersettle_order_batch_size")

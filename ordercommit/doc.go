@@ -21,7 +21,7 @@
 // Failures: a batch that fails before COMMIT is sent (connection lost,
 // serialization failure, deadlock) commits nothing and is run again, a few
 // times; when the outcome of COMMIT is unknown it is never run again, and
-// its orders fail with an error wrapping store.ErrUnavailable. A batch the
+// its orders fail with an error wrapping domain.ErrUnavailable. A batch the
 // database refuses (an order breaks a constraint) is placed again one order
 // at a time, in arrival order, so that only the bad order fails. A
 // requester that stops waiting never stalls a committer: answers go to

@@ -5,7 +5,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // Expiry sweep tuning. Every instance sweeps; SKIP LOCKED lets sweeps share
@@ -59,7 +59,7 @@ func (c *Committer) sweepRound(ctx context.Context) (sleep time.Duration) {
 			sleep = expiryErrorSleep
 		}
 	}()
-	expired := c.metrics.transitions.WithLabelValues(store.OrderStatusExpired)
+	expired := c.metrics.transitions.WithLabelValues(domain.OrderStatusExpired)
 	full := false
 	for range expiryBatchesPerRound {
 		n, err := c.store.ExpireHolds(ctx, expiryBatch)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/ordersettle/ordersettle/domain"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // terminateWaiter ends the backend of the batch that waits for the held
@@ -16,11 +19,11 @@ import (
 func terminateWaiter(t *testing.T, st *store.Store) {
 	t.Helper()
 	var pids []int
-	waitFor(t, "a batch to wait for the lock", func() bool { pids = lockWaiters(t, st); return len(pids) == 1 })
+	testkit.Eventually(t, "a batch to wait for the lock", 10*time.Second, func() bool { pids = lockWaiters(t, st); return len(pids) == 1 })
 	if _, err := st.DB().Exec(`SELECT pg_terminate_backend($1)`, pids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the backend to end", func() bool { return len(lockWaiters(t, st)) == 0 })
+	testkit.Eventually(t, "the backend to end", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 0 })
 }
 
 // TestRetryAfterConnectionLoss: a batch whose connection breaks before
@@ -28,21 +31,21 @@ func terminateWaiter(t *testing.T, st *store.Store) {
 // are placed exactly once.
 func TestRetryAfterConnectionLoss(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 
-	release := lockProduct(t, st, p)
+	release := testkit.LockProduct(t, st, p)
 	a := placeAsync(context.Background(), c, "retried", store.NewOrder{ProductID: p, Quantity: 2, BuyerID: "a"})
 	terminateWaiter(t, st)
-	waitFor(t, "the batch to run again", func() bool { return len(lockWaiters(t, st)) == 1 })
+	testkit.Eventually(t, "the batch to run again", 10*time.Second, func() bool { return len(lockWaiters(t, st)) == 1 })
 	release()
 
 	if r := <-a; r.err != nil {
 		t.Fatalf("after a retry: %v", r.err)
 	}
-	if n, units := orderRows(t, st, p); n != 1 || units != 2 || stockOf(t, st, p) != 8 {
-		t.Errorf("%d orders of %d units, stock %d; want 1 of 2, stock 8", n, units, stockOf(t, st, p))
+	if n, units := orderRows(t, st, p); n != 1 || units != 2 || testkit.StockOf(t, st, p) != 8 {
+		t.Errorf("%d orders of %d units, stock %d; want 1 of 2, stock 8", n, units, testkit.StockOf(t, st, p))
 	}
 	if retries, _ := metric(t, c, "ordersettle_order_batch_retries_total"); retries != 1 {
 		t.Errorf("retries = %v, want 1", retries)
@@ -54,16 +57,16 @@ func TestRetryAfterConnectionLoss(t *testing.T) {
 // are fine.
 func TestBatchFails(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, st, 10)
+	p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
 	release, blocker := hold(t, st, c)
 	queued := queue(t, c, []string{"fails-1", "", "fails-2"}, o, o, o)
 	// The queued orders form one batch, which waits for p: fail every
 	// attempt of it.
-	releaseP := lockProduct(t, st, p)
+	releaseP := testkit.LockProduct(t, st, p)
 	release()
 	if b := <-blocker; b.err != nil {
 		t.Fatal(b.err)
@@ -72,13 +75,13 @@ func TestBatchFails(t *testing.T) {
 		terminateWaiter(t, st)
 	}
 	for i, ch := range queued {
-		if r := <-ch; !errors.Is(r.err, store.ErrUnavailable) {
+		if r := <-ch; !errors.Is(r.err, domain.ErrUnavailable) {
 			t.Errorf("order %d: %v, want ErrUnavailable", i, r.err)
 		}
 	}
 	releaseP()
-	if n, _ := orderRows(t, st, p); n != 0 || stockOf(t, st, p) != 10 {
-		t.Fatalf("%d orders, stock %d after a failed batch; want 0, 10", n, stockOf(t, st, p))
+	if n, _ := orderRows(t, st, p); n != 0 || testkit.StockOf(t, st, p) != 10 {
+		t.Fatalf("%d orders, stock %d after a failed batch; want 0, 10", n, testkit.StockOf(t, st, p))
 	}
 	for _, key := range []string{"fails-1", "fails-2", "fresh"} {
 		if _, err := c.Place(context.Background(), key, o); err != nil {
@@ -97,12 +100,12 @@ func TestBatchFails(t *testing.T) {
 // that shared its batch are placed, in arrival order.
 func TestPoisonOrder(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
 	}
-	p := newProduct(t, st, 2)
+	p := testkit.CreateProduct(t, st, "p", 2, 100).ID
 
 	release, blocker := hold(t, st, c)
 	got := queue(t, c, []string{"", "poison-key", "", ""},
@@ -116,14 +119,14 @@ func TestPoisonOrder(t *testing.T) {
 		t.Fatal(b.err)
 	}
 	first, poison, second, third := <-got[0], <-got[1], <-got[2], <-got[3]
-	if first.err != nil || second.err != nil || !errors.Is(third.err, store.ErrOutOfStock) {
+	if first.err != nil || second.err != nil || !errors.Is(third.err, domain.ErrOutOfStock) {
 		t.Errorf("the others: %v, %v, %v; want placed, placed, out of stock", first.err, second.err, third.err)
 	}
-	if poison.err == nil || errors.Is(poison.err, store.ErrUnavailable) {
+	if poison.err == nil || errors.Is(poison.err, domain.ErrUnavailable) {
 		t.Errorf("the poison order: %v, want the database's refusal", poison.err)
 	}
-	if n, _ := orderRows(t, st, p); n != 2 || stockOf(t, st, p) != 0 {
-		t.Errorf("%d orders, stock %d; want 2, 0", n, stockOf(t, st, p))
+	if n, _ := orderRows(t, st, p); n != 2 || testkit.StockOf(t, st, p) != 0 {
+		t.Errorf("%d orders, stock %d; want 2, 0", n, testkit.StockOf(t, st, p))
 	}
 	var keys int
 	if err := st.DB().QueryRow(`SELECT count(*) FROM idempotency_keys WHERE key = 'poison-key'`).Scan(&keys); err != nil || keys != 0 {
@@ -147,20 +150,20 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proxy, dsn := newCommitCutter(t, storetest.NewDSN(t))
+			proxy, dsn := newCommitCutter(t, dbtest.NewDSN(t))
 			st, err := store.Open(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = st.Close() })
 			c, _ := start(t, st, ordercommit.Config{Committers: 1})
-			p := newProduct(t, st, 10)
+			p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 			o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
 			proxy.arm(tc.mode)
 			_, err = c.Place(context.Background(), "unknown", o)
 			<-proxy.fired
-			if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrCommitUnknown) {
+			if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, domain.ErrCommitUnknown) {
 				t.Fatalf("err = %v, want ErrUnavailable with ErrCommitUnknown", err)
 			}
 			if retries, _ := metric(t, c, "ordersettle_order_batch_retries_total"); retries != 0 {
@@ -178,8 +181,8 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			if err != nil {
 				t.Fatalf("retry with the key: %v", err)
 			}
-			if n, _ := orderRows(t, st, p); n != 1 || stockOf(t, st, p) != 9 {
-				t.Errorf("after the retry: %d orders, stock %d; want 1, 9", n, stockOf(t, st, p))
+			if n, _ := orderRows(t, st, p); n != 1 || testkit.StockOf(t, st, p) != 9 {
+				t.Errorf("after the retry: %d orders, stock %d; want 1, 9", n, testkit.StockOf(t, st, p))
 			}
 			var stored string
 			if err := st.DB().QueryRow(`SELECT id FROM orders WHERE product_id = $1`, p).Scan(&stored); err != nil || stored != again.ID.String() {

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/domain"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // newFlashProduct makes a product with the given limits (0: none).
@@ -50,7 +52,7 @@ func invariant(t *testing.T, st *store.Store, id, initial int32) {
 // one's units; a cancelled order no longer counts.
 func TestSequentialBuyerLimit(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
 	p := newFlashProduct(t, st, 2, 2, 0)
 	one := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "buyer"}
@@ -62,7 +64,7 @@ func TestSequentialBuyerLimit(t *testing.T) {
 		t.Fatal(b.err)
 	}
 	var first store.Order
-	for i, want := range []error{nil, nil, store.ErrBuyerLimitExceeded} {
+	for i, want := range []error{nil, nil, domain.ErrBuyerLimitExceeded} {
 		r := <-got[i]
 		if !isErr(r.err, want) {
 			t.Errorf("order %d: %v, want %v", i, r.err, want)
@@ -71,11 +73,11 @@ func TestSequentialBuyerLimit(t *testing.T) {
 			first = r.order
 		}
 	}
-	if first.Status != store.OrderStatusCompleted || first.ExpiresAt != nil {
+	if first.Status != domain.OrderStatusCompleted || first.ExpiresAt != nil {
 		t.Errorf("an order without hold_seconds: %+v, want completed without expires_at", first)
 	}
 	// The refusal is recorded under its key and replayed.
-	if _, err := c.Place(context.Background(), "limited-key", one); !errors.Is(err, store.ErrBuyerLimitExceeded) {
+	if _, err := c.Place(context.Background(), "limited-key", one); !errors.Is(err, domain.ErrBuyerLimitExceeded) {
 		t.Errorf("replay of a buyer-limit refusal: %v", err)
 	}
 	if v, _ := metric(t, c, "ordersettle_orders_total", "outcome", "buyer_limit"); v != 1 {
@@ -85,7 +87,7 @@ func TestSequentialBuyerLimit(t *testing.T) {
 	if _, err := st.RestockProduct(context.Background(), p, 5); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Place(context.Background(), "", one); !errors.Is(err, store.ErrBuyerLimitExceeded) {
+	if _, err := c.Place(context.Background(), "", one); !errors.Is(err, domain.ErrBuyerLimitExceeded) {
 		t.Errorf("at the limit, in a later batch: %v", err)
 	}
 	if _, err := c.Place(context.Background(), "", store.NewOrder{ProductID: p, Quantity: 2, BuyerID: "other"}); err != nil {
@@ -107,7 +109,7 @@ func TestSequentialBuyerLimit(t *testing.T) {
 // answer whatever happened since.
 func TestHoldLifecycle(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	c, _ := start(t, st, ordercommit.Config{})
 	ctx := context.Background()
 	p := newFlashProduct(t, st, 10, 0, 1)
@@ -117,49 +119,49 @@ func TestHoldLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if confirmed.Status != store.OrderStatusPending || confirmed.ExpiresAt == nil ||
+	if confirmed.Status != domain.OrderStatusPending || confirmed.ExpiresAt == nil ||
 		!confirmed.ExpiresAt.Equal(confirmed.CreatedAt.Add(time.Second)) || !confirmed.UpdatedAt.Equal(confirmed.CreatedAt) {
 		t.Fatalf("a hold: %+v", confirmed)
 	}
 	cancelled, _ := c.Place(ctx, "", in)
 	expiring, _ := c.Place(ctx, "", in)
-	if s := stockOf(t, st, p); s != 4 {
+	if s := testkit.StockOf(t, st, p); s != 4 {
 		t.Fatalf("stock = %d after three holds of 2, want 4", s)
 	}
 
 	o, err := c.Confirm(ctx, confirmed.ID, "")
-	if err != nil || o.Status != store.OrderStatusCompleted || !o.UpdatedAt.After(o.CreatedAt) {
+	if err != nil || o.Status != domain.OrderStatusCompleted || !o.UpdatedAt.After(o.CreatedAt) {
 		t.Fatalf("confirm: %+v, %v", o, err)
 	}
-	if o, err := c.Confirm(ctx, confirmed.ID, ""); err != nil || o.Status != store.OrderStatusCompleted {
+	if o, err := c.Confirm(ctx, confirmed.ID, ""); err != nil || o.Status != domain.OrderStatusCompleted {
 		t.Errorf("confirm again: %+v, %v", o, err)
 	}
-	if _, err := c.Confirm(ctx, confirmed.ID, "someone-else"); !errors.Is(err, store.ErrOrderNotFound) {
+	if _, err := c.Confirm(ctx, confirmed.ID, "someone-else"); !errors.Is(err, domain.ErrOrderNotFound) {
 		t.Errorf("confirm of another buyer's order: %v, want ErrOrderNotFound", err)
 	}
-	if o, err := c.Cancel(ctx, cancelled.ID, ""); err != nil || o.Status != store.OrderStatusCancelled {
+	if o, err := c.Cancel(ctx, cancelled.ID, ""); err != nil || o.Status != domain.OrderStatusCancelled {
 		t.Fatalf("cancel: %+v, %v", o, err)
 	}
 	if _, err := c.Cancel(ctx, cancelled.ID, ""); err != nil {
 		t.Errorf("cancel again: %v", err)
 	}
-	if _, err := c.Confirm(ctx, cancelled.ID, ""); !errors.Is(err, store.ErrOrderNotPending) {
+	if _, err := c.Confirm(ctx, cancelled.ID, ""); !errors.Is(err, domain.ErrOrderNotPending) {
 		t.Errorf("confirm a cancelled order: %v, want ErrOrderNotPending", err)
 	}
-	if s := stockOf(t, st, p); s != 6 {
+	if s := testkit.StockOf(t, st, p); s != 6 {
 		t.Fatalf("stock = %d after one cancel, want 6", s)
 	}
 
 	// Past expires_at, before any sweep: reads say expired, and neither
 	// confirm nor cancel moves it.
 	time.Sleep(time.Until(expiring.ExpiresAt.Add(50 * time.Millisecond)))
-	if o, err := st.GetOrder(ctx, expiring.ID, ""); err != nil || o.Status != store.OrderStatusExpired || !o.UpdatedAt.Equal(*o.ExpiresAt) {
+	if o, err := st.GetOrder(ctx, expiring.ID, ""); err != nil || o.Status != domain.OrderStatusExpired || !o.UpdatedAt.Equal(*o.ExpiresAt) {
 		t.Errorf("an unswept hold past expires_at reads %+v, %v; want expired", o, err)
 	}
-	if _, err := c.Confirm(ctx, expiring.ID, ""); !errors.Is(err, store.ErrOrderExpired) {
+	if _, err := c.Confirm(ctx, expiring.ID, ""); !errors.Is(err, domain.ErrOrderExpired) {
 		t.Errorf("confirm after expires_at: %v, want ErrOrderExpired", err)
 	}
-	if _, err := c.Cancel(ctx, expiring.ID, ""); !errors.Is(err, store.ErrOrderExpired) {
+	if _, err := c.Cancel(ctx, expiring.ID, ""); !errors.Is(err, domain.ErrOrderExpired) {
 		t.Errorf("cancel after expires_at: %v, want ErrOrderExpired", err)
 	}
 	invariant(t, st, p, 10)
@@ -167,7 +169,7 @@ func TestHoldLifecycle(t *testing.T) {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	swept := make(chan error, 1)
 	go func() { swept <- c.RunExpiry(sweepCtx) }()
-	waitFor(t, "the sweep to give the expired hold's units back", func() bool { return stockOf(t, st, p) == 8 })
+	testkit.Eventually(t, "the sweep to give the expired hold's units back", 10*time.Second, func() bool { return testkit.StockOf(t, st, p) == 8 })
 	stopSweep()
 	if err := <-swept; err != nil {
 		t.Fatal(err)
@@ -187,7 +189,7 @@ func TestHoldLifecycle(t *testing.T) {
 	if _, err := c.Cancel(ctx, confirmed.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if s := stockOf(t, st, p); s != 10 {
+	if s := testkit.StockOf(t, st, p); s != 10 {
 		t.Errorf("stock = %d after cancelling the confirmed order, want 10", s)
 	}
 	invariant(t, st, p, 10)

@@ -3,29 +3,25 @@ package ordercommit_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // start runs a committer over st until t ends (or until the returned stop
 // is called, which waits for Run to return).
 func start(t *testing.T, st ordercommit.Store, cfg ordercommit.Config) (c *ordercommit.Committer, stop func()) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = quiet
+		cfg.Logger = testkit.Quiet
 	}
 	c = ordercommit.New(st, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -44,24 +40,6 @@ func start(t *testing.T, st ordercommit.Store, cfg ordercommit.Config) (c *order
 	return c, stop
 }
 
-func newProduct(t *testing.T, st *store.Store, stock int32) int32 {
-	t.Helper()
-	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: "p", Stock: stock, PriceCents: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.ID
-}
-
-func stockOf(t *testing.T, st *store.Store, id int32) int32 {
-	t.Helper()
-	p, err := st.GetProduct(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Stock
-}
-
 // orderRows counts the orders of a product and their units.
 func orderRows(t *testing.T, st *store.Store, id int32) (n int, units int64) {
 	t.Helper()
@@ -70,23 +48,6 @@ func orderRows(t *testing.T, st *store.Store, id int32) (n int, units int64) {
 		t.Fatal(err)
 	}
 	return n, units
-}
-
-// lockProduct holds the product's row lock in an open transaction until
-// release is called, so that a batch touching it waits.
-func lockProduct(t *testing.T, st *store.Store, id int32) (release func()) {
-	t.Helper()
-	tx, err := st.DB().Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`SELECT 1 FROM products WHERE id = $1 FOR UPDATE`, id); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() { once.Do(func() { _ = tx.Rollback() }) }
-	t.Cleanup(release)
-	return release
 }
 
 // lockWaiters returns the backends of st's database that wait for a lock.
@@ -98,18 +59,6 @@ func lockWaiters(t *testing.T, st *store.Store) []int {
 		t.Fatal(err)
 	}
 	return pids
-}
-
-// waitFor polls cond until it holds, or fails the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // placed is the outcome of a Place call made in the background.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // Values of the outcome label of ordersettle_orders_total: a fixed set.
@@ -30,7 +30,7 @@ var outcomes = []string{
 
 // Values of the to label of ordersettle_order_transitions_total: the
 // statuses an order changes to after it was placed.
-var transitionTargets = []string{store.OrderStatusCompleted, store.OrderStatusCancelled, store.OrderStatusExpired}
+var transitionTargets = []string{domain.OrderStatusCompleted, domain.OrderStatusCancelled, domain.OrderStatusExpired}
 
 // metrics are the committer's Prometheus metrics.
 type metrics struct {
@@ -103,10 +103,10 @@ func (m *metrics) collect(ch chan<- prometheus.Metric) {
 // answered it: a replayed refusal, a key conflict, or a failure.
 func claimOutcome(err error) string {
 	switch {
-	case errors.Is(err, store.ErrOutOfStock), errors.Is(err, store.ErrProductNotFound),
-		errors.Is(err, store.ErrBuyerLimitExceeded):
+	case errors.Is(err, domain.ErrOutOfStock), errors.Is(err, domain.ErrProductNotFound),
+		errors.Is(err, domain.ErrBuyerLimitExceeded):
 		return outcomeReplayed
-	case errors.Is(err, store.ErrIdempotencyKeyInUse), errors.Is(err, store.ErrIdempotencyKeyReused):
+	case errors.Is(err, domain.ErrIdempotencyKeyInUse), errors.Is(err, domain.ErrIdempotencyKeyReused):
 		return outcomeKeyConflict
 	}
 	return placeOutcome(err)
@@ -117,15 +117,15 @@ func placeOutcome(err error) string {
 	switch {
 	case err == nil:
 		return outcomePlaced
-	case errors.Is(err, store.ErrOutOfStock):
+	case errors.Is(err, domain.ErrOutOfStock):
 		return outcomeOutOfStock
-	case errors.Is(err, store.ErrBuyerLimitExceeded):
+	case errors.Is(err, domain.ErrBuyerLimitExceeded):
 		return outcomeBuyerLimit
-	case errors.Is(err, store.ErrProductNotFound):
+	case errors.Is(err, domain.ErrProductNotFound):
 		return outcomeProductNotFound
-	case errors.Is(err, store.ErrIdempotencyKeyInUse), errors.Is(err, store.ErrIdempotencyKeyReused):
+	case errors.Is(err, domain.ErrIdempotencyKeyInUse), errors.Is(err, domain.ErrIdempotencyKeyReused):
 		return outcomeKeyConflict
-	case errors.Is(err, store.ErrInvalidInput):
+	case errors.Is(err, domain.ErrInvalidInput):
 		return outcomeInvalid
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed):
 		return outcomeShed

@@ -1,18 +1,18 @@
 package ordercommit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/domain"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // proxiedStore opens a store on a fresh database through a commitCutter,
@@ -20,7 +20,7 @@ import (
 // the test's own checks and locks.
 func proxiedStore(t *testing.T, lease time.Duration) (proxy *commitCutter, through, direct *store.Store) {
 	t.Helper()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	proxy, pdsn := newCommitCutter(t, dsn)
 	var err error
 	through, err = store.Open(context.Background(), pdsn, store.Options{ClaimLease: lease})
@@ -46,28 +46,28 @@ func TestRetryServedWhenClaimLapses(t *testing.T) {
 	const lease = 2 * time.Second
 	proxy, st, direct := proxiedStore(t, lease)
 	c, _ := start(t, st, ordercommit.Config{Committers: 1})
-	p := newProduct(t, direct, 10)
+	p := testkit.CreateProduct(t, direct, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
 	proxy.arm(cutBeforeCommitThenDown)
 	_, err := c.Place(context.Background(), "held", o)
 	var held *ordercommit.KeyHeldError
-	if !errors.As(err, &held) || !errors.Is(err, store.ErrUnavailable) {
+	if !errors.As(err, &held) || !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v, want a KeyHeldError over ErrUnavailable", err)
 	}
 	if wait := held.RetryAfter(); wait > lease+time.Second || wait < time.Second {
 		t.Errorf("RetryAfter = %v, want about the claim lease %v", wait, lease)
 	}
 	proxy.goUp()
-	if _, err := c.Place(context.Background(), "held", o); !errors.Is(err, store.ErrIdempotencyKeyInUse) {
+	if _, err := c.Place(context.Background(), "held", o); !errors.Is(err, domain.ErrIdempotencyKeyInUse) {
 		t.Errorf("a retry before the claim lapses: %v, want ErrIdempotencyKeyInUse", err)
 	}
 	time.Sleep(held.RetryAfter())
 	if _, err := c.Place(context.Background(), "held", o); err != nil {
 		t.Fatalf("a retry once Retry-After has passed: %v", err)
 	}
-	if n, _ := orderRows(t, direct, p); n != 1 || stockOf(t, direct, p) != 9 {
-		t.Errorf("%d orders, stock %d; want 1, 9", n, stockOf(t, direct, p))
+	if n, _ := orderRows(t, direct, p); n != 1 || testkit.StockOf(t, direct, p) != 9 {
+		t.Errorf("%d orders, stock %d; want 1, 9", n, testkit.StockOf(t, direct, p))
 	}
 }
 
@@ -80,15 +80,15 @@ func TestCleanupBoundedAfterDeadline(t *testing.T) {
 	proxy, st, direct := proxiedStore(t, 3*time.Second)
 	const cleanup = 300 * time.Millisecond
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, CleanupTimeout: cleanup})
-	p := newProduct(t, direct, 10)
-	release := lockProduct(t, direct, p)
+	p := testkit.CreateProduct(t, direct, "p", 10, 100).ID
+	release := testkit.LockProduct(t, direct, p)
 
 	const deadline = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	started := time.Now()
 	done := placeAsync(ctx, c, "stalled", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"})
-	waitFor(t, "the batch to wait for the lock", func() bool { return len(lockWaiters(t, direct)) == 1 })
+	testkit.Eventually(t, "the batch to wait for the lock", 10*time.Second, func() bool { return len(lockWaiters(t, direct)) == 1 })
 	proxy.stall()
 	r := <-done
 	took := time.Since(started)
@@ -108,12 +108,12 @@ func TestCleanupBoundedAfterDeadline(t *testing.T) {
 func TestAmbiguousCommitLogged(t *testing.T) {
 	t.Parallel()
 	proxy, st, direct := proxiedStore(t, 0)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	p := newProduct(t, direct, 10)
+	p := testkit.CreateProduct(t, direct, "p", 10, 100).ID
 
 	proxy.arm(cutAfterCommit)
-	if _, err := c.Place(context.Background(), "", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}); !errors.Is(err, store.ErrCommitUnknown) {
+	if _, err := c.Place(context.Background(), "", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}); !errors.Is(err, domain.ErrCommitUnknown) {
 		t.Fatalf("err = %v, want ErrCommitUnknown", err)
 	}
 	if n, _ := orderRows(t, direct, p); n != 1 {
@@ -123,22 +123,4 @@ func TestAmbiguousCommitLogged(t *testing.T) {
 	if !strings.Contains(out, "AMBIGUOUS") || strings.Contains(out, "none of its orders was placed") {
 		t.Errorf("log of a lost COMMIT answer:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -15,7 +16,7 @@ import (
 func (c *Committer) Confirm(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error) {
 	o, changed, err := c.store.ConfirmOrder(ctx, id, buyerID)
 	if changed {
-		c.metrics.transitions.WithLabelValues(store.OrderStatusCompleted).Inc()
+		c.metrics.transitions.WithLabelValues(domain.OrderStatusCompleted).Inc()
 	}
 	return o, err
 }
@@ -27,7 +28,7 @@ func (c *Committer) Confirm(ctx context.Context, id uuid.UUID, buyerID string) (
 func (c *Committer) Cancel(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error) {
 	o, changed, err := c.store.CancelOrder(ctx, id, buyerID)
 	if changed {
-		c.metrics.transitions.WithLabelValues(store.OrderStatusCancelled).Inc()
+		c.metrics.transitions.WithLabelValues(domain.OrderStatusCancelled).Inc()
 	}
 	return o, err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +19,11 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 	"github.com/ordersettle/ordersettle/server"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 const (
@@ -245,10 +249,19 @@ func scrapeMetrics(b *testing.B, c benchClient) map[string]float64 {
 
 // benchKey creates the benchmark's API key: every scope, and a rate limit
 // of its own high enough for 128 clients on one key.
-func benchKey(b *testing.B, h *harness) string {
+func benchKey(b *testing.B, st *store.Store) string {
 	b.Helper()
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		b.Fatal(err)
+	}
 	limit := int32(100000)
-	return h.keys.make(storeKey{name: "bench", scopes: auth.AllScopes, rateLimit: &limit})
+	if _, err := st.CreateAPIKey(context.Background(), store.NewAPIKey{
+		Name: "bench", Hash: hash, Scopes: auth.AllScopes, RateLimit: &limit,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return token
 }
 
 // singleStatementOrder is the order path of the first release, the
@@ -276,34 +289,35 @@ func singleStatementOrder(ctx context.Context, db *sql.DB, productID int32, buye
 // succeed.
 func BenchmarkOrders(b *testing.B) {
 	for range b.N {
-		h := newHarness(b, func(c *server.Config) { c.RateLimit = 0 }) // the server's default limit; the key sets its own
+		dsn := dbtest.NewDSN(b)
+		a := testserver.Start(b, dsn, os.Stderr)
 		ctx := context.Background()
-		db := h.store.DB().DB
+		db := a.Store.DB().DB
 		var settings string
 		if err := db.QueryRow(`SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')`).Scan(&settings); err != nil {
 			b.Fatal(err)
 		}
-		if settings != "on/on" && !storetest.External() {
+		if settings != "on/on" && !dbtest.External() {
 			b.Fatalf("fsync/synchronous_commit = %s; benchmarks must run with durability on", settings)
 		}
 		ids := make([]int32, benchProducts)
 		for i := range ids {
-			ids[i] = h.createProduct(fmt.Sprint("product-", i), 2147483647, 100).ID
+			ids[i] = testkit.CreateProduct(b, a.Store, fmt.Sprint("product-", i), 2147483647, 100).ID
 		}
 		hot := ids[0]
-		reader := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
+		reader := benchClient{base: a.URL(), http: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
 		}}}
-		c := reader.withToken(benchKey(b, h)) // orders and /metrics need the key; reads are public
+		c := reader.withToken(benchKey(b, a.Store)) // orders and /metrics need the key; reads are public
 
-		baseDB, err := sql.Open("postgres", h.dsn)
+		baseDB, err := sql.Open("postgres", dsn)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer baseDB.Close()
 		baseDB.SetMaxOpenConns(benchSQLClients)
 		baseDB.SetMaxIdleConns(benchSQLClients)
-		baseProduct := h.createProduct("single statement", 2147483647, 100).ID
+		baseProduct := testkit.CreateProduct(b, a.Store, "single statement", 2147483647, 100).ID
 
 		hotPath := "/products/" + itoa(hot)
 		var keys atomic.Int64
@@ -383,7 +397,7 @@ func BenchmarkKeyedOrders(b *testing.B) {
 		reader := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
 		}}}
-		c := reader.withToken(benchKey(b, h))
+		c := reader.withToken(benchKey(b, h.store))
 		hotPath := "/products/" + itoa(hot)
 		before := scrapeMetrics(b, c)["ordersettle_auth_key_lookups_total"]
 		runs := alternateFor(b, c, time.Second, 5,

@@ -2,13 +2,12 @@ package server_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // startCommitter runs an order committer over st until t ends; a zero cfg
@@ -16,7 +15,7 @@ import (
 func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *ordercommit.Committer {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = testkit.Quiet
 	}
 	c := ordercommit.New(st, cfg)
 	ctx, stop := context.WithCancel(context.Background())
@@ -38,7 +37,7 @@ func startCommitter(t testing.TB, st *store.Store, cfg ordercommit.Config) *orde
 // by cfg.
 func newHarnessWithCommitter(t testing.TB, cfg ordercommit.Config) *harness {
 	t.Helper()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	st, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)

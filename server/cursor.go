@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -27,7 +28,7 @@ var errBadCursor = errors.New("not a cursor this list gave out; pass next_cursor
 var cursorEncoding = base64.RawURLEncoding.Strict()
 
 // encodeJobCursor is the next_cursor of a GET /jobs page ending at k.
-func encodeJobCursor(k store.JobKey) string {
+func encodeJobCursor(k domain.JobKey) string {
 	b := make([]byte, 0, 25)
 	b = append(b, jobCursorKind)
 	b = binary.BigEndian.AppendUint64(b, uint64(k.CreatedAt.UnixMicro()))
@@ -36,20 +37,20 @@ func encodeJobCursor(k store.JobKey) string {
 }
 
 // decodeJobCursor parses a cursor of GET /jobs.
-func decodeJobCursor(s string) (store.JobKey, error) {
+func decodeJobCursor(s string) (domain.JobKey, error) {
 	b, err := cursorEncoding.DecodeString(s)
 	if err != nil || len(b) != 25 || b[0] != jobCursorKind {
-		return store.JobKey{}, errBadCursor
+		return domain.JobKey{}, errBadCursor
 	}
 	id, err := uuid.FromBytes(b[9:])
 	if err != nil {
-		return store.JobKey{}, errBadCursor
+		return domain.JobKey{}, errBadCursor
 	}
 	created := time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC()
 	if !plausibleYear(created) {
-		return store.JobKey{}, errBadCursor
+		return domain.JobKey{}, errBadCursor
 	}
-	return store.JobKey{CreatedAt: created, ID: id}, nil
+	return domain.JobKey{CreatedAt: created, ID: id}, nil
 }
 
 // encodeOrderCursor is the next_cursor of a GET /orders page ending at k.

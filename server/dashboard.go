@@ -53,7 +53,7 @@ var dashboardAssets = func() map[string]asset {
 // mountDashboard serves the dashboard at /ui/ (and /ui, redirected). It is
 // not part of the API: no request validation or load shedding, like /docs.
 func mountDashboard(r gin.IRoutes) {
-	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
+	r.GET("/ui", redirect("/ui/"))
 	r.GET("/ui/*file", serveDashboard)
 }
 

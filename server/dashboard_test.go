@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -133,7 +134,7 @@ func TestDashboardIsNeverShed(t *testing.T) {
 		defer close(done)
 		_, _ = h.client.ListJobsWithResponse(context.Background(), nil) // waits for the lock
 	}()
-	waitUntil(t, "GET /jobs waits for the table lock", func() bool {
+	testkit.Eventually(t, "GET /jobs waits for the table lock", 30*time.Second, func() bool {
 		var n int
 		_ = h.store.DB().QueryRow(`SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)

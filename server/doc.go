@@ -22,13 +22,16 @@
 //     origins;
 //   - strict input: no redirects, 400 for a query string that does not
 //     parse, a 1 MiB body limit (413), 408 for a body that does not arrive
-//     in time, 400 for invalid UTF-8 or duplicate keys, and request
-//     validation against the spec (400);
-//   - the contract's JSON error shape for everything, including unknown
-//     routes (404) and wrong methods (405).
+//     in time, 415 for a body that is not JSON, 400 for invalid UTF-8,
+//     duplicate keys, numbers out of range or NUL characters (the jsontext
+//     decoder), and request validation against the spec (400);
+//   - HEAD on every GET route, and the contract's JSON error shape for
+//     everything, including unknown routes (404) and wrong methods (405,
+//     with Allow).
 //
-// The probes (/livez, /readyz, /health) check the database over the store's
-// own connection; BeginShutdown turns readiness off when a shutdown starts.
+// /livez answers while the process serves and never touches the database;
+// /readyz and /health check the database over the store's own connection,
+// and BeginShutdown turns readiness off when a shutdown starts.
 // It also serves /openapi.yaml, Swagger UI at /docs and /metrics. No SQL
 // lives here: errors from the store are mapped to HTTP in errors.go.
 package server

@@ -18,7 +18,7 @@ import (
 // POST to it changes nothing.
 func TestNoRedirects(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("no redirect", 5, 100)
 	order := `{"product_id":` + itoa(p.ID) + `,"quantity":1,"buyer_id":"b"}`
 	for _, tc := range []struct{ method, path, body string }{
@@ -55,7 +55,7 @@ func TestNoRedirects(t *testing.T) {
 // naming the query, not a request with some parameters silently dropped.
 func TestQueryThatDoesNotParse(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	for _, path := range []string{
 		"/jobs?status=bogus;x",
 		"/jobs?limit=5;status=COMPLETED",
@@ -82,7 +82,7 @@ func TestQueryThatDoesNotParse(t *testing.T) {
 // change nothing.
 func TestStrictJSON(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	p := h.createProduct("strict", 5, 100)
 	pid := itoa(p.ID)
 	for _, tc := range []struct {
@@ -146,7 +146,7 @@ func (b *stalledBody) Read(p []byte) (int, error) {
 // body.
 func TestSlowBodyIs408(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newFakeHarness(t)
 	ts := httptest.NewUnstartedServer(h.server.Handler())
 	ts.Config.ReadTimeout = time.Second
 	ts.Start()

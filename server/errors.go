@@ -10,14 +10,17 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/store"
 )
 
 // This file is the one place where errors become HTTP responses. Handlers
@@ -55,7 +58,7 @@ type problem struct {
 // fixed message reach the client; the error itself goes to the log.
 func problemFor(err error) problem {
 	switch {
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable):
 		return problem{http.StatusServiceUnavailable,
 			apiError(gen.CodeUnavailable, "the database is unavailable; retry later")}
 	case errors.Is(err, ordercommit.ErrQueueFull):
@@ -69,7 +72,7 @@ func problemFor(err error) problem {
 		// connection under load, or its client went away.
 		return problem{http.StatusServiceUnavailable,
 			apiError(gen.CodeUnavailable, "the server is busy and could not answer in time; retry later")}
-	case errors.Is(err, store.ErrInvalidInput):
+	case errors.Is(err, domain.ErrInvalidInput):
 		return problem{http.StatusBadRequest,
 			apiError(gen.CodeBadRequest, "the request holds a value that cannot be stored (for example a NUL character)")}
 	default:
@@ -157,23 +160,80 @@ func notFound(c *gin.Context) {
 		apiError(gen.CodeNotFound, "no such path: %s %s; the API is described at /docs", c.Request.Method, c.Request.URL.Path))
 }
 
-// methodNotAllowed answers a known path with a method it does not support; Gin
-// has set the Allow header.
-func methodNotAllowed(c *gin.Context) {
+// methodNotAllowed answers a known path with a method it does not support.
+// Allow lists the methods the spec routes for the URL; for the paths that
+// are not in the spec (/metrics, /docs, /ui), those Gin found, which it has
+// set in Allow.
+func (s *Server) methodNotAllowed(c *gin.Context) {
+	allow := specMethods(s.specRouter, c.Request)
+	if len(allow) == 0 {
+		allow = sortMethods(strings.Split(c.Writer.Header().Get("Allow"), ","))
+	}
+	writeMethodNotAllowed(c, allow)
+}
+
+// writeMethodNotAllowed answers 405 with Allow: allow.
+func writeMethodNotAllowed(c *gin.Context, allow []string) {
+	c.Writer.Header().Set("Allow", strings.Join(allow, ", "))
 	writeError(c, http.StatusMethodNotAllowed,
 		apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s",
-			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+			c.Request.Method, c.Request.URL.Path, strings.Join(allow, ", ")))
+}
+
+// methodOrder is the order of the methods in an Allow header.
+var methodOrder = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// sortMethods trims, deduplicates and orders methods as methodOrder does
+// (others last, alphabetically).
+func sortMethods(methods []string) []string {
+	var out []string
+	for _, m := range methods {
+		if m = strings.TrimSpace(m); m != "" && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	rank := func(m string) int {
+		if i := slices.Index(methodOrder, m); i >= 0 {
+			return i
+		}
+		return len(methodOrder)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }
 
 // routeNotInSpec answers a request that Gin routed but the spec has no
-// operation for (for example /downloads/x without the .csv suffix).
-func routeNotInSpec(c *gin.Context, methodMismatch bool) {
-	if methodMismatch {
-		writeError(c, http.StatusMethodNotAllowed,
-			apiError(gen.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+// operation for (for example /downloads/x without the .csv suffix); when
+// the spec has the path with other methods, Allow lists them.
+func routeNotInSpec(c *gin.Context, router routers.Router, methodMismatch bool) {
+	if !methodMismatch {
+		notFound(c)
 		return
 	}
-	notFound(c)
+	writeMethodNotAllowed(c, specMethods(router, c.Request))
+}
+
+// specMethods lists, in the usual order, the methods for which the spec
+// has an operation at req's URL, with HEAD where it has GET.
+func specMethods(router routers.Router, req *http.Request) []string {
+	var allow []string
+	for _, m := range methodOrder {
+		probe := *req
+		probe.Method = m
+		if m == http.MethodHead {
+			probe.Method = http.MethodGet // every GET answers HEAD
+		}
+		if _, _, err := router.FindRoute(&probe); err == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // recovered answers a request whose handler panicked.

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
@@ -179,30 +178,12 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that handlers may write to concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestInternalErrorsLeakNothing: when the database answers with an error the
 // store does not expect (here: the tables are gone), every operation answers
 // 500 INTERNAL with a fixed message; the details go to the log only.
 func TestInternalErrorsLeakNothing(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	h := newHarness(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
 	ctx := context.Background()
 	if _, err := h.store.DB().Exec(`DROP TABLE idempotency_keys, orders, products CASCADE`); err != nil {
@@ -249,7 +230,7 @@ func TestLoadShedding(t *testing.T) {
 	ctx := context.Background()
 	p := h.createProduct("hot", 5, 100)
 
-	release := lockProduct(t, h, p.ID)
+	release := testkit.LockProduct(t, h.store, p.ID)
 	firstDone := make(chan *client.CreateOrderResponse, 1)
 	go func() {
 		resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "first"})
@@ -291,19 +272,14 @@ func TestLoadShedding(t *testing.T) {
 // for a lock: the order is in flight.
 func waitForLockWait(t *testing.T, h *harness) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, "a statement waiting for the product's row lock", 5*time.Second, func() bool {
 		var n int
 		if err := h.store.DB().QueryRow(`SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no statement ever waited for the product's row lock")
+		return n > 0
+	})
 }
 
 // grepLines returns the lines of s that contain substr.
@@ -325,9 +301,8 @@ func grepLines(s, substr string) string {
 func TestPanicIsA500(t *testing.T) {
 	t.Parallel()
 	broken := store.New(nil)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(broken, ordercommit.New(broken, ordercommit.Config{Logger: quiet}),
-		settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: quiet}), server.Config{Logger: quiet})
+	srv, err := server.New(broken, ordercommit.New(broken, ordercommit.Config{Logger: testkit.Quiet}),
+		settlement.New(broken, settlement.Config{Dir: t.TempDir(), Logger: testkit.Quiet}), server.Config{Logger: testkit.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

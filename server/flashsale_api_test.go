@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -331,7 +332,7 @@ func TestKeyedOrderWithinRequestTimeout(t *testing.T) {
 	const timeout = 2 * time.Second
 	h := newHarness(t, func(c *server.Config) { c.RequestTimeout = timeout })
 	p := h.createProduct("locked", 5, 1)
-	release := lockProduct(t, h, p.ID)
+	release := testkit.LockProduct(t, h.store, p.ID)
 	body := fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID)
 	header := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "bounded"}
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 // benchExpiredHolds is how many holds the sweep benchmark expires at once.
@@ -33,7 +33,7 @@ func BenchmarkFlashSale(b *testing.B) {
 		if err := db.QueryRow(`SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')`).Scan(&settings); err != nil {
 			b.Fatal(err)
 		}
-		if settings != "on/on" && !storetest.External() {
+		if settings != "on/on" && !dbtest.External() {
 			b.Fatalf("fsync/synchronous_commit = %s; benchmarks must run with durability on", settings)
 		}
 		day, limit := int32(86400), int32(10000)

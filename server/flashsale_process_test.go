@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -28,13 +29,13 @@ func TestBuyerLimitAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := created.JSON201.ID
-	servers := []*serverProcess{startServer(t, h.dsn), startServer(t, h.dsn)}
+	servers := []*testserver.Process{testserver.StartProcess(t, h.dsn), testserver.StartProcess(t, h.dsn)}
 
 	var placed, limited atomic.Int64
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 200 {
-		api, err := client.NewClientWithResponses(servers[i%2].url, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		api, err := client.NewClientWithResponses(servers[i%2].URL, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
 			client.WithRequestEditorFn(bearer(h.token)))
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +125,7 @@ func TestFlashSaleStorm(t *testing.T) {
 		initial[r.JSON201.ID] = np.Stock
 		products = append(products, r.JSON201.ID)
 	}
-	victim, survivor := startServer(t, h.dsn), startServer(t, h.dsn)
+	victim, survivor := testserver.StartProcess(t, h.dsn), testserver.StartProcess(t, h.dsn)
 	apiOf := func(url string) *client.ClientWithResponses {
 		api, err := client.NewClientWithResponses(url, client.WithHTTPClient(&http.Client{Timeout: 15 * time.Second}),
 			client.WithRequestEditorFn(bearer(h.token)))
@@ -133,7 +134,7 @@ func TestFlashSaleStorm(t *testing.T) {
 		}
 		return api
 	}
-	apis := []*client.ClientWithResponses{apiOf(victim.url), apiOf(survivor.url)}
+	apis := []*client.ClientWithResponses{apiOf(victim.URL), apiOf(survivor.URL)}
 	var killed atomic.Bool
 
 	stop := make(chan struct{})
@@ -208,7 +209,7 @@ func TestFlashSaleStorm(t *testing.T) {
 	}
 	auditUntil(2 * time.Second)
 	killed.Store(true)
-	victim.kill(t)
+	victim.Kill(t)
 	auditUntil(2500 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 )
 
@@ -136,7 +137,7 @@ func TestOrderQueueFull(t *testing.T) {
 	held := h.createProduct("held", 5, 100)
 	p := h.createProduct("queued", 5, 100)
 
-	release := lockProduct(t, h, held.ID)
+	release := testkit.LockProduct(t, h.store, held.ID)
 	answers := make(chan *client.CreateOrderResponse, 2)
 	order := func(id int32) {
 		resp, err := h.client.CreateOrderWithResponse(ctx, nil, client.NewOrder{ProductID: id, Quantity: 1, BuyerID: "b"})
@@ -172,14 +173,12 @@ func TestOrderQueueFull(t *testing.T) {
 // waitForMetric waits until /metrics has a line starting with line.
 func waitForMetric(t *testing.T, h *harness, line string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, fmt.Sprintf("/metrics to show %q", line), 5*time.Second, func() bool {
 		for l := range strings.SplitSeq(string(h.scrape().body), "\n") {
 			if strings.HasPrefix(l, line) {
-				return
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("/metrics never showed %q", line)
+		return false
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -136,23 +137,6 @@ func TestIdempotentConcurrentSameKey(t *testing.T) {
 	t.Logf("%d answers with the order, %d IDEMPOTENCY_KEY_IN_USE", 20-inUse, inUse)
 }
 
-// lockProduct holds the product's row lock in an open transaction, so that an
-// order for it stays in flight until release is called.
-func lockProduct(t *testing.T, h *harness, id int32) (release func()) {
-	t.Helper()
-	tx, err := h.store.DB().Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`SELECT 1 FROM products WHERE id = $1 FOR UPDATE`, id); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() { once.Do(func() { _ = tx.Rollback() }) }
-	t.Cleanup(release)
-	return release
-}
-
 // waitForClaim waits until the key is claimed (in flight) in the database.
 func waitForClaim(t *testing.T, h *harness, k string) {
 	t.Helper()
@@ -180,7 +164,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	p := h.createProduct("slow", 5, 100)
 	order := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "erin"}
 
-	release := lockProduct(t, h, p.ID)
+	release := testkit.LockProduct(t, h.store, p.ID)
 	firstDone := make(chan *client.CreateOrderResponse, 1)
 	go func() {
 		resp, err := h.client.CreateOrderWithResponse(ctx, key("in-flight"), order)
@@ -225,7 +209,7 @@ func TestIdempotencyKeyFreedAfterFailure(t *testing.T) {
 	p := h.createProduct("timeout", 5, 100)
 	order := client.NewOrder{ProductID: p.ID, Quantity: 1, BuyerID: "frank"}
 
-	release := lockProduct(t, h, p.ID)
+	release := testkit.LockProduct(t, h.store, p.ID)
 	resp, err := h.client.CreateOrderWithResponse(ctx, key("freed"), order)
 	if err != nil || resp.StatusCode() != http.StatusServiceUnavailable {
 		t.Fatalf("locked: %v, status %d: %s", err, resp.StatusCode(), resp.Body)

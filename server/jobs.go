@@ -10,6 +10,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -43,7 +44,7 @@ func (s *Server) CreateSettlementJob(ctx context.Context, req gen.CreateSettleme
 func (s *Server) GetJob(ctx context.Context, req gen.GetJobRequestObject) (gen.GetJobResponseObject, error) {
 	ctx = requestContext(ctx)
 	j, err := s.jobs.Get(ctx, req.ID)
-	if errors.Is(err, store.ErrJobNotFound) {
+	if errors.Is(err, domain.ErrJobNotFound) {
 		return gen.GetJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
 	}
 	if err != nil {
@@ -60,7 +61,7 @@ func (s *Server) ListJobs(ctx context.Context, req gen.ListJobsRequestObject) (g
 		q.Limit = int(*req.Params.Limit)
 	}
 	if req.Params.Status != nil {
-		q.Status = store.JobStatus(*req.Params.Status)
+		q.Status = domain.JobStatus(*req.Params.Status)
 	}
 	if req.Params.Cursor != nil {
 		after, err := decodeJobCursor(*req.Params.Cursor)
@@ -89,9 +90,9 @@ func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) 
 	ctx = requestContext(ctx)
 	j, err := s.jobs.Cancel(ctx, req.ID)
 	switch {
-	case errors.Is(err, store.ErrJobNotFound):
+	case errors.Is(err, domain.ErrJobNotFound):
 		return gen.CancelJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
-	case errors.Is(err, store.ErrJobNotCancellable):
+	case errors.Is(err, domain.ErrJobNotCancellable):
 		return gen.CancelJob409JSONResponse{Body: apiError(gen.CodeJobNotCancellable,
 			"job %s is %s and can no longer be cancelled", req.ID, j.Status)}, nil
 	case err != nil:
@@ -112,13 +113,13 @@ func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSett
 			"the credential is bound to merchant_id %d; a settlement file holds every merchant's rows: use GET /settlements", *p.MerchantID)}, nil
 	}
 	j, err := s.jobs.Get(ctx, req.JobID)
-	if errors.Is(err, store.ErrJobNotFound) {
+	if errors.Is(err, domain.ErrJobNotFound) {
 		return gen.DownloadSettlementCSV404JSONResponse{Body: jobNotFound(req.JobID).Body}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if j.Status != store.JobCompleted {
+	if j.Status != domain.JobCompleted {
 		return gen.DownloadSettlementCSV404JSONResponse{Body: apiError(gen.CodeFileNotReady,
 			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)}, nil
 	}
@@ -152,7 +153,7 @@ func jobLocation(id openapi_types.UUID) string { return "/jobs/" + id.String() }
 
 // jobJSON is the API view of a job: download_url only when COMPLETED, error
 // only when FAILED.
-func jobJSON(j store.Job) gen.Job {
+func jobJSON(j domain.Job) gen.Job {
 	out := gen.Job{
 		JobID:     j.ID,
 		Status:    gen.JobStatus(j.Status),
@@ -168,11 +169,11 @@ func jobJSON(j store.Job) gen.Job {
 		CreatedBy: j.CreatedBy,
 	}
 	switch j.Status {
-	case store.JobCompleted, store.JobFailed, store.JobCancelled:
+	case domain.JobCompleted, domain.JobFailed, domain.JobCancelled:
 		out.FinishedAt = utcPtr(j.FinishedAt)
 	}
 	switch j.Status {
-	case store.JobCompleted:
+	case domain.JobCompleted:
 		url := "/downloads/" + j.ID.String() + ".csv"
 		out.DownloadURL = &url
 		n := int64(0) // the database never has a COMPLETED job without its count
@@ -180,7 +181,7 @@ func jobJSON(j store.Job) gen.Job {
 			n = *j.Settlements
 		}
 		out.Settlements = &n
-	case store.JobFailed:
+	case domain.JobFailed:
 		msg := "the job failed"
 		if j.Error != nil {
 			msg = *j.Error
@@ -204,9 +205,9 @@ func (s *Server) RetryJob(ctx context.Context, req gen.RetryJobRequestObject) (g
 	ctx = requestContext(ctx)
 	j, err := s.jobs.Retry(ctx, req.ID)
 	switch {
-	case errors.Is(err, store.ErrJobNotFound):
+	case errors.Is(err, domain.ErrJobNotFound):
 		return gen.RetryJob404JSONResponse{JobNotFoundJSONResponse: jobNotFound(req.ID)}, nil
-	case errors.Is(err, store.ErrJobNotRetryable):
+	case errors.Is(err, domain.ErrJobNotRetryable):
 		return gen.RetryJob409JSONResponse{Body: apiError(gen.CodeJobNotRetryable,
 			"job %s is %s; only FAILED or CANCELLED jobs can be retried (%s)", req.ID, j.Status, notRetryableHint(j.Status))}, nil
 	case err != nil:
@@ -219,9 +220,9 @@ func (s *Server) RetryJob(ctx context.Context, req gen.RetryJobRequestObject) (g
 }
 
 // notRetryableHint says what to do instead of retrying a job in status st.
-func notRetryableHint(st store.JobStatus) string {
+func notRetryableHint(st domain.JobStatus) string {
 	switch st {
-	case store.JobCompleted:
+	case domain.JobCompleted:
 		return "to settle the range again, queue a new job"
 	default: // QUEUED or RUNNING
 		return "it will run or is running; wait for it to end, or cancel it first"

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -389,17 +388,5 @@ func TestGarbageCursorsAre400(t *testing.T) {
 	}
 	if status, body := h.do(http.MethodGet, "/settlements?cursor="+settlementCursor, nil, nil); status != http.StatusOK {
 		t.Errorf("the settlement cursor it gave out: %d %s", status, body)
-	}
-}
-
-// waitUntil polls cond every 20 ms for up to 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 30 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -43,20 +45,16 @@ func seedTransactions(t *testing.T, h *harness) {
 // waitJobStatus polls GET /jobs/{id} until the job is final.
 func waitJobStatus(t *testing.T, h *harness, id uuid.UUID) client.Job {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var job client.Job
+	testkit.Eventually(t, fmt.Sprintf("job %s to finish", id), 30*time.Second, func() bool {
 		resp, err := h.client.GetJobWithResponse(context.Background(), id)
 		if err != nil || resp.JSON200 == nil {
 			t.Fatalf("get job: %v, status %d: %s", err, resp.StatusCode(), resp.Body)
 		}
-		switch resp.JSON200.Status {
-		case client.JobCompleted, client.JobFailed, client.JobCancelled:
-			return *resp.JSON200
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("job %s did not finish in 30 s", id)
-	return client.Job{}
+		job = *resp.JSON200
+		return job.Status == client.JobCompleted || job.Status == client.JobFailed || job.Status == client.JobCancelled
+	})
+	return job
 }
 
 // TestSettlementJobLifecycle: create (202 + Location), get, list, download.

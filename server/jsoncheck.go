@@ -2,201 +2,126 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// checkJSON refuses what encoding/json and kin-openapi accept silently in a
-// body that is otherwise valid JSON: bytes that are not UTF-8 (decoded as
-// U+FFFD, so the stored text would differ from the text sent), \u escapes
-// that are lone UTF-16 surrogates (likewise), and an object with the same
-// key twice at any depth (the last one would win, so {"quantity":1,
-// "quantity":2} would order 2). The error names the key and where it is.
-//
-// body must be valid JSON (singleJSONValue): the scan below relies on it
-// and is a single pass without decoding, a few times cheaper than
-// json.Decoder's tokens on the request path.
-func checkJSON(body []byte) error {
-	if !utf8.Valid(body) {
-		return fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(body))
-	}
-	if !bytes.ContainsAny(body, `{\`) {
-		return nil // no object and no escape: nothing more to check
-	}
-	s := jsonScan{b: body}
-	return s.value()
+// jsonError is why a JSON request body is refused, for the 400's message.
+type jsonError struct {
+	// syntax is set when the body is not (exactly one value of) JSON.
+	syntax bool
+	// where is the dotted path of the value concerned ("items.0.name"),
+	// empty at the top level.
+	where string
+	msg   string
 }
 
-// jsonScan walks a valid JSON text; path holds the keys and indexes of the
-// values around the current one, for messages.
-type jsonScan struct {
-	b    []byte
-	i    int
-	path []string
+func (e *jsonError) Error() string {
+	if e.where == "" {
+		return e.msg
+	}
+	return e.where + ": " + e.msg
 }
 
-// value checks the value at s.i and moves past it.
-func (s *jsonScan) value() error {
-	s.space()
-	if s.i >= len(s.b) {
-		return nil
+// message is the error's text in a 400 answer.
+func (e *jsonError) message() string {
+	if e.syntax {
+		return "request body is not valid JSON: " + e.Error()
 	}
-	switch s.b[s.i] {
-	case '{':
-		return s.object()
-	case '[':
-		return s.array()
-	case '"':
-		_, err := s.str()
-		return err
+	return "request body: " + e.Error()
+}
+
+// checkJSON refuses a body that is not exactly one JSON value, and what
+// encoding/json and kin-openapi would accept silently in one that is: bytes
+// that are not UTF-8 and \u escapes that are lone UTF-16 surrogates (both
+// decoded as U+FFFD, so the stored text would differ from the text sent),
+// an object with the same name twice at any depth, also spelled
+// differently ("a" and "\u0061": the last one would win, so
+// {"quantity":1,"quantity":2} would order 2), and numbers beyond the range
+// of a float64 (1e400), and NUL characters, which no text column can hold
+// (\u0000). The jsontext decoder does the strict parsing; the
+// error names the value concerned.
+func checkJSON(body []byte) *jsonError {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	// A NUL can only be escaped: a raw control character is not JSON.
+	mayHoldNUL := bytes.Contains(body, []byte(`\u0000`))
+	for {
+		if dec.PeekKind() == '0' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return describeJSONError(body, err)
+			}
+			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
+				return &jsonError{where: dotted(dec.StackPointer()), msg: fmt.Sprintf("number %s is out of range", v)}
+			}
+		} else if tok, err := dec.ReadToken(); err != nil {
+			return describeJSONError(body, err)
+		} else if mayHoldNUL && tok.Kind() == '"' && strings.IndexByte(tok.String(), 0) >= 0 {
+			return &jsonError{where: dotted(dec.StackPointer()), msg: "NUL characters (U+0000) are not allowed"}
+		}
+		if dec.StackDepth() == 0 {
+			break
+		}
 	}
-	for s.i < len(s.b) && !strings.ContainsRune(",]} \t\r\n", rune(s.b[s.i])) {
-		s.i++ // a number, true, false or null
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		r, _ := utf8.DecodeRune(rest)
+		return &jsonError{syntax: true, msg: fmt.Sprintf("invalid character %q after top-level value", r)}
 	}
 	return nil
 }
 
-func (s *jsonScan) object() error {
-	s.i++ // {
-	var keys []string
-	for {
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] == '}' {
-			s.i++
-			return nil
+// describeJSONError turns the decoder's error into the answer's words,
+// telling invalid UTF-8 and lone surrogates by the bytes where it stopped.
+func describeJSONError(body []byte, err error) *jsonError {
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) {
+		return &jsonError{syntax: true, msg: "unexpected end of input"} // io.EOF: nothing but space
+	}
+	where := dotted(se.JSONPointer)
+	off := int(se.ByteOffset)
+	if errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return &jsonError{where: dotted(se.JSONPointer.Parent()), msg: fmt.Sprintf("duplicate key %q", se.JSONPointer.LastToken())}
+	}
+	if off >= 0 && off < len(body) {
+		if r, size := utf8.DecodeRune(body[off:]); r == utf8.RuneError && size <= 1 {
+			return &jsonError{where: where, msg: fmt.Sprintf("invalid UTF-8 at byte %d", off)}
 		}
-		raw, err := s.str()
-		if err != nil {
-			return err
-		}
-		key := string(raw)
-		if bytes.IndexByte(raw, '\\') >= 0 { // compare keys as decoded: "a" and "\u0061" are one key
-			_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key)
-		}
-		for _, k := range keys {
-			if k == key {
-				return s.errorf("duplicate key %q", key)
-			}
-		}
-		keys = append(keys, key)
-		s.space()
-		s.i++ // :
-		s.path = append(s.path, key)
-		if err := s.value(); err != nil {
-			return err
-		}
-		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
+		if u := escapedSurrogate(body[off:]); u != 0 {
+			return &jsonError{where: where, msg: fmt.Sprintf(`\u%04X is half a UTF-16 surrogate pair (not valid Unicode)`, u)}
 		}
 	}
+	msg := se.Err.Error()
+	if off > 0 {
+		msg += " at byte " + strconv.Itoa(off)
+	}
+	return &jsonError{syntax: true, where: where, msg: msg}
 }
 
-func (s *jsonScan) array() error {
-	s.i++ // [
-	for n := 0; ; n++ {
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] == ']' {
-			s.i++
-			return nil
-		}
-		s.path = append(s.path, strconv.Itoa(n))
-		if err := s.value(); err != nil {
-			return err
-		}
-		s.path = s.path[:len(s.path)-1]
-		s.space()
-		if s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
-		}
+// escapedSurrogate returns the UTF-16 surrogate that the \u escape at the
+// start of b encodes, or 0 when b does not start with one.
+func escapedSurrogate(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0
 	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	if err != nil || n < 0xD800 || n > 0xDFFF {
+		return 0
+	}
+	return rune(n)
 }
 
-// str moves past the string at s.i and returns its raw contents (between
-// the quotes, escapes undecoded), refusing an escaped lone surrogate.
-func (s *jsonScan) str() ([]byte, error) {
-	s.i++ // "
-	start := s.i
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '"':
-			raw := s.b[start:s.i]
-			s.i++
-			return raw, nil
-		case '\\':
-			if s.i+1 < len(s.b) && s.b[s.i+1] == 'u' {
-				if err := s.checkSurrogate(); err != nil {
-					return nil, err
-				}
-			}
-			s.i += 2 // the escape; a \u's four digits are ordinary bytes
-		default:
-			s.i++
-		}
+// dotted writes a JSON pointer as the dotted path the validator's messages
+// use ("/items/0/name" → "items.0.name").
+func dotted(p jsontext.Pointer) string {
+	var parts []string
+	for tok := range p.Tokens() {
+		parts = append(parts, tok)
 	}
-	return s.b[start:], nil
-}
-
-// checkSurrogate checks the \u escape at s.i: a high surrogate must be
-// followed by a \u escape of a low one, and a low one must not come alone.
-// (A pair is checked at its first half; its second half then passes as
-// part of it.)
-func (s *jsonScan) checkSurrogate() error {
-	r := s.hex4(s.i + 2)
-	switch {
-	case r >= 0xD800 && r < 0xDC00:
-		if lo := s.hex4(s.i + 8); s.i+7 < len(s.b) && s.b[s.i+6] == '\\' && s.b[s.i+7] == 'u' && lo >= 0xDC00 && lo <= 0xDFFF {
-			s.i += 6 // the high half; the loop skips the low one
-			return nil
-		}
-	case r >= 0xDC00 && r <= 0xDFFF:
-	default:
-		return nil
-	}
-	return s.errorf(`\u%04X is half a UTF-16 surrogate pair (not valid Unicode)`, r)
-}
-
-// hex4 decodes the four hex digits at i, or returns -1.
-func (s *jsonScan) hex4(i int) int {
-	if i+4 > len(s.b) {
-		return -1
-	}
-	n, err := strconv.ParseUint(string(s.b[i:i+4]), 16, 16)
-	if err != nil {
-		return -1
-	}
-	return int(n)
-}
-
-func (s *jsonScan) space() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\r' || s.b[s.i] == '\n') {
-		s.i++
-	}
-}
-
-// errorf builds an error prefixed with where it is: the keys and indexes of
-// the values around it, dotted ("items.0.name").
-func (s *jsonScan) errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	if len(s.path) == 0 {
-		return err
-	}
-	return fmt.Errorf("%s: %w", strings.Join(s.path, "."), err)
-}
-
-// invalidUTF8At returns the offset of the first byte of b that does not
-// start a valid UTF-8 sequence.
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return len(b)
+	return strings.Join(parts, ".")
 }

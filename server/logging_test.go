@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -44,7 +45,7 @@ func linesOf(lines []map[string]any, id string) []map[string]any {
 // request carry its request_id too.
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	h := newHarness(t, func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(&log, nil)) })
 	p := h.createProduct("logged", 1, 1)
 

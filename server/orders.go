@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -20,7 +21,7 @@ const defaultOrderPageSize = 20
 // alongside; the answer goes out once that batch is durable.
 func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObject) (gen.CreateOrderResponseObject, error) {
 	ctx = requestContext(ctx)
-	in := store.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
+	in := domain.NewOrder{ProductID: req.Body.ProductID, Quantity: req.Body.Quantity, BuyerID: req.Body.BuyerID}
 	if isBlank(in.BuyerID) {
 		return badOrder("request body: buyer_id: must not be blank"), nil
 	}
@@ -41,9 +42,9 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 	switch {
 	case err == nil:
 		return gen.CreateOrder200JSONResponse{Body: orderJSON(order)}, nil
-	case errors.Is(err, store.ErrProductNotFound):
+	case errors.Is(err, domain.ErrProductNotFound):
 		return gen.CreateOrder404JSONResponse{ProductNotFoundJSONResponse: productNotFound(in.ProductID)}, nil
-	case errors.Is(err, store.ErrOutOfStock):
+	case errors.Is(err, domain.ErrOutOfStock):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeOutOfStock,
 			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)}, nil
 	case errors.Is(err, store.ErrBuyerLimitExceeded):
@@ -52,7 +53,7 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 	case errors.Is(err, store.ErrIdempotencyKeyInUse):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeIdempotencyKeyInUse,
 			"a request with this Idempotency-Key is still in progress; retry shortly")}, nil
-	case errors.Is(err, store.ErrIdempotencyKeyReused):
+	case errors.Is(err, domain.ErrIdempotencyKeyReused):
 		return gen.CreateOrder422JSONResponse{Body: apiError(gen.CodeIdempotencyKeyReused,
 			"this Idempotency-Key was used with a different request; use a new key")}, nil
 	default:
@@ -186,8 +187,21 @@ func orderJSON(o store.Order) gen.Order {
 	return out
 }
 
-// isBlank reports whether s is empty or only Unicode white space. The spec's
-// pattern catches ASCII white space; this also catches the rest.
+// isBlank reports whether s is empty or only white space as the spec's
+// pattern means it: ECMA-262's \s (see isECMASpace). The validator applies
+// that pattern too; this check keeps the rule when the spec is not in front.
 func isBlank(s string) bool {
-	return strings.TrimFunc(s, unicode.IsSpace) == ""
+	return strings.TrimFunc(s, isECMASpace) == ""
+}
+
+// isECMASpace reports whether r is white space to ECMA-262's \s: its
+// WhiteSpace (tab, vertical tab, form feed, space, no-break space, U+FEFF
+// and the Zs category) and LineTerminator (LF, CR, U+2028, U+2029). Unlike
+// unicode.IsSpace it includes U+FEFF and excludes U+0085.
+func isECMASpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u2028', '\u2029', '\ufeff':
+		return true
+	}
+	return unicode.Is(unicode.Zs, r)
 }

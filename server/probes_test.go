@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // wantProbesOK asserts that /livez, /readyz and /health answer 200 ok (the
@@ -47,7 +47,7 @@ func TestProbes(t *testing.T) {
 // wait for a pooled connection and are never shed.
 func TestProbesWhileThePoolIsSaturated(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	st, err := store.Open(context.Background(), dsn, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,10 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,115 +13,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/pglocal"
+	"github.com/ordersettle/ordersettle/internal/testkit"
+	"github.com/ordersettle/ordersettle/internal/testkit/testserver"
 	"github.com/ordersettle/ordersettle/migrations"
-	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/server"
-	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
 )
-
-// serverChildEnv holds the database URL when the test binary runs as a
-// server process of TestOrdersSurviveServerKill or TestTwoServers.
-const serverChildEnv = "ORDERSETTLE_SERVER_CHILD_DSN"
-
-// runServerChild serves the API on a free port of 127.0.0.1, wired like
-// cmd/server (store, order committer, server), and prints "listening URL"
-// on stdout. On SIGTERM it shuts down like cmd/server: the HTTP server
-// first, then the committer.
-func runServerChild(dsn string) {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	fail := func(err error) { fmt.Fprintln(os.Stderr, "server child:", err); os.Exit(2) }
-	st, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		fail(err)
-	}
-	orders := ordercommit.New(st, ordercommit.Config{Logger: log})
-	srv, err := server.New(st, orders, settlement.New(st, settlement.Config{Dir: os.TempDir(), Logger: log}),
-		server.Config{Logger: log, Collectors: []prometheus.Collector{orders}, RateLimit: -1})
-	if err != nil {
-		fail(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fail(err)
-	}
-	httpServer := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	ordersCtx, stopOrders := context.WithCancel(context.Background())
-	committed := make(chan error, 1)
-	go func() { committed <- orders.Run(ordersCtx) }()
-	go func() { _ = orders.RunExpiry(ctx) }()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = httpServer.Shutdown(sctx)
-	}()
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		fail(err)
-	}
-	stopOrders()
-	if err := <-committed; err != nil {
-		fail(err)
-	}
-	os.Exit(0)
-}
-
-// serverProcess is a server child process.
-type serverProcess struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncBuffer
-	done   chan struct{} // closed once the process has exited
-}
-
-// startServer starts a server process on the database at dsn and waits
-// until it listens. It is killed when t ends, if still running.
-func startServer(t *testing.T, dsn string) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serverChildEnv+"="+dsn)
-	p := &serverProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() && p.stderr.String() != "" {
-			t.Logf("server process %d stderr:\n%s", cmd.Process.Pid, p.stderr)
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("server process did not start: %v\n%s", err, p.stderr)
-	}
-	p.url = strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return p
-}
-
-// kill ends the process with SIGKILL: no shutdown code runs.
-func (p *serverProcess) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
 
 // placedOrder is an order answered 200.
 type placedOrder struct {
@@ -235,25 +127,25 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 		initial[p.ID] = p.Stock
 		products = append(products, p.ID)
 	}
-	srv := startServer(t, h.dsn)
+	srv := testserver.StartProcess(t, h.dsn)
 
 	stop := make(chan struct{})
 	var placed []placedOrder
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		placed, _ = buyUntil(t, stop, []string{srv.url}, h.token, products, 32, 1_000_000, true)
+		placed, _ = buyUntil(t, stop, []string{srv.URL}, h.token, products, 32, 1_000_000, true)
 	}()
 	waitForOrders(t, h, 300)
-	srv.kill(t)
+	srv.Kill(t)
 	close(stop)
 	<-loaded
 	if len(placed) == 0 {
 		t.Fatal("no order was answered 200 before the kill")
 	}
 
-	restarted := startServer(t, h.dsn)
-	api, err := client.NewClientWithResponses(restarted.url, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient).withToken(h.token)))
+	restarted := testserver.StartProcess(t, h.dsn)
+	api, err := client.NewClientWithResponses(restarted.URL, client.WithHTTPClient(newValidatingDoer(t, http.DefaultClient).withToken(h.token)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,18 +169,13 @@ func TestOrdersSurviveServerKill(t *testing.T) {
 // waitForOrders waits until the harness's database holds n orders.
 func waitForOrders(t *testing.T, h *harness, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, fmt.Sprintf("%d orders", n), 30*time.Second, func() bool {
 		var got int
 		if err := h.store.DB().QueryRow(`SELECT count(*) FROM orders`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if got >= n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d orders after 30 s", n)
+		return got >= n
+	})
 }
 
 // TestTwoServers: two server processes on one database take concurrent
@@ -304,11 +191,11 @@ func TestTwoServers(t *testing.T) {
 		initial[p.ID] = p.Stock
 		products = append(products, p.ID)
 	}
-	a, b := startServer(t, h.dsn), startServer(t, h.dsn)
+	a, b := testserver.StartProcess(t, h.dsn), testserver.StartProcess(t, h.dsn)
 
 	// 900 orders of 1 or 2 units: 450 units asked per product, 150 in stock,
 	// and at least 150 orders of 1 unit per product, so each sells out.
-	placed, outOfStock := buyUntil(t, nil, []string{a.url, b.url}, h.token, products, 60, 15, false)
+	placed, outOfStock := buyUntil(t, nil, []string{a.URL, b.URL}, h.token, products, 60, 15, false)
 	sold := map[int32]int64{}
 	for _, o := range placed {
 		sold[o.productID] += int64(o.quantity)
@@ -324,15 +211,11 @@ func TestTwoServers(t *testing.T) {
 	}
 
 	// A graceful stop (SIGTERM) of one server leaves the other serving.
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.stderr)
+	if code := a.Stop(t); code != 0 {
+		t.Errorf("server exited %d after SIGTERM:\n%s", code, a.Stderr())
 	}
 	p := h.createProduct("after", 1, 1)
-	resp := postOrder(t, b.url, h.token, p.ID)
+	resp := postOrder(t, b.URL, h.token, p.ID)
 	if resp.JSON200 == nil {
 		t.Errorf("the other server: status %d: %s", resp.StatusCode(), resp.Body)
 	}
@@ -372,8 +255,7 @@ func TestOrdersSurviveDatabaseCrash(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil { // the cluster may run as another user
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := pglocal.Config{DataDir: dir + "/data", Durable: true, Logger: quiet, MaxConnections: 50}
+	cfg := pglocal.Config{DataDir: dir + "/data", Durable: true, Logger: testkit.Quiet, MaxConnections: 50}
 	cluster, err := pglocal.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

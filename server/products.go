@@ -6,6 +6,7 @@ import (
 
 	"github.com/oapi-codegen/nullable"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -19,7 +20,7 @@ func (s *Server) CreateProduct(ctx context.Context, req gen.CreateProductRequest
 	if isBlank(req.Body.Name) {
 		return gen.CreateProduct400JSONResponse{BadRequestJSONResponse: badRequest("request body: name: must not be blank")}, nil
 	}
-	p, err := s.store.CreateProduct(ctx, store.NewProduct{
+	p, err := s.store.CreateProduct(ctx, domain.NewProduct{
 		Name: req.Body.Name, Stock: req.Body.Stock, PriceCents: req.Body.PriceCents,
 		MaxPerBuyer: req.Body.MaxPerBuyer, HoldSeconds: req.Body.HoldSeconds,
 	})
@@ -33,7 +34,7 @@ func (s *Server) CreateProduct(ctx context.Context, req gen.CreateProductRequest
 func (s *Server) GetProduct(ctx context.Context, req gen.GetProductRequestObject) (gen.GetProductResponseObject, error) {
 	ctx = requestContext(ctx)
 	p, err := s.store.GetProduct(ctx, req.ID)
-	if errors.Is(err, store.ErrProductNotFound) {
+	if errors.Is(err, domain.ErrProductNotFound) {
 		return gen.GetProduct404JSONResponse{ProductNotFoundJSONResponse: productNotFound(req.ID)}, nil
 	}
 	if err != nil {
@@ -131,7 +132,7 @@ func productNotFound(id int32) gen.ProductNotFoundJSONResponse {
 	return gen.ProductNotFoundJSONResponse{Body: apiError(gen.CodeProductNotFound, "product %d not found", id)}
 }
 
-func productJSON(p store.Product) gen.Product {
+func productJSON(p domain.Product) gen.Product {
 	return gen.Product{
 		ID: p.ID, Name: p.Name, Stock: p.Stock, PriceCents: p.PriceCents, CreatedAt: p.CreatedAt.UTC(),
 		MaxPerBuyer: p.MaxPerBuyer, HoldSeconds: p.HoldSeconds,

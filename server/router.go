@@ -39,25 +39,28 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectFixedPath = false
 	// The access log and the metrics see every answer, including those of
 	// the recovery middleware (which logs panics with slog).
-	r.Use(requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	r.Use(headLikeGet, requestID, s.accessLog, s.metrics.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
 	if len(s.cfg.CORSAllowedOrigins) > 0 {
 		r.Use(cors(s.cfg.CORSAllowedOrigins))
 	}
 	r.NoRoute(notFound)
-	r.NoMethod(methodNotAllowed)
+	r.NoMethod(s.methodNotAllowed)
 
-	r.GET("/openapi.yaml", func(c *gin.Context) {
+	// Every GET route answers HEAD too: the same status and headers; the
+	// net/http server drops the body of an answer to HEAD.
+	get := withHead{r}
+	get.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml; charset=utf-8", api.OpenAPIYAML)
 	})
 	docs := docsHandler()
-	r.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/docs/") })
-	r.GET("/docs/*asset", gin.WrapH(docs))
-	r.GET("/metrics", s.requireScopes(auth.ScopeMetricsRead), gin.WrapH(s.metrics.handler()))
-	mountDashboard(r)
+	get.GET("/docs", redirect("/docs/"))
+	get.GET("/docs/*asset", gin.WrapH(docs))
+	get.GET("/metrics", s.requireScopes(auth.ScopeMetricsRead), gin.WrapH(s.metrics.handler()))
+	mountDashboard(get)
 
 	// Access control comes before anything reads the query or the body, so
 	// that a request without a valid credential learns nothing but 401.
-	routes := r.Group("", s.shedLoad, s.deadline, s.authenticate, strictQuery, readBody, validateRequest(s.specRouter))
+	routes := withHead{r.Group("", s.shedLoad, s.deadline, s.authenticate, strictQuery, readBody, validateRequest(s.specRouter))}
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc:  requestError,
 		HandlerErrorFunc:         s.handlerError,
@@ -100,4 +103,16 @@ func (s *Server) deadline(c *gin.Context) {
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// withHead registers every GET route for HEAD as well, with the same
+// handlers.
+type withHead struct {
+	gin.IRouter
+}
+
+// GET registers the route for GET and HEAD.
+func (r withHead) GET(path string, handlers ...gin.HandlerFunc) gin.IRoutes {
+	r.IRouter.HEAD(path, handlers...)
+	return r.IRouter.GET(path, handlers...)
 }

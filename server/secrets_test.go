@@ -12,6 +12,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/server"
 )
 
@@ -30,7 +31,7 @@ func containsToken(b []byte) bool { return anyToken.Match(b) }
 // its principal; and that a job records who queued it.
 func TestTokensNeverLeak(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	h := newHarness(t, func(c *server.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

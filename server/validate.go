@@ -2,14 +2,17 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -20,6 +23,11 @@ import (
 
 	"github.com/ordersettle/ordersettle/gen"
 )
+
+// notBlankPattern is the spec's pattern of the strings that must not be
+// blank: ECMA-262's \S spelled out as a class (Go's \S is ASCII only), the
+// same set as isECMASpace.
+const notBlankPattern = `[^\t\n\v\f\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]`
 
 // MaxBodyBytes is the largest request body the API accepts (1 MiB), with or
 // without a Content-Length.
@@ -33,6 +41,26 @@ func init() {
 		}
 		return nil
 	}))
+	// A date is a day of the calendar from 0001-01-01 to 9999-12-31
+	// (kin-openapi's own check takes 2025-02-30 and 0000-01-01).
+	openapi3.DefineStringFormatValidator("date", openapi3.NewCallbackValidator(checkDate))
+}
+
+// checkDate checks a YYYY-MM-DD date of the API.
+func checkDate(s string) error {
+	if len(s) != len(time.DateOnly) {
+		return errors.New("not a date like 2025-01-31 (YYYY-MM-DD)")
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	switch {
+	case err != nil && strings.HasPrefix(s, "0000-"), err == nil && d.Year() < 1:
+		return fmt.Errorf("date %s is out of range: dates run from 0001-01-01 to 9999-12-31", s)
+	case err != nil && strings.Contains(err.Error(), "out of range"):
+		return fmt.Errorf("%s is not a day of the calendar", s)
+	case err != nil:
+		return errors.New("not a date like 2025-01-31 (YYYY-MM-DD)")
+	}
+	return nil
 }
 
 // newSpecRouter loads the embedded spec and builds the router that finds a
@@ -56,8 +84,8 @@ func newSpecRouter() (routers.Router, error) {
 // or not; a body that does not arrive before the server's ReadTimeout gets
 // 408. A JSON body that is more than one JSON value is refused with 400
 // (kin-openapi decodes the first value and ignores the rest, so `{…}{…}` or
-// `{…} junk` would otherwise pass), and so is one with invalid UTF-8 or a
-// duplicate key (see checkJSON).
+// `{…} junk` would otherwise pass), and so is one with invalid UTF-8, a
+// duplicate key or a number out of range (see checkJSON).
 func readBody(c *gin.Context) {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		c.Next()
@@ -93,23 +121,13 @@ func readBody(c *gin.Context) {
 	}
 	if ct := c.ContentType(); (ct == "application/json" || ct == "application/merge-patch+json") && len(bytes.TrimSpace(body)) > 0 {
 		// Other media types and empty bodies are left to the validator.
-		if err := singleJSONValue(body); err != nil {
-			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body is not valid JSON: %v", err))
-			return
-		}
 		if err := checkJSON(body); err != nil {
-			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "request body: %v", err))
+			writeError(c, http.StatusBadRequest, apiError(gen.CodeBadRequest, "%s", err.message()))
 			return
 		}
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	c.Next()
-}
-
-// singleJSONValue reports a JSON body that is not exactly one JSON value.
-func singleJSONValue(body []byte) error {
-	var v json.RawMessage // checks the whole body, decodes nothing
-	return json.Unmarshal(body, &v)
 }
 
 // validateRequest checks the request's parameters and body against the spec
@@ -123,21 +141,32 @@ func validateRequest(router routers.Router) gin.HandlerFunc {
 		KeepValidatedValue: true,
 	}
 	return func(c *gin.Context) {
+		req := c.Request
+		if req.Method == http.MethodHead {
+			// HEAD is GET without the body: validated as the GET it stands for.
+			get := *req
+			get.Method = http.MethodGet
+			req = &get
+		}
 		var route *routers.Route
 		var pathParams map[string]string
 		var err error
 		if found, ok := c.Get(specRouteKey); ok { // authenticate found it already
 			route, pathParams = found.(specRoute).route, found.(specRoute).params
 		} else {
-			route, pathParams, err = router.FindRoute(c.Request)
+			route, pathParams, err = router.FindRoute(req)
 		}
 		if err != nil {
 			// Gin's route is wider than the spec's (the ".csv" suffix).
-			routeNotInSpec(c, errors.Is(err, routers.ErrMethodNotAllowed))
+			routeNotInSpec(c, router, errors.Is(err, routers.ErrMethodNotAllowed))
+			return
+		}
+		if msg := unsupportedMediaType(req, route.Operation); msg != "" {
+			writeError(c, http.StatusUnsupportedMediaType, apiError(gen.CodeUnsupportedMediaType, "%s", msg))
 			return
 		}
 		err = openapi3filter.ValidateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
-			Request:    c.Request,
+			Request:    req,
 			PathParams: pathParams,
 			Route:      route,
 			Options:    opts,
@@ -148,6 +177,29 @@ func validateRequest(router routers.Router) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// unsupportedMediaType says why the request's body cannot be taken by op
+// when its Content-Type is not one op declares (JSON, or none sent with a
+// body); "" when it can.
+func unsupportedMediaType(req *http.Request, op *openapi3.Operation) string {
+	if op == nil || op.RequestBody == nil || op.RequestBody.Value == nil {
+		return ""
+	}
+	content := op.RequestBody.Value.Content
+	declared := slices.Sorted(maps.Keys(content))
+	ct := req.Header.Get("Content-Type")
+	if ct == "" {
+		if req.ContentLength == 0 {
+			return "" // no body at all: the validator says it is required
+		}
+		return fmt.Sprintf("the request body has no Content-Type; send it as %s", strings.Join(declared, " or "))
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && content.Get(mt) != nil {
+		return ""
+	}
+	return fmt.Sprintf("Content-Type %q is not supported here; send the body as %s", ct, strings.Join(declared, " or "))
 }
 
 // describeValidationError turns a kin-openapi validation error into one line
@@ -170,6 +222,9 @@ func describeValidationError(err error) string {
 	if errors.As(reqErr.Err, &schemaErr) {
 		if ptr := schemaErr.JSONPointer(); len(ptr) > 0 {
 			where += ": " + strings.Join(ptr, ".")
+		}
+		if schemaErr.SchemaField == "pattern" && schemaErr.Schema != nil && schemaErr.Schema.Pattern == notBlankPattern {
+			return where + ": must not be blank"
 		}
 		return where + ": " + schemaErr.Reason
 	}

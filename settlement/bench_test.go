@@ -20,11 +20,12 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/ordersettle/ordersettle/gen/client"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/internal/seed"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 const benchRuns = 3
@@ -59,7 +60,7 @@ func benchSettlement(b *testing.B) {
 			b.Fatalf("%s=%q: want a row count of at least 1000", benchRowsEnv, v)
 		}
 	}
-	dsn := storetest.NewDSN(b)
+	dsn := dbtest.NewDSN(b)
 	st, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -71,7 +72,6 @@ func benchSettlement(b *testing.B) {
 	tenthTo := day("2025-01-03") // a job of about N/10 rows: 3 of the 31 days
 
 	var report strings.Builder
-	var ratios []float64
 	for _, order := range []seed.Order{seed.ByTime, seed.Shuffled} {
 		t0 := time.Now()
 		gen := seed.New(seed.Config{N: n, From: from, To: to, Merchants: 1000, Seed: 42, Order: order})
@@ -103,7 +103,6 @@ func benchSettlement(b *testing.B) {
 		}
 		fMed, sMed := median(floors), median(services)
 		ratio := float64(sMed) / float64(fMed)
-		ratios = append(ratios, ratio)
 
 		// Peak RSS of a fresh server per job size.
 		var rss [2]int64
@@ -180,7 +179,7 @@ COMMIT;`, f, t)
 
 // engineRun times one in-process engine run with the given pool and batch size.
 func engineRun(b *testing.B, st *store.Store, workers, batchSize int, from, to time.Time) time.Duration {
-	cfg := settlement.Config{Workers: workers, BatchSize: batchSize, Dir: b.TempDir(), Logger: quiet,
+	cfg := settlement.Config{Workers: workers, BatchSize: batchSize, Dir: b.TempDir(), Logger: testkit.Quiet,
 		PollInterval: 10 * time.Millisecond}
 	eng := settlement.New(st, cfg)
 	ctx, stop := context.WithCancel(context.Background())

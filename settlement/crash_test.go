@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // crashChildEnv holds the database URL when the test binary runs as the
@@ -28,7 +29,7 @@ func runCrashChild() {
 	}
 	eng := settlement.New(st, settlement.Config{
 		Dir: os.Getenv("SETTLEMENT_CRASH_CHILD_DIR"), Lease: time.Second,
-		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: quiet,
+		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: testkit.Quiet,
 	})
 	_ = eng.Run(ctx)
 	os.Exit(0)
@@ -43,7 +44,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Run(string(l), func(t *testing.T) {
 			t.Parallel()
 			from, to := day("2025-10-01"), day("2025-10-02")
-			dsn := storetest.NewDSN(t)
+			dsn := dbtest.NewDSN(t)
 			st, err := store.Open(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -68,7 +69,7 @@ func TestCrashRecovery(t *testing.T) {
 				}
 			})
 
-			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
+			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
 			job, err := submitter.Submit(context.Background(), from, to)
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +107,7 @@ func TestCrashRecovery(t *testing.T) {
 // attempt ends FAILED with a reason instead of running forever.
 func TestCrashAfterLastAttemptFails(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	job, err := st.CreateJob(ctx, day("2025-01-01"), day("2025-01-01"), "")
 	if err != nil {

@@ -8,34 +8,49 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// Store is what the engine needs of the data layer.
+// Store is what the engine needs of the data layer (*store.Store): the job
+// queue and the snapshot reader.
 type Store interface {
-	CreateJob(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error)
-	GetJob(ctx context.Context, id uuid.UUID) (store.Job, error)
-	ListJobs(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
-	CountJobsByStatus(ctx context.Context) (map[store.JobStatus]int64, error)
-	CancelJob(ctx context.Context, id uuid.UUID) (store.Job, error)
-	RetryJob(ctx context.Context, id uuid.UUID) (store.Job, error)
+	JobQueue
+	SnapshotReader
+}
 
-	ClaimJob(ctx context.Context, owner string, lease time.Duration) (store.Job, bool, error)
-	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]store.Job, error)
+// JobQueue is what the engine needs of the jobs table: submitting, listing,
+// cancelling and retrying jobs; claiming, renewing and ending runs; and the
+// completion that stores a run's settlements with its COMPLETED status.
+type JobQueue interface {
+	CreateJob(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error)
+	GetJob(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	ListJobs(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error)
+	CountJobsByStatus(ctx context.Context) (map[domain.JobStatus]int64, error)
+	CancelJob(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	RetryJob(ctx context.Context, id uuid.UUID) (domain.Job, error)
+
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (domain.Job, bool, error)
+	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]domain.Job, error)
 	Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (bool, error)
 	SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error
-	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (store.JobStatus, error)
+	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (domain.JobStatus, error)
 	CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error
-	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (store.JobStatus, error)
+	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (domain.JobStatus, error)
+	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
+}
 
+// SnapshotReader is what a run needs to read the transactions: one
+// consistent snapshot, aggregated batch by batch.
+type SnapshotReader interface {
 	OpenSnapshot(ctx context.Context) (*store.Snapshot, error)
 	AggregateBatch(ctx context.Context, snapshotID string, b store.Batch, each func(store.DailyTotal)) error
-	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
 }
 
 // Config tunes an Engine. Zero values get the defaults.
@@ -84,6 +99,10 @@ const (
 	DefaultRetryBackoff      = 2 * time.Second
 )
 
+// DefaultDir is where CSV files are published when Config.Dir is empty (the
+// default of SETTLEMENT_DIR).
+var DefaultDir = filepath.Join(os.TempDir(), "settlements")
+
 func (c *Config) setDefaults() {
 	setDefault(&c.Workers, DefaultWorkers)
 	setDefault(&c.BatchSize, DefaultBatchSize)
@@ -94,7 +113,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
 	if c.Dir == "" {
-		c.Dir = os.TempDir() + "/settlements"
+		c.Dir = DefaultDir
 	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()
@@ -117,8 +136,6 @@ func setDefault[T int | time.Duration](v *T, def T) {
 var (
 	// ErrCancelled is the cause when a user cancelled the job.
 	ErrCancelled = errors.New("settlement job cancelled")
-	// errShutdown is the cause when the engine is shutting down.
-	errShutdown = errors.New("settlement engine shutting down")
 )
 
 // Engine runs settlement jobs. Create it with New, start it with Run.
@@ -157,19 +174,19 @@ func New(st Store, cfg Config) *Engine {
 
 // Submit queues a job for the days from..to (both included, UTC) and wakes
 // the engine. Any engine on the database may run it.
-func (e *Engine) Submit(ctx context.Context, from, to time.Time) (store.Job, error) {
+func (e *Engine) Submit(ctx context.Context, from, to time.Time) (domain.Job, error) {
 	return e.SubmitBy(ctx, from, to, "")
 }
 
 // SubmitBy is Submit for a job queued by the principal createdBy (its
 // Job.CreatedBy).
-func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error) {
+func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error) {
 	if to.Before(from) {
-		return store.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
+		return domain.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
 	j, err := e.store.CreateJob(ctx, from, to, createdBy)
 	if err != nil {
-		return store.Job{}, err
+		return domain.Job{}, err
 	}
 	e.nudge()
 	return j, nil
@@ -183,27 +200,27 @@ func (e *Engine) nudge() {
 	}
 }
 
-// Get returns a job (store.ErrJobNotFound if there is none).
-func (e *Engine) Get(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// Get returns a job (domain.ErrJobNotFound if there is none).
+func (e *Engine) Get(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	return e.store.GetJob(ctx, id)
 }
 
 // List returns one page of jobs, newest first, and whether more follow (see
 // store.Store.ListJobs).
-func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error) {
+func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error) {
 	return e.store.ListJobs(ctx, q)
 }
 
 // Cancel cancels a job: a QUEUED job is CANCELLED at once; a RUNNING job is
 // stopped (within HeartbeatInterval when another engine runs it, at once when
 // this one does) and ends CANCELLED; cancelling a CANCELLED job changes
-// nothing. A COMPLETED or FAILED job gives store.ErrJobNotCancellable.
-func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// nothing. A COMPLETED or FAILED job gives domain.ErrJobNotCancellable.
+func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	j, err := e.store.CancelJob(ctx, id)
 	if err != nil {
 		return j, err
 	}
-	if j.Status == store.JobRunning {
+	if j.Status == domain.JobRunning {
 		e.mu.Lock()
 		r := e.running[id]
 		e.mu.Unlock()
@@ -217,9 +234,9 @@ func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
 // Retry queues a FAILED or CANCELLED job again under the same id, as a new
 // run from scratch (attempts 0, no progress, error or finish time), and
 // wakes the engine; any engine on the database may run it. A QUEUED, RUNNING
-// or COMPLETED job gives store.ErrJobNotRetryable with the job as it is, an
-// unknown one store.ErrJobNotFound.
-func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// or COMPLETED job gives domain.ErrJobNotRetryable with the job as it is, an
+// unknown one domain.ErrJobNotFound.
+func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	j, err := e.store.RetryJob(ctx, id)
 	if err != nil {
 		return j, err
@@ -287,13 +304,13 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // claim claims one queued job, logging (not returning) database errors: the
 // loop tries again at the next poll.
-func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
+func (e *Engine) claim(ctx context.Context) (domain.Job, bool) {
 	job, ok, err := e.store.ClaimJob(ctx, e.cfg.Owner, e.cfg.Lease)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claiming a settlement job failed; retrying at the next poll", "err", err)
 		}
-		return store.Job{}, false
+		return domain.Job{}, false
 	}
 	return job, ok
 }

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestSettlementMatchesSQLReference checks the CSV byte for byte and the
@@ -30,7 +31,7 @@ func TestSettlementMatchesSQLReference(t *testing.T) {
 	for _, l := range layouts {
 		t.Run(string(l), func(t *testing.T) {
 			t.Parallel()
-			st := storetest.New(t)
+			st := dbtest.New(t)
 			loadAs(t, st, rows, l)
 			want := referenceCSV(t, st, from, to)
 			if n := bytes.Count(want, []byte("\n")); n < 100 {
@@ -83,7 +84,7 @@ func TestSettlementMatchesSQLReference(t *testing.T) {
 func TestRerunIsIdempotent(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-04-10"), day("2025-04-12")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 2000, merchants: 15, from: from, to: to, seed: 2}.rows())
 	eng := startEngine(t, st, testConfig(t, 4, 300))
 	ctx := context.Background()
@@ -116,7 +117,7 @@ func TestRerunIsIdempotent(t *testing.T) {
 // TestEmptyRange: no transactions give a header-only CSV and progress 100.
 func TestEmptyRange(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 200, merchants: 5, from: day("2025-01-10"), to: day("2025-01-11"), seed: 3}.rows())
 	eng := startEngine(t, st, testConfig(t, 2, 100))
 	job, err := eng.Submit(context.Background(), day("2030-01-01"), day("2030-01-31"))
@@ -163,7 +164,7 @@ func TestCancelRunningStopsInFlightSQL(t *testing.T) {
 		t.Run(fmt.Sprintf("remote=%v,plan=%s", remote, tc.plan), func(t *testing.T) {
 			t.Parallel()
 			from, to := day("2025-05-01"), day("2025-05-02")
-			st := storetest.New(t)
+			st := dbtest.New(t)
 			load(t, st, txnSpec{n: 500, merchants: 5, from: from, to: to, seed: 4}.rows())
 			cfg := testConfig(t, 2, 50)
 			cfg.Plan = tc.plan
@@ -216,7 +217,7 @@ func TestCancelRunningStopsInFlightSQL(t *testing.T) {
 // COMPLETED one cannot be cancelled.
 func TestCancelQueuedAndFinished(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	// No engine runs: the job stays QUEUED.
 	idle := settlement.New(st, testConfig(t, 1, 10))
@@ -247,7 +248,7 @@ func TestCancelQueuedAndFinished(t *testing.T) {
 func TestFailedJobRetriesThenFails(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-06-01"), day("2025-06-01")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 300, merchants: 3, from: from, to: to, seed: 5}.rows())
 	cfg := testConfig(t, 2, 100)
 	idle := settlement.New(st, cfg)
@@ -284,7 +285,7 @@ func TestFailedJobRetriesThenFails(t *testing.T) {
 func TestProgressNeverDecreases(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-07-01"), day("2025-07-10")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 40000, merchants: 50, from: from, to: to, seed: 6}.rows())
 	cfg := testConfig(t, 1, 200)    // ~200 batches on one worker: slow enough to watch
 	cfg.Plan = settlement.PlanIndex // the block plan cuts this range into a few big batches
@@ -327,7 +328,7 @@ func TestProgressNeverDecreases(t *testing.T) {
 func TestTwoEnginesShareTheQueue(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-08-01"), day("2025-08-03")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 3000, merchants: 20, from: from, to: to, seed: 7}.rows())
 	want := referenceCSV(t, st, from, to)
 
@@ -338,7 +339,7 @@ func TestTwoEnginesShareTheQueue(t *testing.T) {
 		cfg.Dir = dir
 		startEngine(t, c, cfg)
 	}
-	reader := settlement.New(st, settlement.Config{Dir: dir, Logger: quiet})
+	reader := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
 
 	const n = 8
 	var ids []string
@@ -405,7 +406,7 @@ func (c *claimCounter) ClaimJob(ctx context.Context, owner string, lease time.Du
 func TestShutdownHandsJobsBack(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-09-01"), day("2025-09-01")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 300, merchants: 4, from: from, to: to, seed: 8}.rows())
 	cfg := testConfig(t, 2, 100)
 	release := lockTransactions(t, st)

@@ -10,13 +10,13 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // startHeartbeat renews the job's lease and persists its progress every
 // HeartbeatInterval until the returned stop is called (idempotent). It cancels
 // the job when a cancel was requested (ErrCancelled) or the job was lost
-// (store.ErrJobLost), including when heartbeats have failed for a whole lease.
+// (domain.ErrJobLost), including when heartbeats have failed for a whole lease.
 func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, processed *atomic.Int64, log *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -35,8 +35,8 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 			}
 			cancelRequested, err := e.store.Heartbeat(ctx, id, e.cfg.Owner, processed.Load(), e.cfg.Lease)
 			switch {
-			case errors.Is(err, store.ErrJobLost):
-				cancel(store.ErrJobLost)
+			case errors.Is(err, domain.ErrJobLost):
+				cancel(domain.ErrJobLost)
 				return
 			case err != nil:
 				if ctx.Err() != nil {
@@ -44,7 +44,7 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 				}
 				if time.Since(lastOK) > e.cfg.Lease {
 					log.Error("heartbeats failed for a whole lease; giving the job up", "err", err)
-					cancel(store.ErrJobLost)
+					cancel(domain.ErrJobLost)
 					return
 				}
 				log.Warn("heartbeat failed; retrying", "err", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -21,7 +22,7 @@ import (
 const finishTimeout = 30 * time.Second
 
 // run runs one claimed job to its end and records how it ended.
-func (e *Engine) run(parent context.Context, job store.Job) {
+func (e *Engine) run(parent context.Context, job domain.Job) {
 	log := e.log.With("job", job.ID, "from", job.From.Format(time.DateOnly), "to", job.To.Format(time.DateOnly), "attempt", job.Attempts)
 	log.Info("settlement job started")
 	started := time.Now()
@@ -58,20 +59,20 @@ func (e *Engine) run(parent context.Context, job store.Job) {
 	took := time.Since(started)
 	switch {
 	case err == nil:
-		e.metrics.finished(store.JobCompleted)
+		e.metrics.finished(domain.JobCompleted)
 		e.metrics.duration.Observe(took.Seconds())
 		log.Info("settlement job completed", "rows", processed.Load(), "settlements", stats.settlements,
 			"plan", stats.plan, "batches", stats.batches, "took", took.Round(time.Millisecond),
 			"aggregate", stats.aggregate.Round(time.Millisecond), "write_csv", stats.write.Round(time.Millisecond),
 			"commit", stats.complete.Round(time.Millisecond))
-	case errors.Is(err, store.ErrCancelRequested) || errors.Is(cause, ErrCancelled):
+	case errors.Is(err, domain.ErrCancelRequested) || errors.Is(cause, ErrCancelled):
 		if err := e.store.CancelRunningJob(fctx, job.ID, e.cfg.Owner); err != nil {
 			log.Error("recording the cancel failed; the job is reaped when its lease expires", "err", err)
 			return
 		}
-		e.metrics.finished(store.JobCancelled)
+		e.metrics.finished(domain.JobCancelled)
 		log.Info("settlement job cancelled", "took", took.Round(time.Millisecond))
-	case errors.Is(err, store.ErrJobLost) || errors.Is(cause, store.ErrJobLost):
+	case errors.Is(err, domain.ErrJobLost) || errors.Is(cause, domain.ErrJobLost):
 		log.Warn("settlement job was taken away from this engine (lease expired); another run will finish it")
 	case parent.Err() != nil:
 		status, err := e.store.ReleaseJob(fctx, job.ID, e.cfg.Owner)
@@ -94,7 +95,7 @@ func (e *Engine) run(parent context.Context, job store.Job) {
 }
 
 // execute computes the job's settlements and completes it.
-func (e *Engine) execute(ctx context.Context, log *slog.Logger, job store.Job, processed *atomic.Int64, stopHeartbeat func()) (stats runStats, err error) {
+func (e *Engine) execute(ctx context.Context, log *slog.Logger, job domain.Job, processed *atomic.Int64, stopHeartbeat func()) (stats runStats, err error) {
 	from := job.From.UTC()
 	end := job.To.UTC().AddDate(0, 0, 1) // exclusive: the day after the last day, 00:00
 
@@ -169,7 +170,7 @@ func publicError(err error) string {
 	var pathErr *os.PathError
 	var linkErr *os.LinkError
 	switch {
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable):
 		return "the database was unavailable during the run; the server log has the details"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return "no space left in the settlement directory (SETTLEMENT_DIR)"

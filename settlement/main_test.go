@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,9 +13,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,10 +24,8 @@ func TestMain(m *testing.M) {
 		runCrashChild() // the subprocess of TestCrashRecovery
 		return
 	}
-	storetest.Main(m)
+	dbtest.Main(m)
 }
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func day(s string) time.Time {
 	t, err := time.Parse(time.DateOnly, s)
@@ -48,7 +45,7 @@ func testConfig(t testing.TB, workers, batchSize int) settlement.Config {
 		PollInterval:      50 * time.Millisecond,
 		Lease:             2 * time.Second,
 		RetryBackoff:      10 * time.Millisecond,
-		Logger:            quiet,
+		Logger:            testkit.Quiet,
 	}
 }
 
@@ -75,22 +72,15 @@ func waitJob(t testing.TB, st *store.Store, id uuid.UUID, want ...store.JobStatu
 	if len(want) == 0 {
 		want = []store.JobStatus{store.JobCompleted, store.JobFailed, store.JobCancelled}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		j, err := st.GetJob(context.Background(), id)
-		if err != nil {
+	var j store.Job
+	testkit.Eventually(t, fmt.Sprintf("job %s to be %v", id, want), 60*time.Second, func() bool {
+		var err error
+		if j, err = st.GetJob(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range want {
-			if j.Status == w {
-				return j
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s is %s after 60 s, want %v", id, j.Status, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return slices.Contains(want, j.Status)
+	})
+	return j
 }
 
 // txnSpec generates random transactions in [from-2 days, to+3 days) with

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // jobCountTimeout bounds the query behind ordersettle_settlement_jobs; when
@@ -17,7 +17,7 @@ const jobCountTimeout = time.Second
 
 // metrics is the engine's Prometheus collector.
 type metrics struct {
-	counter func(ctx context.Context) (map[store.JobStatus]int64, error) // jobs per status, all instances
+	counter func(ctx context.Context) (map[domain.JobStatus]int64, error) // jobs per status, all instances
 	log     *slog.Logger
 
 	// counts is the last answer of counter, refreshed by the engine's Run
@@ -25,7 +25,7 @@ type metrics struct {
 	// a scrape of /metrics never waits for the database; nil until the
 	// first refresh.
 	mu     sync.Mutex
-	counts map[store.JobStatus]int64
+	counts map[domain.JobStatus]int64
 
 	jobs          *prometheus.Desc
 	finishedTotal *prometheus.CounterVec
@@ -54,14 +54,14 @@ func newMetrics(st Store, log *slog.Logger) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 15), // 50 ms .. ~27 min
 		}),
 	}
-	for _, s := range []store.JobStatus{store.JobCompleted, store.JobFailed, store.JobCancelled} {
+	for _, s := range []domain.JobStatus{domain.JobCompleted, domain.JobFailed, domain.JobCancelled} {
 		m.finishedTotal.WithLabelValues(string(s)) // every series exists from the start, at 0
 	}
 	return m
 }
 
 // finished counts a job this process ended, if status is final.
-func (m *metrics) finished(status store.JobStatus) {
+func (m *metrics) finished(status domain.JobStatus) {
 	if status.Final() {
 		m.finishedTotal.WithLabelValues(string(status)).Inc()
 	}
@@ -99,7 +99,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counts := m.counts
 	m.mu.Unlock()
 	if counts != nil {
-		for _, s := range store.JobStatuses() {
+		for _, s := range domain.JobStatuses() {
 			ch <- prometheus.MustNewConstMetric(m.jobs, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}
 	}

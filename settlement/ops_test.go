@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestLayoutTellsTheOrders: the layout sample sees time order as correlated
@@ -36,7 +36,7 @@ func TestLayoutTellsTheOrders(t *testing.T) {
 	} {
 		t.Run(string(tc.l), func(t *testing.T) {
 			t.Parallel()
-			st := storetest.New(t)
+			st := dbtest.New(t)
 			loadAs(t, st, rows, tc.l)
 			snap, err := st.OpenSnapshot(context.Background())
 			if err != nil {
@@ -67,7 +67,7 @@ func TestLayoutTellsTheOrders(t *testing.T) {
 // run is reaped and the job runs again.
 func TestTempFilesCleaned(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	from := day("2025-02-01")
 	load(t, st, txnSpec{n: 200, merchants: 3, from: from, to: from, seed: 12}.rows())
@@ -153,7 +153,7 @@ func (s *stallingStore) AggregateBatch(ctx context.Context, snapshotID string, b
 func TestShutdownResetsProgress(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-09-10"), day("2025-09-12")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 3000, merchants: 5, from: from, to: to, seed: 13}.rows())
 	cfg := testConfig(t, 2, 50)
 	cfg.Plan = settlement.PlanIndex
@@ -199,7 +199,7 @@ func TestShutdownResetsProgress(t *testing.T) {
 func TestMetricsMoveAfterAJob(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-11-01"), day("2025-11-02")
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	load(t, st, txnSpec{n: 1000, merchants: 5, from: from, to: to, seed: 14}.rows())
 	eng := startEngine(t, st, testConfig(t, 2, 100))
 	reg := prometheus.NewPedanticRegistry()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // A job's CSV is written to a temporary file named
@@ -78,11 +78,11 @@ func (e *Engine) cleanTemps(ctx context.Context) {
 		checked[id] = true
 		j, err := e.store.GetJob(ctx, id)
 		switch {
-		case errors.Is(err, store.ErrJobNotFound):
+		case errors.Is(err, domain.ErrJobNotFound):
 		case err != nil:
 			e.log.Warn("checking a temporary settlement file's job failed; the file stays", "job", id, "err", err)
 			continue
-		case j.Status == store.JobRunning:
+		case j.Status == domain.JobRunning:
 			continue
 		}
 		removeJobTemps(e.cfg.Dir, id, e.log)

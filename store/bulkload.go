@@ -155,7 +155,9 @@ func copyRows(ctx context.Context, conn *sql.Conn, copyStmt string, next func() 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := stmt.Exec(nil); err != nil { //nolint:staticcheck // lib/pq ends a COPY with Exec(nil)
+		// Closing the COPY statement sends CopyDone and waits for the
+		// server's answer, so it reports any error of the data sent.
+		if err := stmt.Close(); err != nil {
 			return translate(err)
 		}
 		return nil

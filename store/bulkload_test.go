@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/internal/seed"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestReplaceTransactions: the rows land exactly (ids, amounts, statuses,
@@ -18,7 +18,7 @@ import (
 func TestReplaceTransactions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	indexes := func() []string {
 		var defs []string
 		if err := st.DB().Select(&defs, `SELECT indexdef FROM pg_indexes WHERE tablename = 'transactions' ORDER BY indexname`); err != nil {

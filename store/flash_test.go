@@ -11,8 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 func limit(n int32) *int32 { return &n }
@@ -41,9 +42,9 @@ func checkBuyerUnits(t *testing.T, st *store.Store) {
 // orders placed before; removed and set again, it counts them again.
 func TestLimitSetLater(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 100, 1)
+	p := testkit.CreateProduct(t, st, "p", 100, 1)
 	place := func(qty int32) error {
 		out, err := st.PlaceOrders(ctx, []store.BatchOrder{order(p.ID, qty, "b")})
 		if err != nil {
@@ -82,8 +83,8 @@ func TestLimitSetLater(t *testing.T) {
 // get.
 func TestResolveKeyClaimFails(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
-	p := newProduct(t, st, 5, 1)
+	st := dbtest.New(t)
+	p := testkit.CreateProduct(t, st, "p", 5, 1)
 	// The claim's INSERT fails as if the connection broke.
 	if _, err := st.DB().Exec(`
 		CREATE FUNCTION refuse_claims() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -112,9 +113,9 @@ func TestResolveKeyClaimFails(t *testing.T) {
 // past 2^31-1 is ErrStockOverflow and changes nothing.
 func TestRestock(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 10, 1)
+	p := testkit.CreateProduct(t, st, "p", 10, 1)
 	if _, err := st.PlaceOrders(ctx, []store.BatchOrder{order(p.ID, 4, "b")}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestRestock(t *testing.T) {
 // to nil removed.
 func TestPatchProduct(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	p, err := st.CreateProduct(ctx, store.NewProduct{Name: "p", Stock: 1, PriceCents: 5, MaxPerBuyer: limit(2), HoldSeconds: limit(60)})
 	if err != nil {
@@ -166,7 +167,7 @@ func TestPatchProduct(t *testing.T) {
 // completed orders = the initial stock.
 func TestTransitionsRace(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	p, err := st.CreateProduct(ctx, store.NewProduct{Name: "p", Stock: 1000, PriceCents: 1, HoldSeconds: limit(1), MaxPerBuyer: limit(10000)})
 	if err != nil {
@@ -238,10 +239,10 @@ func TestTransitionsRace(t *testing.T) {
 // order once, also across orders of one batch (same created_at).
 func TestListOrders(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 100, 1)
-	q := newProduct(t, st, 100, 1)
+	p := testkit.CreateProduct(t, st, "p", 100, 1)
+	q := testkit.CreateProduct(t, st, "p", 100, 1)
 	var want int
 	for range 3 {
 		var batch []store.BatchOrder

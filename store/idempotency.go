@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 const (
@@ -27,18 +29,10 @@ const (
 )
 
 // Claim is a request's hold on an Idempotency-Key while its order is being
-// placed. Pass it to PlaceOrders (BatchOrder.Claim), which records the
-// order's outcome under the key; or to ReleaseClaim when the order failed.
-type Claim struct {
-	// Key is the Idempotency-Key.
-	Key string
-	// ID tells this claim from any later claim of the same key.
-	ID uuid.UUID
-	// Lapses is when the claim, unless released or given an outcome, stops
-	// holding the key for a retry of the same request (by this process's
-	// clock, a little after the database's own reckoning).
-	Lapses time.Time
-}
+// placed (domain.Claim). Pass it to PlaceOrders (BatchOrder.Claim), which
+// records the order's outcome under the key; or to ReleaseClaim when the
+// order failed.
+type Claim = domain.Claim
 
 // keyOutcome is what happened to the order placed under a key, as recorded
 // in idempotency_keys.outcome (NULL while the claim is in flight).
@@ -83,11 +77,8 @@ func (r keyRecord) sameRequest(in NewOrder) bool {
 	return r.ProductID == in.ProductID && r.Quantity == in.Quantity && r.BuyerID == in.BuyerID
 }
 
-// KeyedOrder is an order placed under an Idempotency-Key.
-type KeyedOrder struct {
-	Key string
-	NewOrder
-}
+// KeyedOrder is an order placed under an Idempotency-Key (domain.KeyedOrder).
+type KeyedOrder = domain.KeyedOrder
 
 // CheckOrder reports ErrInvalidInput when the database cannot store the
 // order or its Idempotency-Key (empty for none), so that the order is
@@ -96,7 +87,7 @@ func CheckOrder(key string, in NewOrder) error {
 	if !storableText(key) {
 		return fmt.Errorf("%w: the idempotency key is not storable text", ErrInvalidInput)
 	}
-	return in.check()
+	return checkOrder(in)
 }
 
 // ClaimIdempotencyKeys claims the keys of orders in one statement, in key

@@ -5,19 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// JobKey is a job's place in the order ListJobs returns: newest first by
-// created_at, then by job_id (both descending). A page's last key is where
-// the next page starts.
-type JobKey struct {
-	CreatedAt time.Time // as stored: microseconds, UTC
-	ID        uuid.UUID
-}
-
-// Key returns the job's place in the ListJobs order.
-func (j Job) Key() JobKey { return JobKey{CreatedAt: j.CreatedAt, ID: j.ID} }
+// JobKey is a job's place in the order ListJobs returns (domain.JobKey;
+// Job.Key gives it).
+type JobKey = domain.JobKey
 
 // JobQuery asks ListJobs for one page of jobs.
 type JobQuery struct {

@@ -4,55 +4,26 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// JobStatus is the state of a settlement job. The jobs table's
+// JobStatus is the state of a settlement job (domain.JobStatus). The jobs table's
 // jobs_status_check constraint allows exactly the values of JobStatuses, and
 // the SQL of this package names them only through the constants (see jobSQL).
-type JobStatus string
+type JobStatus = domain.JobStatus
 
-// The states of a job.
+// The states of a job (domain's).
 const (
-	// JobQueued: waiting to be claimed by an engine.
-	JobQueued JobStatus = "QUEUED"
-	// JobRunning: claimed by an engine that keeps its lease alive.
-	JobRunning JobStatus = "RUNNING"
-	// JobCompleted: settlements stored and the CSV published. Final.
-	JobCompleted JobStatus = "COMPLETED"
-	// JobFailed: gave up after its last attempt; Error says why. Final
-	// unless retried.
-	JobFailed JobStatus = "FAILED"
-	// JobCancelled: stopped on request; it left no settlements or CSV. Final
-	// unless retried.
-	JobCancelled JobStatus = "CANCELLED"
+	JobQueued    = domain.JobQueued
+	JobRunning   = domain.JobRunning
+	JobCompleted = domain.JobCompleted
+	JobFailed    = domain.JobFailed
+	JobCancelled = domain.JobCancelled
 )
 
 // JobStatuses returns every job status, in lifecycle order.
-func JobStatuses() []JobStatus {
-	return []JobStatus{JobQueued, JobRunning, JobCompleted, JobFailed, JobCancelled}
-}
-
-// Valid reports whether st is one of JobStatuses.
-func (st JobStatus) Valid() bool {
-	for _, v := range JobStatuses() {
-		if st == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Final reports whether a job in status st has ended: COMPLETED, FAILED or
-// CANCELLED. Only a retry moves a FAILED or CANCELLED job on.
-func (st JobStatus) Final() bool {
-	return st == JobCompleted || st == JobFailed || st == JobCancelled
-}
-
-// Retryable reports whether a job in status st can be retried: FAILED or
-// CANCELLED.
-func (st JobStatus) Retryable() bool {
-	return st == JobFailed || st == JobCancelled
-}
+func JobStatuses() []JobStatus { return domain.JobStatuses() }
 
 // statusLiterals turns each {STATUS} placeholder of a query into the quoted
 // SQL literal of that JobStatus constant.

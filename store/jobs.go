@@ -8,40 +8,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// Errors of the job lifecycle.
+// Errors of the job lifecycle (domain's).
 var (
-	// ErrJobLost means the engine no longer owns the job: its lease expired
-	// and the job was reaped or claimed by another engine.
-	ErrJobLost = errors.New("job is no longer owned by this engine")
-	// ErrCancelRequested means a cancel was recorded for the running job.
-	ErrCancelRequested = errors.New("job cancel requested")
+	ErrJobLost         = domain.ErrJobLost
+	ErrCancelRequested = domain.ErrCancelRequested
 )
 
-// Job is a settlement job.
-type Job struct {
-	ID              uuid.UUID  `db:"job_id"`
-	From            time.Time  `db:"from_date"` // first day, UTC midnight
-	To              time.Time  `db:"to_date"`   // last day, UTC midnight
-	Status          JobStatus  `db:"status"`
-	Progress        float64    `db:"progress"` // 0..100
-	Processed       int64      `db:"processed_count"`
-	Total           int64      `db:"total_count"`
-	Error           *string    `db:"error"`
-	Attempts        int        `db:"attempts"`
-	CancelRequested bool       `db:"cancel_requested"`
-	CreatedAt       time.Time  `db:"created_at"`
-	UpdatedAt       time.Time  `db:"updated_at"`
-	StartedAt       *time.Time `db:"started_at"`  // latest claim of the current run; nil before it
-	FinishedAt      *time.Time `db:"finished_at"` // when it ended COMPLETED, FAILED or CANCELLED
-	// Settlements is how many settlement rows the completed run produced;
-	// nil unless the job is COMPLETED.
-	Settlements *int64 `db:"settlement_count"`
-	// CreatedBy is the principal that queued the job (key:<id> or
-	// jwt:<sub>); nil for jobs queued without one.
-	CreatedBy *string `db:"created_by"`
-}
+// Job is a settlement job (domain.Job; store scans its rows into it).
+type Job = domain.Job
 
 const jobColumns = `job_id, from_date, to_date, status, progress, processed_count, total_count,
 	error, attempts, cancel_requested, created_at, updated_at, started_at, finished_at,

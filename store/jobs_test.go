@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // statusLiteral matches a job status written into SQL by hand.
@@ -23,7 +23,7 @@ var statusLiteral = regexp.MustCompile(`'(QUEUED|RUNNING|COMPLETED|FAILED|CANCEL
 // statuses of store.JobStatuses.
 func TestJobStatusesMatchTheCheckConstraint(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	var def string
 	if err := st.DB().Get(&def, `SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'jobs_status_check'`); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func createJobs(t *testing.T, st *store.Store, n int) []uuid.UUID {
 // by job_id and every page picks up exactly where the last one ended.
 func TestListJobsPagesThroughTies(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	want := createJobs(t, st, 23)
 
@@ -147,7 +147,7 @@ func setStatus(t *testing.T, st *store.Store, id uuid.UUID, status store.JobStat
 // with the job as it is.
 func TestRetryJob(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	for _, status := range store.JobStatuses() {
 		t.Run(string(status), func(t *testing.T) {
@@ -187,7 +187,7 @@ func TestRetryJob(t *testing.T) {
 // exactly one wins; the others see it QUEUED.
 func TestConcurrentRetries(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	id := createJobs(t, st, 1)[0]
 	setStatus(t, st, id, store.JobFailed)
@@ -224,7 +224,7 @@ func TestConcurrentRetries(t *testing.T) {
 // together, leave the job in one of the two orders' outcomes, never a mix.
 func TestRetryRacingCancel(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	for range 10 {
 		id := createJobs(t, st, 1)[0]

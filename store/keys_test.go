@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestAPIKeys: a key round-trips; revoking changes updated_at (the caches'
@@ -19,7 +19,7 @@ import (
 // SQL; unknown ids and hashes are reported as such.
 func TestAPIKeys(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	m := int32(3)
 	create := func(name string, merchant *int32) auth.Key {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // planNode is the part of EXPLAIN (FORMAT JSON) the plan tests read.
@@ -34,7 +34,7 @@ func (n planNode) nodes() []planNode {
 // of them would still get one, so their absence proves the index serves it.
 func TestEveryPageIsAnIndexRange(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	day := time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC)
 	from, to := day.AddDate(0, 0, -5), day.AddDate(0, 0, 5)
 	merchant := int32(7)

@@ -3,7 +3,7 @@ package store_test
 import (
 	"testing"
 
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) { dbtest.Main(m) }

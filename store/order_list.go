@@ -3,21 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/google/uuid"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// OrderKey is an order's place in the order ListOrders returns: newest
-// first by created_at, then by id (both descending). A page's last key is
-// where the next page starts.
-type OrderKey struct {
-	CreatedAt time.Time // as stored: microseconds, UTC
-	ID        uuid.UUID
-}
-
-// Key returns the order's place in the ListOrders order.
-func (o Order) Key() OrderKey { return OrderKey{CreatedAt: o.CreatedAt, ID: o.ID} }
+// OrderKey is an order's place in the order ListOrders returns
+// (domain.OrderKey).
+type OrderKey = domain.OrderKey
 
 // OrderQuery asks ListOrders for one page of orders. Every filter is
 // optional.

@@ -9,32 +9,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// BatchOrder is one order of a batch given to PlaceOrders.
-type BatchOrder struct {
-	NewOrder
-	// Claim is the Idempotency-Key claim the order is placed under (see
-	// ClaimIdempotencyKey), nil without a key. The order's outcome is
-	// recorded under the key in the batch's transaction. If the claim is no
-	// longer held when the batch locks it (it was released, or taken over as
-	// abandoned), the order is left out with ErrIdempotencyKeyInUse.
-	Claim *Claim
-	// Abandoned is closed when nobody waits for the order any more. If it
-	// is closed by the time the batch holds its locks, the order is left out
-	// with ErrAbandoned. A nil channel never closes.
-	Abandoned <-chan struct{}
-}
+// BatchOrder is one order of a batch given to PlaceOrders (domain.BatchOrder:
+// its Claim is recorded with the outcome, and a closed Abandoned leaves it
+// out with ErrAbandoned).
+type BatchOrder = domain.BatchOrder
 
-// Placement is the outcome of one order of a batch.
-type Placement struct {
-	// Order is the placed order when Err is nil.
-	Order Order
-	// Err says why the order was not placed: ErrOutOfStock,
-	// ErrBuyerLimitExceeded, ErrProductNotFound, ErrInvalidInput,
-	// ErrIdempotencyKeyInUse or ErrAbandoned.
-	Err error
-}
+// Placement is the outcome of one order of a batch (domain.Placement).
+type Placement = domain.Placement
 
 // PlaceOrders places a batch of orders in one transaction, with the outcome
 // each would have had if the orders had been placed one at a time in slice
@@ -70,7 +55,7 @@ func (s *Store) PlaceOrders(ctx context.Context, batch []BatchOrder) ([]Placemen
 	var productIDs []int32
 	var keys []string
 	for i, b := range batch {
-		if err := b.check(); err != nil {
+		if err := checkOrder(b.NewOrder); err != nil {
 			out[i].Err = err
 			continue
 		}

@@ -6,27 +6,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
-
-func newProduct(t *testing.T, st *store.Store, stock, price int32) store.Product {
-	t.Helper()
-	p, err := st.CreateProduct(context.Background(), store.NewProduct{Name: "p", Stock: stock, PriceCents: price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func stockOf(t *testing.T, st *store.Store, id int32) int32 {
-	t.Helper()
-	p, err := st.GetProduct(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Stock
-}
 
 func order(productID, quantity int32, buyer string) store.BatchOrder {
 	return store.BatchOrder{NewOrder: store.NewOrder{ProductID: productID, Quantity: quantity, BuyerID: buyer}}
@@ -37,10 +20,10 @@ func order(productID, quantity int32, buyer string) store.BatchOrder {
 // does not fit does not block the smaller ones behind it.
 func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 2, 150)
-	q := newProduct(t, st, 1, 7)
+	p := testkit.CreateProduct(t, st, "p", 2, 150)
+	q := testkit.CreateProduct(t, st, "p", 1, 7)
 
 	got, err := st.PlaceOrders(ctx, []store.BatchOrder{
 		order(p.ID, 3, "big"),      // 2 left: refused
@@ -77,10 +60,10 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 			t.Errorf("stored order %+v, returned %+v", stored, got[i].Order)
 		}
 	}
-	if s := stockOf(t, st, p.ID); s != 0 {
+	if s := testkit.StockOf(t, st, p.ID); s != 0 {
 		t.Errorf("stock of p = %d, want 0", s)
 	}
-	if s := stockOf(t, st, q.ID); s != 0 {
+	if s := testkit.StockOf(t, st, q.ID); s != 0 {
 		t.Errorf("stock of q = %d, want 0", s)
 	}
 }
@@ -89,12 +72,12 @@ func TestPlaceOrdersInArrivalOrder(t *testing.T) {
 // product's stock + units ordered equal to its initial stock.
 func TestPlaceOrdersManyProducts(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	const products = 40
 	ids := make([]int32, products)
 	for i := range ids {
-		ids[i] = newProduct(t, st, int32(5+i%7), 10).ID
+		ids[i] = testkit.CreateProduct(t, st, "p", int32(5+i%7), 10).ID
 	}
 	var batch []store.BatchOrder
 	for i := range 400 {
@@ -117,7 +100,7 @@ func TestPlaceOrdersManyProducts(t *testing.T) {
 	}
 	for i, id := range ids {
 		initial := int32(5 + i%7)
-		if s := stockOf(t, st, id); s+ordered[id] != initial {
+		if s := testkit.StockOf(t, st, id); s+ordered[id] != initial {
 			t.Errorf("product %d: stock %d + ordered %d != initial %d", id, s, ordered[id], initial)
 		}
 		var rows int32
@@ -134,9 +117,9 @@ func TestPlaceOrdersManyProducts(t *testing.T) {
 // batch's transaction and replayed; an order whose claim is gone is left out.
 func TestPlaceOrdersWithKeys(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
-	p := newProduct(t, st, 1, 100)
+	p := testkit.CreateProduct(t, st, "p", 1, 100)
 
 	claim := func(key string, in store.NewOrder) *store.Claim {
 		t.Helper()
@@ -195,8 +178,8 @@ func TestPlaceOrdersWithKeys(t *testing.T) {
 // the batch holds its locks is left out, and changes nothing.
 func TestPlaceOrdersAbandoned(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
-	p := newProduct(t, st, 5, 1)
+	st := dbtest.New(t)
+	p := testkit.CreateProduct(t, st, "p", 5, 1)
 	left := make(chan struct{})
 	close(left)
 	got, err := st.PlaceOrders(context.Background(), []store.BatchOrder{
@@ -209,7 +192,7 @@ func TestPlaceOrdersAbandoned(t *testing.T) {
 	if !errors.Is(got[0].Err, store.ErrAbandoned) || got[1].Err != nil {
 		t.Fatalf("outcomes: %v, %v", got[0].Err, got[1].Err)
 	}
-	if s := stockOf(t, st, p.ID); s != 4 {
+	if s := testkit.StockOf(t, st, p.ID); s != 4 {
 		t.Errorf("stock = %d, want 4", s)
 	}
 }
@@ -218,8 +201,8 @@ func TestPlaceOrdersAbandoned(t *testing.T) {
 // it is placed, and the error says it is not worth retrying as is.
 func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
-	p := newProduct(t, st, 5, 1)
+	st := dbtest.New(t)
+	p := testkit.CreateProduct(t, st, "p", 5, 1)
 	if _, err := st.DB().Exec(`ALTER TABLE orders ADD CONSTRAINT no_poison CHECK (buyer_id <> 'poison')`); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +210,7 @@ func TestPlaceOrdersRefusedBatch(t *testing.T) {
 	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
 		t.Fatalf("err = %v, want the database's refusal", err)
 	}
-	if s := stockOf(t, st, p.ID); s != 5 {
+	if s := testkit.StockOf(t, st, p.ID); s != 5 {
 		t.Errorf("stock = %d after a refused batch, want 5", s)
 	}
 }
@@ -248,7 +231,7 @@ func claimKey(ctx context.Context, st *store.Store, key string, in store.NewOrde
 // ResolveIdempotencyKey says why.
 func TestClaimIdempotencyKeys(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t)
+	st := dbtest.New(t)
 	ctx := context.Background()
 	a := store.NewOrder{ProductID: 1, Quantity: 1, BuyerID: "a"}
 	b := store.NewOrder{ProductID: 1, Quantity: 2, BuyerID: "b"}

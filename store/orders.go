@@ -6,67 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/ordersettle/ordersettle/domain"
 )
 
-// Order statuses, as stored in orders.status (mirrored by its CHECK).
+// Order statuses (domain's).
 const (
-	// OrderStatusPending is a hold: its units are taken until ExpiresAt,
-	// when it expires unless it was confirmed.
-	OrderStatusPending = "pending"
-	// OrderStatusCompleted is a sold order: placed on a product without
-	// hold_seconds, or a confirmed hold.
-	OrderStatusCompleted = "completed"
-	// OrderStatusCancelled is a cancelled order; its units went back to the
-	// stock.
-	OrderStatusCancelled = "cancelled"
-	// OrderStatusExpired is a hold that passed its ExpiresAt unconfirmed;
-	// its units went back to the stock (or are about to: see ExpireHolds).
-	OrderStatusExpired = "expired"
+	OrderStatusPending   = domain.OrderStatusPending
+	OrderStatusCompleted = domain.OrderStatusCompleted
+	OrderStatusCancelled = domain.OrderStatusCancelled
+	OrderStatusExpired   = domain.OrderStatusExpired
 )
 
-// Order is a placed order, as it is now: a pending order past its
-// ExpiresAt reads as expired whether or not a sweep has expired it yet.
-type Order struct {
-	ID               uuid.UUID `db:"id"`
-	ProductID        int32     `db:"product_id"`
-	Quantity         int32     `db:"quantity"`
-	BuyerID          string    `db:"buyer_id"`
-	TotalAmountCents int64     `db:"total_amount_cents"`
-	Status           string    `db:"status"`
-	CreatedAt        time.Time `db:"created_at"`
-	// ExpiresAt is when a hold ends; nil for orders that completed at once.
-	ExpiresAt *time.Time `db:"expires_at"`
-	// UpdatedAt is when the status last changed (CreatedAt until then; an
-	// expired hold's is its ExpiresAt).
-	UpdatedAt time.Time `db:"updated_at"`
-}
+// Order is a placed order, as it is now (domain.Order).
+type Order = domain.Order
 
-// FirstAnswer is the order as POST /orders first answered it: pending for
-// a hold, completed otherwise, never updated. An Idempotency-Key replay
-// answers it, whatever happened to the order since.
-func (o Order) FirstAnswer() Order {
-	o.Status = OrderStatusCompleted
-	if o.ExpiresAt != nil {
-		o.Status = OrderStatusPending
-	}
-	o.UpdatedAt = o.CreatedAt
-	return o
-}
+// NewOrder is an order to place (domain.NewOrder).
+type NewOrder = domain.NewOrder
 
-// NewOrder is an order to place.
-type NewOrder struct {
-	ProductID int32
-	Quantity  int32
-	BuyerID   string
-}
-
-// check reports ErrInvalidInput for an order PostgreSQL would refuse, so that
-// it fails alone instead of failing the batch it would have joined.
-func (o NewOrder) check() error {
+// checkOrder reports ErrInvalidInput for an order PostgreSQL would refuse,
+// so that it fails alone instead of failing the batch it would have joined.
+func checkOrder(o NewOrder) error {
 	switch {
 	case o.Quantity <= 0:
 		return fmt.Errorf("%w: quantity %d is not positive", ErrInvalidInput, o.Quantity)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // TestPingDoesNotWaitForThePool: with every connection of the pool taken,
@@ -15,7 +15,7 @@ import (
 // connection.
 func TestPingDoesNotWaitForThePool(t *testing.T) {
 	t.Parallel()
-	st, err := store.Open(context.Background(), storetest.NewDSN(t), store.Options{MaxOpenConns: 1})
+	st, err := store.Open(context.Background(), dbtest.NewDSN(t), store.Options{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

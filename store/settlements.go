@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Settlement is what one merchant is owed for one UTC day.
@@ -89,7 +88,7 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) erro
 		) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("stage settlements: %w", translate(err))
 	}
-	stmt, err := c.tx.PrepareContext(ctx, pq.CopyIn("settlement_run", "merchant_id", "date", "gross_cents", "fee_cents", "txn_count"))
+	stmt, err := c.tx.PrepareContext(ctx, `COPY settlement_run (merchant_id, date, gross_cents, fee_cents, txn_count) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("stage settlements: %w", translate(err))
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 )
 
 // Transaction is a payment transaction to settle.
@@ -38,7 +37,7 @@ func (s *Store) CopyTransactions(ctx context.Context, next func() (Transaction, 
 	}
 	defer conn.Close()
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	n, err := copyRows(ctx, conn, pq.CopyIn("transactions", "id", "merchant_id", "amount_cents", "fee_cents", "status", "paid_at"), next, progress)
+	n, err := copyRows(ctx, conn, `COPY transactions (id, merchant_id, amount_cents, fee_cents, status, paid_at) FROM STDIN`, next, progress)
 	if err != nil {
 		return 0, fmt.Errorf("copy transactions: %w", err)
 	}

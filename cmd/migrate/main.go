@@ -36,7 +36,8 @@ const usage = `usage: migrate up | down -yes | version
   help     print this help (also -h, --help)
 
 The database is DATABASE_URL, else DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME,
-else the local PostgreSQL cluster in LOCAL_PG_DIR (default .pgdata).`
+else this installation's local PostgreSQL cluster in LOCAL_PG_DIR ("server -h"
+shows its default; make migrate uses .pgdata in the repository).`
 
 // usageError reports wrong arguments: exit status 2, with the usage on
 // stderr.

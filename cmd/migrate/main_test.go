@@ -13,20 +13,20 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver, to look at the database
 
 	"github.com/ordersettle/ordersettle/internal/clitest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 	"github.com/ordersettle/ordersettle/migrations"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 func TestMain(m *testing.M) {
 	clitest.RunMainIfChild(main)
-	storetest.Main(m)
+	dbtest.Main(m)
 }
 
 // TestVersionCommand: `migrate version` keeps its meaning, the schema's
 // version; --version prints the program's.
 func TestVersionCommand(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestVersionCommand(t *testing.T) {
 // schema stays) nor starts a local PostgreSQL.
 func TestUsageDoesNothing(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	pgDir := filepath.Join(t.TempDir(), "pg")
 	type usageCase struct {
 		args []string

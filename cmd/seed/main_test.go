@@ -11,12 +11,12 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver, to count rows
 
 	"github.com/ordersettle/ordersettle/internal/clitest"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
 )
 
 func TestMain(m *testing.M) {
 	clitest.RunMainIfChild(main)
-	storetest.Main(m)
+	dbtest.Main(m)
 }
 
 // TestSeedAndUsage: seed loads the rows it is asked for; then help, version
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 // and 2.
 func TestSeedAndUsage(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	env := []string{"DATABASE_URL=" + dsn}
 	r := clitest.Run(t, env, "-n", "50", "-quiet")
 	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "loaded 50 transactions") {

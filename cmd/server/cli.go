@@ -8,12 +8,18 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/app"
 	"github.com/ordersettle/ordersettle/internal/buildinfo"
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/ordercommit"
+	"github.com/ordersettle/ordersettle/server"
+	"github.com/ordersettle/ordersettle/settlement"
+	"github.com/ordersettle/ordersettle/store"
 )
 
 const usageText = `usage: server [command]
@@ -42,8 +48,35 @@ Environment (variable, default, meaning):
 // usage prints the help text, with every environment variable and its
 // default, to w.
 func usage(w io.Writer) {
-	fmt.Fprintf(w, usageText, shutdownTimeout)
-	_ = config.WriteVars(w)
+	fmt.Fprintf(w, usageText, app.ShutdownTimeout)
+	_ = config.WriteVars(w, vars())
+}
+
+// packageDefaults are the defaults of the settings that config leaves to
+// their packages: those packages' exported defaults.
+var packageDefaults = map[string]string{
+	"DB_MAX_CONNS":     strconv.Itoa(store.DefaultMaxOpenConns),
+	"WORKERS":          strconv.Itoa(settlement.DefaultWorkers),
+	"BATCH_SIZE":       strconv.Itoa(settlement.DefaultBatchSize),
+	"SETTLEMENT_DIR":   settlement.DefaultDir,
+	"JOB_LEASE":        settlement.DefaultLease.String(),
+	"REQUEST_TIMEOUT":  server.DefaultRequestTimeout.String(),
+	"MAX_IN_FLIGHT":    strconv.Itoa(server.DefaultMaxInFlight),
+	"ORDER_COMMITTERS": strconv.Itoa(ordercommit.DefaultCommitters),
+	"ORDER_BATCH_SIZE": strconv.Itoa(ordercommit.DefaultMaxBatch),
+	"ORDER_QUEUE_SIZE": strconv.Itoa(ordercommit.DefaultQueueSize),
+	"RATE_LIMIT":       strconv.Itoa(server.DefaultRateLimit),
+}
+
+// vars is config.Vars with every default filled in.
+func vars() []config.Var {
+	vs := slices.Clone(config.Vars)
+	for i, v := range vs {
+		if d, ok := packageDefaults[v.Name]; ok {
+			vs[i].Default = d
+		}
+	}
+	return vs
 }
 
 // cli runs the command that args name and returns the exit code: 0 done, 1

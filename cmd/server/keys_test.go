@@ -17,7 +17,8 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/ordersettle/ordersettle/internal/clitest"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 var tokenLine = regexp.MustCompile(`^os_[0-9A-Za-z]{32,}$`)
@@ -28,7 +29,7 @@ var tokenLine = regexp.MustCompile(`^os_[0-9A-Za-z]{32,}$`)
 // arguments exit 2 doing nothing.
 func TestKeysCommands(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDSN(t)
+	dsn := dbtest.NewDSN(t)
 	env := []string{"DATABASE_URL=" + dsn}
 	r := clitest.Run(t, env, "keys", "create", "--name", "ci", "--scopes", "orders:read,jobs:read",
 		"--merchant-id", "7", "--expires-in", "24h", "--rate-limit", "50")
@@ -149,7 +150,7 @@ func serveOnce(t *testing.T, env []string, port string, check func(token string)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := clitest.Command(ctx, t, env)
-	var stderr syncWriter
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

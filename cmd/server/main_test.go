@@ -17,14 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/app"
 	"github.com/ordersettle/ordersettle/internal/clitest"
-	"github.com/ordersettle/ordersettle/internal/config"
-	"github.com/ordersettle/ordersettle/store/storetest"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	clitest.RunMainIfChild(main)
-	storetest.Main(m)
+	dbtest.Main(m)
 }
 
 // idleEnv is an environment in which the server, if it started, would start
@@ -53,7 +54,7 @@ func TestHelp(t *testing.T) {
 			if r.Code != 0 || r.Stderr != "" || !strings.HasPrefix(r.Stdout, "usage: server") {
 				t.Fatalf("server %s: exit %d\nstdout:\n%s\nstderr:\n%s", arg, r.Code, r.Stdout, r.Stderr)
 			}
-			for _, v := range config.Vars {
+			for _, v := range vars() {
 				def := v.Default
 				if def == "" {
 					def = "-"
@@ -151,13 +152,13 @@ func TestServeAndStop(t *testing.T) {
 	t.Parallel()
 	port := strconv.Itoa(freePort(t))
 	env := []string{
-		"DATABASE_URL=" + storetest.NewDSN(t), "PORT=" + port, "LOG_FORMAT=json",
+		"DATABASE_URL=" + dbtest.NewDSN(t), "PORT=" + port, "LOG_FORMAT=json",
 		"SETTLEMENT_DIR=" + t.TempDir(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := clitest.Command(ctx, t, env)
-	var stderr syncWriter
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -236,8 +237,8 @@ func TestComposeFile(t *testing.T) {
 	if m == nil {
 		t.Fatal("docker-compose.yml sets no stop_grace_period")
 	}
-	if grace, err := time.ParseDuration(m[1]); err != nil || grace <= shutdownTimeout {
-		t.Errorf("stop_grace_period %s (%v) must be longer than the shutdown timeout %s", m[1], err, shutdownTimeout)
+	if grace, err := time.ParseDuration(m[1]); err != nil || grace <= app.ShutdownTimeout {
+		t.Errorf("stop_grace_period %s (%v) must be longer than the shutdown timeout %s", m[1], err, app.ShutdownTimeout)
 	}
 	for _, want := range []string{
 		`test: ["CMD", "server", "healthcheck"]`,

@@ -3,19 +3,18 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
 	"github.com/ordersettle/ordersettle/settlement"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/storetest"
 )
 
 // exampleURL is the base URL of the server the examples call: the real
@@ -41,7 +40,7 @@ const exampleTransactions = `
 		(2,  1000,  30, 'PAID',     '2025-01-03 08:00:00'),
 		(1, 30000, 900, 'PAID',     '2025-01-03 23:59:59')`
 
-func TestMain(m *testing.M) { os.Exit(storetest.Run(withServer{m})) }
+func TestMain(m *testing.M) { os.Exit(dbtest.Run(withServer{m})) }
 
 // withServer runs the package's tests and examples with the example server
 // up.
@@ -61,7 +60,7 @@ func (w withServer) Run() int {
 // that stops it and drops its database.
 func startExampleServer() (stop func(), err error) {
 	ctx := context.Background()
-	dsn, drop, err := storetest.NewDatabase(ctx)
+	dsn, drop, err := dbtest.NewDatabase(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -92,22 +91,21 @@ func startExampleServer() (stop func(), err error) {
 	}
 	undo = append(undo, func() { _ = os.RemoveAll(dir) })
 
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := settlement.New(st, settlement.Config{
-		Dir: dir, Logger: quiet, PollInterval: 100 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+		Dir: dir, Logger: testkit.Quiet, PollInterval: 100 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(runCtx) }()
 	undo = append(undo, func() { cancel(); <-done })
 
-	orders := ordercommit.New(st, ordercommit.Config{Logger: quiet})
+	orders := ordercommit.New(st, ordercommit.Config{Logger: testkit.Quiet})
 	ordersCtx, stopOrders := context.WithCancel(ctx)
 	ordersDone := make(chan error, 1)
 	go func() { ordersDone <- orders.Run(ordersCtx) }()
 	undo = append(undo, func() { stopOrders(); <-ordersDone })
 
-	srv, err := server.New(st, orders, eng, server.Config{Logger: quiet})
+	srv, err := server.New(st, orders, eng, server.Config{Logger: testkit.Quiet})
 	if err != nil {
 		return nil, err
 	}

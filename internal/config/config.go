@@ -1,7 +1,11 @@
 // Package config reads the service's configuration from the environment.
-// Vars lists every variable it reads with its default and meaning (the
-// server's usage text prints it); the defaults of settings that belong to a
-// package (settlement, server, store) are that package's exported defaults.
+// Vars lists every variable it reads with its meaning, and the default of
+// the settings this package owns. It imports nothing of the application, so
+// that every command can use it without linking the server: a setting that
+// belongs to a package (settlement, server, ordercommit, store) is left at
+// its zero value when unset, which that package reads as its own exported
+// default, and its Var has no Default here (the server's usage text shows
+// the package's default).
 package config
 
 import (
@@ -11,15 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/server"
-	"github.com/ordersettle/ordersettle/settlement"
-	"github.com/ordersettle/ordersettle/store"
 )
 
 // Config is the environment of the service's commands. Field comments name
-// the variable; Vars has the defaults.
+// the variable; Vars has the defaults. Fields of settings owned by another
+// package are zero when unset: that package's default applies.
 type Config struct {
 	// DatabaseURL (DATABASE_URL) wins over the DB_* variables when set.
 	DatabaseURL string
@@ -75,7 +75,8 @@ type Config struct {
 	AuthJWTIssuer   string
 	AuthJWTAudience string
 	// RateLimit (RATE_LIMIT) is a credential's rate limit in requests per
-	// second unless its key sets one; 0 means none.
+	// second unless its key sets one; 0 means none, -1 (unset) the server's
+	// default.
 	RateLimit int
 	// CORSAllowedOrigins (CORS_ALLOWED_ORIGINS) is a comma-separated list of
 	// the browser origins allowed to call the API; empty turns CORS off.
@@ -96,56 +97,59 @@ func (c Config) CORSOrigins() []string {
 
 // Defaults of the settings that belong to no other package.
 const (
-	defaultDBPort        = 5432
-	defaultDBUser        = "postgres"
-	defaultDBName        = "ordersettle"
-	defaultDBSSLMode     = "disable"
-	defaultPort          = 8080
-	defaultSettlementDir = "/tmp/settlements"
-	defaultMigrate       = true
-	defaultLocalPGDir    = ".pgdata"
-	defaultLogLevel      = "info"
-	defaultLogFormat     = "text"
+	defaultDBPort    = 5432
+	defaultDBUser    = "postgres"
+	defaultDBName    = "ordersettle"
+	defaultDBSSLMode = "disable"
+	defaultPort      = 8080
+	defaultMigrate   = true
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
 )
 
 // Var documents an environment variable that FromEnv reads.
 type Var struct {
-	Name    string
-	Default string // empty: unset by default
+	Name string
+	// Default is the default of a setting this package owns; empty for a
+	// setting unset by default or owned by another package.
+	Default string
 	Meaning string
+	// Owner names the package whose exported default applies when the
+	// variable is unset ("" for this package's own settings).
+	Owner string
 }
 
 // Vars lists every variable FromEnv reads, with its default and meaning, in
 // the order the server's usage text shows them.
 var Vars = []Var{
-	{"DATABASE_URL", "", "PostgreSQL URL; wins over the DB_* variables"},
-	{"DB_HOST", "", "database host when DATABASE_URL is unset; with neither, a local PostgreSQL is started in LOCAL_PG_DIR"},
-	{"DB_PORT", strconv.Itoa(defaultDBPort), "database port"},
-	{"DB_USER", defaultDBUser, "database user"},
-	{"DB_PASSWORD", "", "database password"},
-	{"DB_NAME", defaultDBName, "database name"},
-	{"DB_SSLMODE", defaultDBSSLMode, "lib/pq sslmode for DB_HOST"},
-	{"DB_MAX_CONNS", strconv.Itoa(store.DefaultMaxOpenConns), "database connections this process opens; beyond it work waits"},
-	{"PORT", strconv.Itoa(defaultPort), "HTTP port"},
-	{"WORKERS", strconv.Itoa(settlement.DefaultWorkers), "settlement worker goroutines"},
-	{"BATCH_SIZE", strconv.Itoa(settlement.DefaultBatchSize), "transactions per settlement batch (about)"},
-	{"SETTLEMENT_DIR", defaultSettlementDir, "where settlement CSV files are written"},
-	{"JOB_LEASE", settlement.DefaultLease.String(), "a running job not renewed this long (its server died) is run again"},
-	{"REQUEST_TIMEOUT", server.DefaultRequestTimeout.String(), "bound on each API request, database waits included (then 503)"},
-	{"MAX_IN_FLIGHT", strconv.Itoa(server.DefaultMaxInFlight), "API requests served at once; more are answered 503 at once"},
-	{"ORDER_COMMITTERS", strconv.Itoa(ordercommit.DefaultCommitters), "order batches committed at once"},
-	{"ORDER_BATCH_SIZE", strconv.Itoa(ordercommit.DefaultMaxBatch), "most orders one batch (one transaction) holds"},
-	{"ORDER_QUEUE_SIZE", strconv.Itoa(ordercommit.DefaultQueueSize), "orders that may wait for a committer; more are answered 503 at once"},
-	{"MIGRATE", strconv.FormatBool(defaultMigrate), "apply the schema migrations at start"},
-	{"LOCAL_PG_DIR", defaultLocalPGDir, "data directory of the local PostgreSQL"},
-	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error"},
-	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)"},
+	{"DATABASE_URL", "", "PostgreSQL URL; wins over the DB_* variables", ""},
+	{"DB_HOST", "", "database host when DATABASE_URL is unset; with neither, a local PostgreSQL is started in LOCAL_PG_DIR", ""},
+	{"DB_PORT", strconv.Itoa(defaultDBPort), "database port", ""},
+	{"DB_USER", defaultDBUser, "database user", ""},
+	{"DB_PASSWORD", "", "database password", ""},
+	{"DB_NAME", defaultDBName, "database name", ""},
+	{"DB_SSLMODE", defaultDBSSLMode, "lib/pq sslmode for DB_HOST", ""},
+	{"DB_MAX_CONNS", "", "database connections this process opens; beyond it work waits", "store"},
+	{"PORT", strconv.Itoa(defaultPort), "HTTP port", ""},
+	{"WORKERS", "", "settlement worker goroutines", "settlement"},
+	{"BATCH_SIZE", "", "transactions per settlement batch (about)", "settlement"},
+	{"SETTLEMENT_DIR", "", "where settlement CSV files are written", "settlement"},
+	{"JOB_LEASE", "", "a running job not renewed this long (its server died) is run again", "settlement"},
+	{"REQUEST_TIMEOUT", "", "bound on each API request, database waits included (then 503)", "server"},
+	{"MAX_IN_FLIGHT", "", "API requests served at once; more are answered 503 at once", "server"},
+	{"ORDER_COMMITTERS", "", "order batches committed at once", "ordercommit"},
+	{"ORDER_BATCH_SIZE", "", "most orders one batch (one transaction) holds", "ordercommit"},
+	{"ORDER_QUEUE_SIZE", "", "orders that may wait for a committer; more are answered 503 at once", "ordercommit"},
+	{"MIGRATE", strconv.FormatBool(defaultMigrate), "apply the schema migrations at start", ""},
+	{"LOCAL_PG_DIR", DefaultLocalPGDir, "data directory of the local PostgreSQL (this installation's own, whatever the working directory)", ""},
+	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error", ""},
+	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)", ""},
 	// Access control.
-	{"AUTH_JWKS_URL", "", "accept JWTs (RS256, ES256) signed by the keys of this JWK Set; needs the two below"},
-	{"AUTH_JWT_ISSUER", "", "the JWTs' iss (required with AUTH_JWKS_URL)"},
-	{"AUTH_JWT_AUDIENCE", "", "a value the JWTs' aud must hold (required with AUTH_JWKS_URL)"},
-	{"RATE_LIMIT", strconv.Itoa(server.DefaultRateLimit), "requests per second per credential unless its key sets one; 0 = no limit"},
-	{"CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API (CORS); empty = CORS off"},
+	{"AUTH_JWKS_URL", "", "accept JWTs (RS256, ES256) signed by the keys of this JWK Set; needs the two below", ""},
+	{"AUTH_JWT_ISSUER", "", "the JWTs' iss (required with AUTH_JWKS_URL)", ""},
+	{"AUTH_JWT_AUDIENCE", "", "a value the JWTs' aud must hold (required with AUTH_JWKS_URL)", ""},
+	{"RATE_LIMIT", "", "requests per second per credential unless its key sets one; 0 = no limit", "server"},
+	{"CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API (CORS); empty = CORS off", ""},
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
@@ -157,8 +161,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DBPassword:    getenv("DB_PASSWORD"),
 		DBName:        orDefault(getenv("DB_NAME"), defaultDBName),
 		DBSSLMode:     orDefault(getenv("DB_SSLMODE"), defaultDBSSLMode),
-		SettlementDir: orDefault(getenv("SETTLEMENT_DIR"), defaultSettlementDir),
-		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), defaultLocalPGDir),
+		SettlementDir: getenv("SETTLEMENT_DIR"),
+		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), DefaultLocalPGDir),
 		LogLevel:      orDefault(getenv("LOG_LEVEL"), defaultLogLevel),
 		LogFormat:     orDefault(getenv("LOG_FORMAT"), defaultLogFormat),
 	}
@@ -176,14 +180,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c.DBPort = intVar("DB_PORT", defaultDBPort, 1, 65535)
-	c.DBMaxConns = intVar("DB_MAX_CONNS", store.DefaultMaxOpenConns, 2, 1000)
+	c.DBMaxConns = intVar("DB_MAX_CONNS", 0, 2, 1000)
 	c.Port = intVar("PORT", defaultPort, 0, 65535)
-	c.Workers = intVar("WORKERS", settlement.DefaultWorkers, 1, 256)
-	c.BatchSize = intVar("BATCH_SIZE", settlement.DefaultBatchSize, 100, 1_000_000)
-	c.MaxInFlight = intVar("MAX_IN_FLIGHT", server.DefaultMaxInFlight, 1, 1_000_000)
-	c.OrderCommitters = intVar("ORDER_COMMITTERS", ordercommit.DefaultCommitters, 1, 64)
-	c.OrderBatchSize = intVar("ORDER_BATCH_SIZE", ordercommit.DefaultMaxBatch, 1, 10_000)
-	c.OrderQueueSize = intVar("ORDER_QUEUE_SIZE", ordercommit.DefaultQueueSize, 1, 1_000_000)
+	c.Workers = intVar("WORKERS", 0, 1, 256)
+	c.BatchSize = intVar("BATCH_SIZE", 0, 100, 1_000_000)
+	c.MaxInFlight = intVar("MAX_IN_FLIGHT", 0, 1, 1_000_000)
+	c.OrderCommitters = intVar("ORDER_COMMITTERS", 0, 1, 64)
+	c.OrderBatchSize = intVar("ORDER_BATCH_SIZE", 0, 1, 10_000)
+	c.OrderQueueSize = intVar("ORDER_QUEUE_SIZE", 0, 1, 1_000_000)
 
 	c.Migrate = defaultMigrate
 	if v := getenv("MIGRATE"); v != "" {
@@ -193,20 +197,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Migrate = b
 	}
-	durationVar := func(name string, def, minimum time.Duration) time.Duration {
+	durationVar := func(name string, minimum, example time.Duration) time.Duration {
 		v := getenv(name)
 		if v == "" {
-			return def
+			return 0
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < minimum {
-			errs = append(errs, fmt.Sprintf("%s=%q: want a duration of at least %s, such as %s", name, v, minimum, def))
-			return def
+			errs = append(errs, fmt.Sprintf("%s=%q: want a duration of at least %s, such as %s", name, v, minimum, example))
+			return 0
 		}
 		return d
 	}
-	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", server.DefaultRequestTimeout, time.Millisecond)
-	c.JobLease = durationVar("JOB_LEASE", settlement.DefaultLease, time.Second)
+	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", time.Millisecond, 10*time.Second)
+	c.JobLease = durationVar("JOB_LEASE", time.Second, 15*time.Second)
 	c.AuthJWKSURL = getenv("AUTH_JWKS_URL")
 	c.AuthJWTIssuer = getenv("AUTH_JWT_ISSUER")
 	c.AuthJWTAudience = getenv("AUTH_JWT_AUDIENCE")
@@ -218,7 +222,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, "AUTH_JWKS_URL is set: AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE are required too")
 		}
 	}
-	c.RateLimit = intVar("RATE_LIMIT", server.DefaultRateLimit, 0, 100_000)
+	// -1 when unset: the server's default applies (0 means no limit).
+	c.RateLimit = intVar("RATE_LIMIT", -1, 0, 100_000)
 	c.CORSAllowedOrigins = getenv("CORS_ALLOWED_ORIGINS")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/ordersettle/ordersettle/ordercommit"
-	"github.com/ordersettle/ordersettle/server"
-	"github.com/ordersettle/ordersettle/settlement"
-	"github.com/ordersettle/ordersettle/store"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -23,14 +19,13 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.SettlementDir != "/tmp/settlements" || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
+	if c.Port != 8080 || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
 		t.Errorf("defaults = %+v", c)
 	}
-	// The settings of other packages default to those packages' defaults.
-	if c.Workers != settlement.DefaultWorkers || c.BatchSize != settlement.DefaultBatchSize ||
-		c.JobLease != settlement.DefaultLease || c.RequestTimeout != server.DefaultRequestTimeout ||
-		c.MaxInFlight != server.DefaultMaxInFlight || c.DBMaxConns != store.DefaultMaxOpenConns {
-		t.Errorf("defaults = %+v; want the packages' defaults", c)
+	// The settings of other packages stay zero: those packages' defaults apply.
+	if c.Workers != 0 || c.BatchSize != 0 || c.SettlementDir != "" || c.JobLease != 0 || c.RequestTimeout != 0 ||
+		c.MaxInFlight != 0 || c.DBMaxConns != 0 || c.OrderCommitters != 0 || c.OrderBatchSize != 0 || c.OrderQueueSize != 0 {
+		t.Errorf("defaults = %+v; want zero for the settings other packages own", c)
 	}
 	if !c.UsesLocalDB() || c.ConfiguredDSN() != "" {
 		t.Errorf("with nothing set the local database is used; got DSN %q", c.ConfiguredDSN())
@@ -78,18 +73,10 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 	}
 }
 
-// TestFromEnvOrderCommitter: the order committer's variables default to the
-// committer's own defaults and refuse values out of range.
+// TestFromEnvOrderCommitter: the order committer's variables are read and
+// refuse values out of range.
 func TestFromEnvOrderCommitter(t *testing.T) {
-	c, err := FromEnv(env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.OrderCommitters != ordercommit.DefaultCommitters || c.OrderBatchSize != ordercommit.DefaultMaxBatch ||
-		c.OrderQueueSize != ordercommit.DefaultQueueSize {
-		t.Errorf("defaults: committers %d, batch %d, queue %d", c.OrderCommitters, c.OrderBatchSize, c.OrderQueueSize)
-	}
-	c, err = FromEnv(env(map[string]string{"ORDER_COMMITTERS": "4", "ORDER_BATCH_SIZE": "64", "ORDER_QUEUE_SIZE": "100"}))
+	c, err := FromEnv(env(map[string]string{"ORDER_COMMITTERS": "4", "ORDER_BATCH_SIZE": "64", "ORDER_QUEUE_SIZE": "100"}))
 	if err != nil || c.OrderCommitters != 4 || c.OrderBatchSize != 64 || c.OrderQueueSize != 100 {
 		t.Errorf("set: committers %d, batch %d, queue %d, err %v", c.OrderCommitters, c.OrderBatchSize, c.OrderQueueSize, err)
 	}
@@ -132,7 +119,8 @@ func TestVarsListsEveryVariable(t *testing.T) {
 }
 
 // TestREADMEListsEveryVariable: the README's configuration table has a row
-// for every variable, with its default.
+// for every variable, with its default (cmd/server's test checks the
+// defaults other packages own).
 func TestREADMEListsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -153,6 +141,10 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("README has no row for %s", v.Name)
+		case v.Name == "LOCAL_PG_DIR": // the default depends on the machine
+			if !strings.Contains(row, "ordersettle/<install>/pgdata") {
+				t.Errorf("README: the LOCAL_PG_DIR row does not describe its default: %q", row)
+			}
 		case v.Default != "" && !strings.Contains(row, "`"+v.Default+"`"):
 			t.Errorf("README: %s defaults to %q; its row says %q", v.Name, v.Default, row)
 		}
@@ -162,7 +154,7 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 // TestWriteVars: the usage table has a line per variable with its default.
 func TestWriteVars(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteVars(&buf); err != nil {
+	if err := WriteVars(&buf, Vars); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -197,5 +189,29 @@ func TestNewLoggerJSON(t *testing.T) {
 	}
 	if rec["msg"] != "shown" || rec["k"] != "v" || rec["level"] != "WARN" {
 		t.Errorf("record = %v", rec)
+	}
+}
+
+// TestDefaultLocalPGDir: the local database's default directory is absolute
+// (it does not depend on the working directory) and differs between
+// installations.
+func TestDefaultLocalPGDir(t *testing.T) {
+	if !filepath.IsAbs(DefaultLocalPGDir) || filepath.Base(DefaultLocalPGDir) != "pgdata" {
+		t.Errorf("DefaultLocalPGDir = %q; want an absolute …/pgdata", DefaultLocalPGDir)
+	}
+	a, b := installKey("/opt/shop-a/bin"), installKey("/opt/shop-b/bin")
+	if a == b || !strings.HasPrefix(a, "shop-a-") || !strings.HasPrefix(b, "shop-b-") {
+		t.Errorf("install keys %q and %q: want distinct, named after the installation", a, b)
+	}
+	if k := installKey("/home/u/src/x/bin"); k != installKey("/home/u/src/x/bin") {
+		t.Error("the install key is not stable")
+	}
+	for _, dir := range []string{"/tmp/go-build123/b001/exe", "/root/.cache/go-build/ab/cdef"} {
+		if k := installKey(dir); k != "go-run" {
+			t.Errorf("installKey(%q) = %q; want go-run", dir, k)
+		}
+	}
+	if k := installKey("/we ird/../bin"); strings.ContainsAny(k, " /") {
+		t.Errorf("installKey kept unsafe characters: %q", k)
 	}
 }

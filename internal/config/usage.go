@@ -6,10 +6,11 @@ import (
 	"text/tabwriter"
 )
 
-// WriteVars writes Vars to w as an aligned table: name, default, meaning.
-func WriteVars(w io.Writer) error {
+// WriteVars writes vars (Vars, with the defaults of the settings other
+// packages own filled in) to w as an aligned table: name, default, meaning.
+func WriteVars(w io.Writer, vars []Var) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, v := range Vars {
+	for _, v := range vars {
 		def := v.Default
 		if def == "" {
 			def = "-"

@@ -1,19 +1,21 @@
 // Package localdb gives the commands their database: the one the
 // configuration names (DATABASE_URL or DB_HOST and friends), else a private,
 // durable PostgreSQL cluster started from the locally installed binaries in
-// LOCAL_PG_DIR, which the commands share while one of them runs it.
+// LOCAL_PG_DIR, which the commands share while one of them runs it. It logs
+// which database (or local data directory) it uses.
 package localdb
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"time"
 
 	"github.com/ordersettle/ordersettle/internal/config"
+	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
 )
 
 // Database returns the URL of the service's database. When none is
@@ -23,13 +25,15 @@ import (
 // call started it.
 func Database(ctx context.Context, c config.Config, log *slog.Logger) (dsn string, stop func(), err error) {
 	if !c.UsesLocalDB() {
-		return c.ConfiguredDSN(), func() {}, nil
+		dsn := c.ConfiguredDSN()
+		log.Info("using the configured database", "database", redact(dsn))
+		return dsn, func() {}, nil
 	}
 	dir, err := filepath.Abs(c.LocalPGDir)
 	if err != nil {
 		return "", nil, fmt.Errorf("local PostgreSQL directory %s: %w", c.LocalPGDir, err)
 	}
-	log.Info("no DATABASE_URL or DB_HOST set: using a local PostgreSQL cluster", "dir", dir)
+	log.Info("no DATABASE_URL or DB_HOST set: using this installation's local PostgreSQL", "data_dir", dir)
 	cluster, err := pglocal.Start(ctx, pglocal.Config{DataDir: dir, Durable: true, Logger: log})
 	if err != nil {
 		return "", nil, fmt.Errorf("start local PostgreSQL: %w (LOCAL_PG_DIR sets its directory; DATABASE_URL uses an existing server instead)", err)
@@ -66,4 +70,17 @@ func OpenStore(ctx context.Context, c config.Config, log *slog.Logger, opt store
 		return nil, nil, fmt.Errorf("%w (%s)", err, hint)
 	}
 	return st, func() { _ = st.Close(); stopDB() }, nil
+}
+
+// redact returns the database URL without its password, for the log; a
+// key=value connection string is not shown at all.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "(DATABASE_URL, a key=value connection string)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
 }

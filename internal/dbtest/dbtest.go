@@ -1,4 +1,4 @@
-// Package storetest gives tests a real PostgreSQL database of their own.
+// Package dbtest gives tests a real PostgreSQL database of their own.
 //
 // A test package calls Main from its TestMain: it starts one private
 // PostgreSQL cluster for the test binary (fsync off; durable when benchmarks
@@ -6,7 +6,7 @@
 // template database. Each New(t) then creates a fresh database from that
 // template, so tests can run in parallel without seeing each other's rows,
 // and drops it when the test ends.
-package storetest
+package dbtest
 
 import (
 	"context"
@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersettle/ordersettle/internal/pglocal"
 	"github.com/ordersettle/ordersettle/migrations"
 	"github.com/ordersettle/ordersettle/store"
-	"github.com/ordersettle/ordersettle/store/pglocal"
 )
 
 // serverURL builds the URL of one database on the test server.
@@ -33,7 +33,7 @@ var template string
 
 // Main runs the tests of a package against a real PostgreSQL. Use it as
 //
-//	func TestMain(m *testing.M) { storetest.Main(m) }
+//	func TestMain(m *testing.M) { dbtest.Main(m) }
 func Main(m *testing.M) {
 	os.Exit(Run(m))
 }
@@ -54,20 +54,20 @@ func Run(m Tests) int {
 	if ext := os.Getenv("TEST_DATABASE_URL"); ext != "" {
 		u, err := url.Parse(ext)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "storetest: TEST_DATABASE_URL:", err)
+			fmt.Fprintln(os.Stderr, "dbtest: TEST_DATABASE_URL:", err)
 			return 1
 		}
 		serverURL = func(db string) string { v := *u; v.Path = "/" + db; return v.String() }
 	} else {
 		dir, err := os.MkdirTemp("", "ordersettle-test-pg-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "storetest:", err)
+			fmt.Fprintln(os.Stderr, "dbtest:", err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
 		// The cluster may run as another user (when tests run as root): let it in.
 		if err := os.Chmod(dir, 0o755); err != nil {
-			fmt.Fprintln(os.Stderr, "storetest:", err)
+			fmt.Fprintln(os.Stderr, "dbtest:", err)
 			return 1
 		}
 		cluster, err := pglocal.Start(ctx, pglocal.Config{
@@ -76,7 +76,7 @@ func Run(m Tests) int {
 			Logger:  log,
 		})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "storetest: start PostgreSQL:", err)
+			fmt.Fprintln(os.Stderr, "dbtest: start PostgreSQL:", err)
 			return 1
 		}
 		defer func() {
@@ -89,7 +89,7 @@ func Run(m Tests) int {
 
 	template = "ordersettle_template_" + randomSuffix()
 	if err := buildTemplate(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "storetest:", err)
+		fmt.Fprintln(os.Stderr, "dbtest:", err)
 		return 1
 	}
 	defer func() { _ = store.DropDatabase(context.Background(), serverURL("postgres"), template) }()
@@ -125,11 +125,11 @@ func NewDSN(t testing.TB) string {
 	t.Helper()
 	dsn, drop, err := NewDatabase(context.Background())
 	if err != nil {
-		t.Fatalf("storetest: %v", err)
+		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := drop(); err != nil {
-			t.Errorf("storetest: %v", err)
+			t.Errorf("dbtest: %v", err)
 		}
 	})
 	return dsn
@@ -140,7 +140,7 @@ func NewDSN(t testing.TB) string {
 // its URL and the func that drops it. Call it from within Run.
 func NewDatabase(ctx context.Context) (dsn string, drop func() error, err error) {
 	if serverURL == nil {
-		return "", nil, fmt.Errorf("call storetest.Main or storetest.Run from the package's TestMain first")
+		return "", nil, fmt.Errorf("call dbtest.Main or dbtest.Run from the package's TestMain first")
 	}
 	name := "test_" + randomSuffix()
 	if _, err := store.CreateDatabase(ctx, serverURL("postgres"), name, template); err != nil {
@@ -157,7 +157,7 @@ func New(t testing.TB) *store.Store {
 	dsn := NewDSN(t)
 	st, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
-		t.Fatalf("storetest: %v", err)
+		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() }) // registered after the drop, so it runs before it
 	return st
