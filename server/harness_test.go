@@ -432,12 +432,6 @@ var unexercisable = map[string]map[int]string{
 	// the error shape) is the same for every route and is exercised on
 	// /health and /readyz by TestPanicIsA500.
 	"getLiveness": {http.StatusInternalServerError: "only a panic; see TestPanicIsA500"},
-	// TODO(merge-hygiene): 415 UNSUPPORTED_MEDIA_TYPE is answered and tested
-	// by the HTTP hygiene branch; drop these four entries when it is merged.
-	"createProduct":       {http.StatusUnsupportedMediaType: "HTTP hygiene branch"},
-	"createOrder":         {http.StatusUnsupportedMediaType: "HTTP hygiene branch"},
-	"createSettlementJob": {http.StatusUnsupportedMediaType: "HTTP hygiene branch"},
-	"createKey":           {http.StatusUnsupportedMediaType: "HTTP hygiene branch"},
 }
 
 // check reports every documented (operation, status) that no test exercised.

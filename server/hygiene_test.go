@@ -146,10 +146,17 @@ func TestUnsupportedMediaType(t *testing.T) {
 	t.Parallel()
 	h := newFakeHarness(t)
 	p := h.createProduct("media", 5, 1)
-	bodies := map[string]string{
-		"/products":        `{"name":"n","stock":1,"price_cents":1}`,
-		"/orders":          fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID),
-		"/jobs/settlement": `{"from":"2025-01-01","to":"2025-01-02"}`,
+	pid := itoa(p.ID)
+	// Every operation that takes a body, by "METHOD template": the URL
+	// and a body that would be accepted as JSON.
+	type call struct{ path, body string }
+	bodies := map[string]call{
+		"POST /products":              {"/products", `{"name":"n","stock":1,"price_cents":1}`},
+		"PATCH /products/{id}":        {"/products/" + pid, `{"name":"renamed"}`},
+		"POST /products/{id}/restock": {"/products/" + pid + "/restock", `{"quantity":1}`},
+		"POST /orders":                {"/orders", fmt.Sprintf(`{"product_id":%d,"quantity":1,"buyer_id":"b"}`, p.ID)},
+		"POST /jobs/settlement":       {"/jobs/settlement", `{"from":"2025-01-01","to":"2025-01-02"}`},
+		"POST /keys":                  {"/keys", `{"name":"k","scopes":["jobs:read"]}`},
 	}
 	doc, err := gen.GetSpec()
 	if err != nil {
@@ -157,16 +164,17 @@ func TestUnsupportedMediaType(t *testing.T) {
 	}
 	for tmpl, item := range doc.Paths.Map() {
 		for m, op := range item.Operations() {
-			if op.RequestBody != nil && bodies[tmpl] == "" {
+			if _, ok := bodies[m+" "+tmpl]; op.RequestBody != nil && !ok {
 				t.Errorf("%s %s takes a body; add it to this test", m, tmpl)
 			}
 		}
 	}
-	for path, body := range bodies {
+	for op, c := range bodies {
+		method, _, _ := strings.Cut(op, " ")
 		for _, ct := range []string{"text/plain", "application/xml", "application/x-www-form-urlencoded", "text/json", ""} {
-			t.Run(path+" "+ct, func(t *testing.T) {
+			t.Run(op+" "+ct, func(t *testing.T) {
 				h := h.forTest(t)
-				resp := h.send(h.newRequest(http.MethodPost, path, strings.NewReader(body), map[string]string{"Content-Type": ct}))
+				resp := h.send(h.newRequest(method, c.path, strings.NewReader(c.body), map[string]string{"Content-Type": ct}))
 				wantMessage(t, resp, http.StatusUnsupportedMediaType, client.CodeUnsupportedMediaType, "application/json")
 			})
 		}
