@@ -27,7 +27,10 @@ import (
 type ServerInterface interface {
 	// DownloadSettlementCSV Download a settlement CSV
 	// (GET /downloads/{job_id}.csv)
-	DownloadSettlementCSV(c *gin.Context, jobID openapi_types.UUID)
+	DownloadSettlementCSV(c *gin.Context, jobID DownloadJobID, params DownloadSettlementCSVParams)
+	// HeadSettlementCSV Describe a settlement CSV
+	// (HEAD /downloads/{job_id}.csv)
+	HeadSettlementCSV(c *gin.Context, jobID DownloadJobID, params HeadSettlementCSVParams)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(c *gin.Context)
@@ -88,12 +91,36 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 	_ = err
 
 	// ------------- Path parameter "job_id" -------------
-	var jobID openapi_types.UUID
+	var jobID DownloadJobID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
 		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DownloadSettlementCSVParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
 	}
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -103,7 +130,56 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.DownloadSettlementCSV(c, jobID)
+	siw.Handler.DownloadSettlementCSV(c, jobID, params)
+}
+
+// HeadSettlementCSV operation middleware
+func (siw *ServerInterfaceWrapper) HeadSettlementCSV(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "job_id" -------------
+	var jobID DownloadJobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params HeadSettlementCSVParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.HeadSettlementCSV(c, jobID, params)
 }
 
 // GetHealth operation middleware
@@ -515,6 +591,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/jobs/:id/retry", wrapper.RetryJob)
 	router.GET(options.BaseURL+"/settlements", wrapper.ListSettlements)
 	router.GET(options.BaseURL+"/downloads/:job_id.csv", wrapper.DownloadSettlementCSV)
+	router.HEAD(options.BaseURL+"/downloads/:job_id.csv", wrapper.HeadSettlementCSV)
 }
 
 type BadRequestResponseHeaders struct {
@@ -609,6 +686,14 @@ type RequestTimeoutJSONResponse struct {
 	Headers RequestTimeoutResponseHeaders
 }
 
+type ResultNotModifiedResponseHeaders struct {
+	ETag       string
+	XRequestID string
+}
+type ResultNotModifiedResponse struct {
+	Headers ResultNotModifiedResponseHeaders
+}
+
 type UnauthenticatedResponseHeaders struct {
 	WWWAuthenticate string
 	XRequestID      string
@@ -639,7 +724,8 @@ type UnsupportedMediaTypeJSONResponse struct {
 }
 
 type DownloadSettlementCSVRequestObject struct {
-	JobID openapi_types.UUID `json:"job_id"`
+	JobID  DownloadJobID `json:"job_id"`
+	Params DownloadSettlementCSVParams
 }
 
 type DownloadSettlementCSVResponseObject interface {
@@ -648,6 +734,7 @@ type DownloadSettlementCSVResponseObject interface {
 
 type DownloadSettlementCSV200ResponseHeaders struct {
 	ContentDisposition string
+	ETag               string
 	XRequestID         string
 }
 
@@ -664,6 +751,7 @@ func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementC
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 
@@ -672,6 +760,15 @@ func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementC
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type DownloadSettlementCSV304Response = ResultNotModifiedResponse
+
+func (response DownloadSettlementCSV304Response) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(304)
+	return nil
 }
 
 type DownloadSettlementCSV400JSONResponse struct{ BadRequestJSONResponse }
@@ -798,6 +895,162 @@ func (response DownloadSettlementCSV500JSONResponse) VisitDownloadSettlementCSVR
 type DownloadSettlementCSV503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response DownloadSettlementCSV503JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSVRequestObject struct {
+	JobID  DownloadJobID `json:"job_id"`
+	Params HeadSettlementCSVParams
+}
+
+type HeadSettlementCSVResponseObject interface {
+	VisitHeadSettlementCSVResponse(w http.ResponseWriter) error
+}
+
+type HeadSettlementCSV200ResponseHeaders struct {
+	ContentDisposition string
+	ETag               string
+	XRequestID         string
+}
+
+type HeadSettlementCSV200Response struct {
+	Headers HeadSettlementCSV200ResponseHeaders
+}
+
+func (response HeadSettlementCSV200Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	return nil
+}
+
+type HeadSettlementCSV304Response = ResultNotModifiedResponse
+
+func (response HeadSettlementCSV304Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(304)
+	return nil
+}
+
+type HeadSettlementCSV400ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV400Response struct {
+	Headers HeadSettlementCSV400ResponseHeaders
+}
+
+func (response HeadSettlementCSV400Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	return nil
+}
+
+type HeadSettlementCSV401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response HeadSettlementCSV401JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response HeadSettlementCSV403JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV404ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV404Response struct {
+	Headers HeadSettlementCSV404ResponseHeaders
+}
+
+func (response HeadSettlementCSV404Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	return nil
+}
+
+type HeadSettlementCSV410ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV410Response struct {
+	Headers HeadSettlementCSV410ResponseHeaders
+}
+
+func (response HeadSettlementCSV410Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(410)
+	return nil
+}
+
+type HeadSettlementCSV429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response HeadSettlementCSV429JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV500JSONResponse struct{ InternalJSONResponse }
+
+func (response HeadSettlementCSV500JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response HeadSettlementCSV503JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2558,6 +2811,9 @@ type StrictServerInterface interface {
 	// DownloadSettlementCSV Download a settlement CSV
 	// (GET /downloads/{job_id}.csv)
 	DownloadSettlementCSV(ctx context.Context, request DownloadSettlementCSVRequestObject) (DownloadSettlementCSVResponseObject, error)
+	// HeadSettlementCSV Describe a settlement CSV
+	// (HEAD /downloads/{job_id}.csv)
+	HeadSettlementCSV(ctx context.Context, request HeadSettlementCSVRequestObject) (HeadSettlementCSVResponseObject, error)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -2660,10 +2916,11 @@ type strictHandler struct {
 }
 
 // DownloadSettlementCSV operation middleware
-func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID openapi_types.UUID) {
+func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID DownloadJobID, params DownloadSettlementCSVParams) {
 	var request DownloadSettlementCSVRequestObject
 
 	request.JobID = jobID
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DownloadSettlementCSV(ctx, request.(DownloadSettlementCSVRequestObject))
@@ -2678,6 +2935,33 @@ func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID openapi_t
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(DownloadSettlementCSVResponseObject); ok {
 		if err := validResponse.VisitDownloadSettlementCSVResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// HeadSettlementCSV operation middleware
+func (sh *strictHandler) HeadSettlementCSV(ctx *gin.Context, jobID DownloadJobID, params HeadSettlementCSVParams) {
+	var request HeadSettlementCSVRequestObject
+
+	request.JobID = jobID
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HeadSettlementCSV(ctx, request.(HeadSettlementCSVRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HeadSettlementCSV")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(HeadSettlementCSVResponseObject); ok {
+		if err := validResponse.VisitHeadSettlementCSVResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -3098,141 +3382,153 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17ctu41udWUJyvqu0aypZkO4nlun8ottLtxK+25c7NvcxYEAmJiClATYCWdVOuml3MDmYjs5NZyVc4",
-	"AEnwoYdjpfs+UpVUWXwAB8DBeeF3Dr86Pp9MOSNMCqfz1QkJDkgMf77nwzPuY0k5Uz8DIvyYTvVP55pE",
-	"WNIHgm6vzxAfIRkS9IUPXTTY/cKHYvfrFz68o8HTYMdxHfKIJ9OIOB1H3zwImv5r0sSNffyGNPaHb3Dj",
-	"cHRAGs3Rq1EraPt7w33suE5Mfk9oTAKnI+OEuI7wQzLBihY5n6rWhIwpGztPT65zTX5PiJCnJ1VS+yFB",
-	"sb79k0A06ACxfkQJUxf4jKHBXxumgcbpyQDNQsIQlWiCpR8S4bHB//p7t/E33PhHs3G4c9dpfP7aclvt",
-	"N0//NXARiQRBnBE0wQFByRQN59CBIPEDiXdQPyQe0z9+EijiYxRRRgQa8RieM6QhH8fxHFG547HClB36",
-	"7dGroEX2h6/xPmn6b0Z7uDVs+3vBPjkYvWounagplpLEahYWjcBxa2dTxvPuSJK4Op03xOcsEEhyNMNU",
-	"oiEZ8VgNQ8ZzysaF9W4to21CGZ0kE6fTzEigTJIxiZ0nRcQUx3hCpOHG4yQWvIacjyGJCUzkFI8JEhLH",
-	"UuglHjDyKO98eHGQMuk0Jg+UJwIedxEWiIodj+nmBcIxQXyKf0/IESyqDLFEAScCMS7RFMeCICrQfrOp",
-	"14kqGn5PSDx3XIfhiRqF7tEpjBU/nhE2lqHTaTebrhp7+rtVtwCnAZlMuSTMn38g8+qoz/E9ETDnlAgk",
-	"8Ih0ENZrgGZUhpoD8YSgezJHmAX5BcNvHouJTGIm4M6IxkIinkifTwjCY0zZDmqpNW4fHCA/xDH21UqU",
-	"mfO1f0hevXp92Hi93z5o7DcD0jjc3x82SPP1yG+NDpuYvE5nSYuWfJqsMTbUIBfN18HB6vl6z4eLtv4X",
-	"PoRtv5PSMcUyzKmgwdINNOLxBEun4yQJPFnt+irmQeIvlDxTfXsTJFAm99qOqyZHb5x2a//1/pu9V/uv",
-	"3Xw3tep3U0zElDNBYDO9xYGRd+qXz5kkDP7E02lEtczf/SK04M9W+6tD4ljvQZ8Hqoe33ZO7696vt72b",
-	"vqKLCIHH6noq04Y8mHfQ7wlmksp5B7FkMiQxmiTqHkFYoohgIVELZjIf8n/FZOR0nP+xmyunXX1X7PaA",
-	"BhhTcbYHFjWDTkG2UoEmOFITSQLEYzTCNBLoAUc0gLEewdOGfqSWJd0WJAqy7RMTLDhTi2hpSVtzLCLd",
-	"PL6bKykg/x2PhzQICHvZIry7vH57enLSuygsgQypQHxKYmgHMUICPSbh8ylBPFYUdWYxlcRFs5D6Wmb4",
-	"MQkIkxRHudQL8QPZyAJllJrlsTqjZjnQMJEowv59kVj4MaQsoGyMYGjp0sLA6tZvpiS3WngqhNFLm1m2",
-	"U6ZUKo5etmqnF/3e9UX3rLBo1DSN4Okjy44AwyHEelYCIhUDb2RNUjoGHYQZShh5nBJfkiAlwfQFipGy",
-	"EkUuYkT9aW6kMmZzc/2eDy+4fMcTFrxsut9fvr27uOzfvbu8vTgpzPkXPkTrGKSwFUZAySbmvUDQoIMY",
-	"V5rKLDFNtcVmZvGCy2uCg/n6Uwg9BljiIRbkhM/gnkgmExzPjWJL76o9lrCYYD/Ew4g4rvOAo4TYDSj1",
-	"WXhCSCwTAZfxA6YRXIZZDRMpKRvXd2kYjwqUPocC9WB9l/x+cU9rL6CaN2Wui7pFLExDJi4xEzMSgxlG",
-	"GWohAQYz2hqkj3bs+Rpsux4zAm7B+KxXB+o5hgSeCxTymZYG+UJsa/vM4hqw5BuZKb+caTKj/8l9Cbtd",
-	"4XnEcdDn/AzHY/KyjXvV/XR22T25619e3p11r3/uLTQ01LxFqkM1mZihVnP/zcHrV2g4l2QzsrJCS8nM",
-	"qKUCndO3m9vKxtrcjFC8ur48uT3uLxCMxnJF++0Ni75Kt1r8pf19FxF4jSU5oxMqyQvn7Lrb792dnZ6f",
-	"9nvF6ZKcowlm85QbUg+fCtvO2YoUEajVbKIpiY1s2D4yrhtWu0+JjI3Ms01q1eIShEk00a67ITinSPMu",
-	"lQLFWBIERBeJHFiSZWDeEjt/vvB5pqJbqjP4vfMdFIXWDyL3yrXUl+DSyxiPRtTfIOPrn306ITx5obtn",
-	"nKu7/ul57/K2X/I3SnIwoIFWh3FMH7TtSCfkSPFdgKjUQYbN8HmRrDqhXE/M5mb5luFEaWapZvOlIub2",
-	"onvb/6V30T897lakTEhQ9+oUwjpgeN0zPmMuiskDv9fOLXmc0pgEZqa7iQx5TP8BvXfQW4JjEiMvaTb3",
-	"fMnvCYM/iY4aYeOE3ZP5RlamNJLSyihBz7glk1xFfhZ1o8JjmdfuLhvqDrpRQx2sOdaBx/RoWTaVWwMu",
-	"7v7///6/g23VLEbvP/bRKOYTLTQ5G9FxEpMAUaBUzpWyeqABiSsG18ePHxtdixeqUaGBoSsmOJr8xXO0",
-	"K06kjIjnDFw0jRKBBsAUf/EcymBJ7jT9jglOYwS/0QwLEOTFKPuyDly0oOVnBtxftlkyU/ylG+W37ulZ",
-	"9+1Zr7JJiu5J1mGqxCIMqmYzPJ4SYfh7gWeEaqx8EkBEQ5nLBcr+CRTpLRPJdMpjSYJzElDcBxZ42XLd",
-	"3F5dXV73eyd3572T0+5d/9PVEnteyYeJ6hop9kOSPMrdaYQpM6Kt0v1mlrOOyAWGvlIpgzIZg02plWw0",
-	"0Ewvnc2qaQHk8BEiDySeo/3HR7AtDh4fs4gMIo8+mUpzAsKHRPyEDpp7itJpzKckllT7/NmarZy9EwgM",
-	"OTq2nMqNv5sGPmdBaD78QnypeBHeOgZWqB5n+CFlpBETHMBWgVaQ4huQbCyZqLaL4Wbbaznv9X+5PAGP",
-	"ont2dvkRtGad61jn8lxen/SuC1fK0aLL2/7d5bu7m/7l8Qfr9nH34rh3lsqfd6dnPbh83euefHJc5/Sk",
-	"d3512e9dHH+6+9D7dHfdu70Bwso3Ti/ubm+yJn6+vOhZnVz3+tefTBdVA8wKIxalYdWIsOPEJS9m4c5U",
-	"1FWnqvfXq9PrXnHqrnoXJ6cXPzuu8/b2U+9aN37X++txr3cCj8Lk3V3+1rt+d3b50eIQo1Rc57GhFrrx",
-	"gGOI4KoVV+xiHVa4cCFzfvXPcyJDHlxw2Y0iPiPp5XIUwlwt+c/66qXSkKVrdujRPJXIy9GN5P594ZFj",
-	"zHwSRSa0pa6/oxHJYm76UvFA75okIiO0eOuU3Qq7nZ85I4XuQMBbnZUMfNNmGqPWP22Nm10pGKymw+xE",
-	"wrRtec3pezVaQd/6QOZ109rTNlpppq8IxPLN1bfJnMTQUe/RJyTIHofZvnwg8SjiM+dzKkWM7Kk5DMYS",
-	"zZRjO4u5jvkXxZtvxM9K6QZy6slSTeWufkkmmFkC63EaYabPWsB6hRAdnEFIjgKOGHkEK61qSdnSE+jL",
-	"e60To+/5sEpNF2n7bqLG/oUPqyPHUpLJVIM8iu8eR5hORHo+7idxrBqJE4YERyMcoy2M/BiLEPk8YVIc",
-	"IYzGMfbJKIk8JsJEQpAyxMycMH3hQzTE/j34FDyR+j3Kxts7qIlmIY0I+vW2d9s78ViKgtAH0MopA92l",
-	"YwzmRLt06Nxya45El2AJXMePiWLyOywLForTbrYPGs12o9nqN5sd+Pc3x2o9wJI0FE3VdXMdNWglYO6S",
-	"uIYTL1k016b68eX51Vmv3zspIWHS99eDw+z44qGOClJvFeTdv+uenvVOjjQrFrdGTozFPAGNiS95nNk3",
-	"s5hKIzgqvY8oo8qINTNbQWawjB8IC5RLOo0JxJ3II/ZlZYZcQ62ylI1uLU9bdcna6y+Z8ujqOKDVaLbK",
-	"jdS9rzFNxRbWxDKtwBHAbvWJEDp2UDLxYswE9tUvgYSPGSOB2ZuFyXm112w2m8Xd8Wp/5e6YxnwcE1Ej",
-	"GVrNJvp//wdlpKFdJLnE0RFqIrWjI20U85k+HoRtToISTfa88kQzUoZgaBkwTJk8DRSA6FvGmqIOi5Tx",
-	"LVAB5CTMhJJthluyFfda3zJrADRaxfnKlxMS+UrC1gpY3cgRwkOgUmOpPJZLRHjV1TJxjCkrSkZrFdQm",
-	"o0I/T4IyTudFki6Nhy5Xm+/58EY/+OQ6ktfvs7219hkw2Yp9kB45YzYmaAuzOdJkbufMWcePaq2/ZbmT",
-	"abCmCllbHpVUvxEu2XRbG9OWDunsGGkGU13QcAVa3VzvL7AlzqiQdfrD4On4SHGWcBEjM8XKwJVV64JK",
-	"Min+sYJVYJk1OTiO8Vz9tuB6VYqusBAICzRI8Xyp5aDeAlqzXcTTzSf0jaIGIfP3X06/cHr+pTu/uGnO",
-	"zmlzdv7br7PzE67/v+N09OvK5dIDXTCpN9mOKQ5CWz0dAE5SNoYxYDTj8T2Jd9D17cXF6cXPHTQk6ma2",
-	"5ju54IIwhMcsoQiSV0gekxyodHzzGwKIDA7mO0andtAYPxCUTI+QIMRjOsA42MkVbUc1M52SQE2giXQc",
-	"KRMgVNRApBG6MbLF+OR6SMql1NQrwz2lVjmd0Lm6mHazpuf3ng9/TUgCHP+eD68TxvSz7/nwmKu1lOm9",
-	"d5hG6d/GGSMBOAtn9IGwWtVmoHlqgnVALkMUiSp35wIwHTW/X3MYKQWXH5zPZRYyzdbx0AWZgacElnsQ",
-	"UEU1jq4sqkY4EqQcveoyDexSPsc0wj6pjmWoXC1jxdREktRdwCoe1cE/XbAIhxFm98VNlQgSN1rtPa3b",
-	"l0A3c0Cy590ssIOUg162s2qN/ufiIF0nhSKu33ZLq4ul8MrislojsDp085lfsOAmNPHcJc/OzSUcpWBZ",
-	"s+gaaFpe8BMqphGeA17uecttYgJIMILvAdP74lWnPrnz6628W0YlgieU1oeHijq9fXh4+Gz+WGDVcf++",
-	"ngKBshgKyG2BI1I2LTZBRImbYOlSwooTtYCPcqPYhAqewU1KBtz2j5EyIIxtJbmJLbhoyGWIAjxX1pcf",
-	"JYG2rYqslvpYxXbfgTEb4Dna+vTp06fG+Xnj5GS7zrVb1xfTFmaxlzNc04lhYp2lMFDkDer7Xcc2LS1O",
-	"boLVrUUmwSs7VonmQIvq5RK6VsJW5mJ5fEPNaL/1bKu/TMDeqOW3h4ek8SbYx4390ath49BvBY02OcCv",
-	"h2/8w6BJ1nR01xXwL5DftQ7bGl4MrJntx0gc3eGJ8iQWiaeUJuUqywLi39qsqwQWuCArRAHM50rtUku0",
-	"5VVYzLKQaRfZr3AzdfaNDaZdaxmSOVzXvG2f2mRPrmkyQSe5ifc5R73V7iWj/eBEX0np1L8GiVkTAf4D",
-	"9srSCGWtXZIq6GUqdpXSXK0P11N9qxTa+roLuHGJAlvJjGbdr2oj8LaParhAuIgGyk309fHCSx3VlO8W",
-	"OasQjKk1pjN3NX2k1mFlSRQtd1cP6pZAvabRExqnsWoZYKhlkuvmOwex1cW0ZEhyBIOyxgqQNR2kCvkM",
-	"dqGFgaguQg64W9ZLCTCnJE0RUm0LGQDu2SDz9WTNienj8oPjZj9u7WYKmqOEFeD3g07qZQ8skEkZB1KG",
-	"hi+He9cMKz+9W29Y2TrCuLJf9jHgIm/UzVenjkNy43LB6RtkwpLYDzGD9Bs+IwGwvrqhTcs5pF2mQUs4",
-	"LZvFXBJEJaiVRNYZloEBU32rwTgiCx2MmySLzl51T08UR2eBxp9Q9mIxavzq4KC5hg53nTFhJMYrYsVY",
-	"B4QzXbnBU49xzIX4tqHbNkTJgjlYEEatjj8/NalNzkSzkAsdttdcoNO7+Kw4BZs6Z0l5s2J/vn6+0iYL",
-	"bUJrzlFjAQe12q29/TV5SD6yOwhnV7u60DmVfFRdwEJ3h6+XBb1XhzXsiXPTXWbzlr3F7MmxqXfzMHdh",
-	"WywXNav1vxUQdbVfRQI0nIMf6+qcGYv+l5oFlhD8M8PY94UwNvw/FaeTJr380tt7QQgbTt38JKZyfqNG",
-	"bNxSAJV2ExnWaMJ1kbeu8hZMvr5GsFJh4XA9BkBcNSsay6PWMMsS3msjpZdetQshKmNCgnHgscHV5U0f",
-	"7d6TuRgoPTswSlZdMI8CxtfN3BZLDedAX4MQHnRv+7/cvf/44ebu9vps4Bpk8Nb1TfvglWq+p/7YzqHC",
-	"dfjgHvZDOxM3yy6G5FahtJ7OzqUMDR4b6Qo19O3BkcewnbeRgipkSCZoTKRA+809ZOXW6vg88KpaVb1u",
-	"OTOEUk418pGyEU8RnVh7VyYj3UIMowmmTGLKSKy2MoAdoA3R2d0dUxkmwx2fT3atV+y/nQrC0m5bkCgS",
-	"OrtEDVi5CJkpnw2UP6jno0jZR8rE1O8Kj6U7WvyEpngOp8CydEQ4xP79OOYJC+AYa8djHusBSlIjDDN8",
-	"ZJpaK0I8JR4bfPU0tMJzOuirB7gc9afn3F5d9a7vbi66H3qe4yIvxerou2EywQyQqp7z9DQ4QpxFc31m",
-	"k8Iu282mhmc297JUkK3BbkQfyD8GLhrsgkGp/wwJjmQ42Eb3hExVMzRGfMY8BmTuoFuNiUfvby4vdLK6",
-	"cFGQaDwq0Uyv+jJQb3Tbf9d4A256TL5Amq/rMQvUSol27s2KIMl1/pq27bUYQRHEdYU+Xi3WhkgnN5tW",
-	"H8dQoaJYYKUApq0tweKxUg0WtFYJFms7m2osOx7LM0fXqL+Slcmg5pwroj5h2lUxm6M7xX5IGu2dZmU/",
-	"zGazHQy3d3g83jXvit2z0+PexU0P3lEag8qotM0c11FsbnAXO039IJ8ShqfU6Th7O82dPQci6SGIYws/",
-	"lNbaAYxQ56szJrLe2jq++U0pS5yfJ6pd0UEafeyxgaUjXVCdln53M+3uZrrdzTT7wIUFiPnMY1M1/akL",
-	"oBgHTP6SVq4qZZjuTE6eBgAY0WPMFe7xzW9OsTTM37+h6EdmhHx74Y/PpZIa7WazhI4HvLpZklxvf/sU",
-	"e6zl5i6Pm5rg2hFJjcnD17n0r83cqM1Ns/BfIxqV86KO9ZgaJ1RMuaD1BaEGWErsh6qNI2hETfVfPAu/",
-	"07D51HMGBXNm9dvrouT+yEyWfb3odW9kzLFr4ZfhldbqV8roXHhvb/V7OX4X3th/ZsL/yMYtF7Lv3/Mh",
-	"BDB86+Q9y7mvFCQpA+G/odgCFSkc4sjgQyOSYRqyAl1U5KJMr8iXYsGIfASpqvzCh8to33CdiD+oUoTH",
-	"BsVJNyoWkJePVEgBdVUMojOHwZWT116yFVrNF5axsXIfiqlcsPYaiLQ28zCOIs7GJDaglSMIMKRzsrnc",
-	"04xqa8bzoxGYdCky7i1TtbkE1P324WrxYMP5n1znYB3plWUSwAt7a8muYkkP40qCpradyL9/Vko036En",
-	"RtkjbOsjrfAlHkNgM7+h/NaKs2RwdKKjxIQOcRobeqldBAafHxL/XgMt0wRtgQY/9/oot8jvyVSC4Qib",
-	"irKxx3QdQW1mA/VDHGHmZ7XSigbNmMhfND315sOK9QPB/N1WLhP9pWUrrNI1mfJYZkcA2rwzce4wHVq6",
-	"XNnghVkMtTgLl+IMBFUVbugiPtX4hWieOlRcmJRlZXXq0DVYoB6DkBCWCEM2QQdNsRDVyn8/iVJ5QCsm",
-	"47GtYg29ge5gsK0cojGR5YBNsSUqTATHY5UQDnrPhyIPWUAqxJwnOo6laymJkM9QMkVypuaXxx6bJiJE",
-	"XIaKJ/lI2e/QVg17RVRI1cMqE/lcg1LSemwG5JlGnNJgU11tQ/AMCwZmQEY4iaTTaTdX4KhWhRtrkxiA",
-	"MLMcVJilXkRddoaxnli3IMuq97pH82ncNRUo17D86zTf2hQBIHeBnQ4xjM3pjH9q6/VfX6GplSzlZYmX",
-	"6TKonisKR3BTXoffBuisQDg/YTNRs/qTnjR4CnHMNEHAhG//gqaYBndYmt9oS3L0P1FLefXb2cMDtHXb",
-	"P952ke38eyzz/imT3IRncugy5BVplQuxCfA9a8SalpdFXJub5oq/5c+t96IhasXjQ8mLSLC1TcMK4O6p",
-	"GGZX/udTRWK0NykxlkgLgG3/DjjqktywSzsvkxl2Feh/a2f5zTr2VyHVFryeNToqZyLDewfrDKwm1/bf",
-	"QzSCfCoa+toxf65whAKmtnT8SoOnhRbmtVXyWIcItcUAMihNt9mps9q1yCkZVSsMBl2U+HvbC0t2/3+K",
-	"qaADXcvfsNP5/z320M9EbmIHlc0LtYF2fUijWWxfdE0Cd5p2mGX3IIAA+WQHddMAHjwjJJ+KFMDVTuvF",
-	"aQOBsMBq4ahQStbUuwz5DA5KhaRRlDWs/ScqPTajqg1ATyGTAgTHhRZhEJkJMRtrLFZI2dhKrFISwGMm",
-	"/Rh8Dh8zDRxHfppThLb2m4fbtRYKPLJRIfGHmAiabh1Y9XkMOdoyrShDy4IS/GqwJid8YqpO/TApNiqW",
-	"moebqXNcLE3zbQH4wuZQrGLFL+1tsdF6yBbhVkiVCoQjHfvPqeKxyW38EUa11IIWf9/NttqFxPM1PM+a",
-	"Ug557B0lLEjBxPq0vYPgWyI+nxDhMaNddJk+k8GMmm5mo6Em2srLEkDeK5c4Qs1t+MF4luDqQvTOpOpr",
-	"SJBVtWKgkQ1xwoQG8Qg/xtIPd4x+cz2WKhv1XOHc3FYR+kscRkEcIclBngKUFWGP5ScCkFPlapcMYcTI",
-	"DAw1BMI4i0BDnQDQVfqDJIx4DEs+oT4SkkxdJHhWAiDGvlZ1RpbzGGEG0ULzAKHwY0aZ8Ngs5LoSHSCH",
-	"VD/7zcM6jQbv/uspNCMstMurea2o0agUMOugz34osH9aBWaXPXuh+jIorAUCCbaxtYc3qs2yURR1mREu",
-	"mSGraLJrk/xQZulpU8IQhs+16IKvuSmeH+O+TLEB7m7JkZRO39dFEzsA3tNeh6wWEPil37/aQafSHORI",
-	"nuivh5WSWQI4CTZnPSQwwnyYiLkaYZoK0oCiWhq35jEh8VwgResO6hY+06HmJonhdBmjA0VeenSViCT9",
-	"kghIvwXnkVmNhG8KU1g7+ZvKZme9L5DnS2o0bGaTPJPhV5+Mgn9U5Y5lp6IaB7jYpupDntUgzfYcoATy",
-	"0bMvmqX5phpACwYNeHOKJTLTw2O6NARlcGZqmRNHGoKsGDLF2grlv6cYUVNTwjjPHku9Z4957KMppDwo",
-	"fc0LsNLa/jBk2h8fQ5Vvj3ms8PExtAWPW9E5xcHbBoaqRjnhih8488lR4WNnaW1nFNDRiOhKS/lXoPbb",
-	"bVNMKbuq009MPW0dX6DMY6OIjkP9TvMQDepLdg520AfA2MZEYwMyrHp7H4U8qQcB6OMMnR3+XOuq9GE4",
-	"bWZ94zlInmhuZ5fb+dktO+O69ZwzET26tc5CNhcNtTqtShLNxDMs0vT7rP4+8JPE94T9CJhapxalSqkv",
-	"OCR5jk0IE3+f1kEtQPg+qD3KkN6Zy0B8C+vr5oaktf8zbEFJhNnyIHM80yrdIuSxjOZ6sXleGLZA8AWX",
-	"iDCejEOUpj8vpLlUYrj6GZaWqZdfbBLQSFkFgr0NQQ5tYozlan+dZURmJDZKCD4UYuYSakMtEpUdyy0t",
-	"z3xJ+pol3iw88U85qGu/8CNxiypIl77zV+ZcJeUSYZKi6nThkbpt4g+b+thDPbGGfe5tqnTZswpRPzwf",
-	"S3aALkM43Xe2+aitxUUejv1lx4J9ud7RqLINtaocziFYopMoKm7DAvNlgd79jl9g/fynGhT/WRbDt0uy",
-	"ao39XIRpdlunvtCGP0RWIkpj6zU13+UjZP8uh86myuCzZZJ11Jxmea4AA2fJoMN5XtUFUaPY7slcEEDW",
-	"Ul16fQddGbSvx+rhvnk5lmJxllpgr8fKL1GxoGbLAjDuVTrMZwNys5G/DJR7sBSUe/B8UK7WE1aWLrjP",
-	"FIJaY3BszYcP9QeIGUFb5NGPEkEfyPaiAWRFaV7w3eu6ckTfUzfYtYlqhEtddaI/VVn84YKkioWd5rsh",
-	"FRzZpc9P7oLo1zFwlchtIZR+vYsyqj9lmMW9MHglNcUi6yIwV5lp9c0hFMO/1WJdhdpcpiCXqbDVajaf",
-	"E0nJalCtE0tpbZq9l8Rl9VLgLJ3hP8YU+oEU/SPhDMBctY5QLjsWmB3pAwVnKL24vju0usRgxTvKRcvz",
-	"wrvmve8NG11vc//JG/rbYpR/rprTmMxlrAo8qBMKlzCfKdhWPHY09WoqH5Itf2ncBLY9lle2UX5Tocjc",
-	"EdQfgXjcjAri5iVsNLSv/hs/gKQRcMYJYBVRJIg/QMjC54wRSCxRxg+cVM2Y6zHB84Om3zVMaEhCygIo",
-	"/5N9hbhyQtoxx6PZgLTNWfjM4jQveF9/zJmXNvwXz7yc1RRi9JW9je9JWotx2WFj6YMqS5yvcrqO+eSG",
-	"ztrZgg8K5cAmQFLorObtrNiHxxbW4NL1QtZN1kw9sZpsTVRK1hzRSInS7eUuXSVZs+rSIV3LRrcHpQxN",
-	"FuoiZ+/GmtkV/l5tPWwX6RQqu7j2gmqHdU6UKUZd40AtqmW9Tv3sMlFHzyqnXUcnfLDkBVRe6gxgKjJ2",
-	"+knYfLrIySwWsPtmP3MtL7nqz9sb6WUu/Yo6863mOk79P0Gua6m+3wofurTAPzJg/3UyYPXHaURBOlYh",
-	"W4vNeOuZLIS4BhVgKyw6lUg/uq9TYwFbBCIl4H4C9s/WYKIUapywAVLCnYAzgEIpp53d3Yj7OAq5kJ03",
-	"zTdNiGvpSmC7sGfM6CrFH+3SdlmRtcyLMFs/sxVrRJ+uv67LxRKgOw1+AJwHKiQAALqA5rEaN4HaatNv",
-	"80p5pZTl1J6kMSTpxkQkkd6Eada9XQ5z8SfaUvMADeclu6G2rToiMziexjilVnKKMNLWkD3a3Ph5+vz0",
-	"3wEAAP//",
+	"7H3rctu40uCroLhfVexdSqZkO4nlOj8cW5lx4tvY8szJd5g1IRKSEFOAhgAt66RctW/xvcG+yPcm+yRb",
+	"aIAkSFEXx8rMnDlTlVRZvKHRaPS9G1+dkI8nnBEmhdP56owIjkgCf37g/TMeYkk5Uz8jIsKETvRP55rE",
+	"WNIHgm6vzxAfIDki6AvvuyjY+cL7YufrF96/o9FT0HRchzzi8SQmTsfRN/cjL3xDPNzYw29JY6//FjcO",
+	"Bvuk4Q1eD1pRO9zt72HHdRLya0oTEjkdmaTEdUQ4ImOsYJGzifqakAllQ+fpyXWuya8pEfL0ZB7U3oig",
+	"RN9+JRCNOgBsGFPC1AU+ZSj4e8N8oHF6EqDpiDBEJRpjGY6I8Fnwv/9x1PhP3Pin1zho3nUan7+23Fb7",
+	"7dN/BC4isSCIM4LGOCIonaD+DAYQJHkgSRP1RsRn+scrgWI+RDFlRKABT+A5AxoKcZLMEJVNn5VQdhC2",
+	"B6+jFtnrv8F7xAvfDnZxq98Od6M9sj947S1F1ARLSRKFhUUzcNxabIo0lt0eHs6j80YmnA0RYZLKGZJ4",
+	"mC2/IFLGZEyYRAMakw6iUqCbH48a7f3XLhqRRxf9mnJJoqbP1JoIPFaIQ+SBJDODLkSZkJiFpIoF3zkY",
+	"vH0deW9bb9/uhW+i1/sHuD0gGHvh/j6OvNY+3u0P9gatfrvv9d+222HU2o9eh639vjfwPOy99Z1nk5RM",
+	"ZkcDSZIaJJCQs0ggydEUU4n6ZMATtZYymVE2LBF9a9mwY8roOB07HS9fB8okGZLEeVJATHCCx0SaLXmc",
+	"JoLXgPPLiCQEFmGChwQJiRMpNJ0HjDzKuxBeDLKlmiTkgfJUwOMuwgJR0fSZ/rxAOCGIT/CvKTkEypYj",
+	"LFHEiUCMSzTBiSCICrTneXqZqILh15QkM8d1GB6rWegRndJc8eMZYUM5cjptz3PV3LPfrToqPOFTFnMc",
+	"feD9Rfv6C+/Dnm5mUEywHBVAaCa0dN0HPBlj6XScNIUn58E4jch4wiVh4ewjmc3DcY7viYClp0QggQek",
+	"g7AmBTSlcqQ3hyL2ezJDmEXFBbP3fZYQmSZMwJ0BTYREPJUhHxOEh5iyJmopUmvv76NwhBMcKoKobpE3",
+	"4QF5/frNQePNXnu/sedFpHGwt9dvEO/NIGwNDjxM3mRo0my+QJQ1x4aa5KJl299fvWyngwvOyLninfPI",
+	"UjxFWAwY4TghOJqhEY8jgbZ4goL/GWwfah6s2SowYfWOwpNiTK+EC5/ATEwVzxBo19sDXPNUIoz6PJp9",
+	"JwZSj71BQ025oee8AHctr71Xh65vp+4XU/ZVwqM0XCg0J/r2JkCgTO62HVfhQ7O7dmvvzd7b3dd7b9yC",
+	"B7bqeWBCxIQzQYAFvsOREdXqV8iZJAz+xJNJTLW6svNFaJ0lX/6vDkkSzTlDHqkR3h2d3F13f7rt3vQU",
+	"XEQIPFTXM3GsaKiDfk0xyLkOYum4TxI0TtU9grBEMcFCohZgspjyfyRk4HSc/7FT6FU7+q7Y6QIMMKcy",
+	"tgMLmqBTUguoQGMcK0SSCPEEDTCNBXrAMY1grofwtIEfqWXJuAiJo5zbJAQLztQiWgqerfQsAt08vlPo",
+	"VwD+e570aRQR9rJFeH95/e705KR7UVoCOaIC8QlJ4DuIERLpOYmQTwjiiYKoM02oJC6ajmioWWyYkEhp",
+	"JTguZNUIP5CNLFAOqVkeazBqlgP1U4liHN6XgYUffcoiyoYIppYtLUysbv2mSt6qhadCGG1iM8t2ypQ2",
+	"iOOXrdrpRa97fXF0Vlo0aj6N4OlDSwUGnXeENVYiIhUBb2RNMjiCDsIMpYw8TkgoSZSBYMYCdYayCkQu",
+	"YkQrnGaDaB6zOVx/4P0LLt/zlEUvQ/eHy3d3F5e9u/eXtxcnJZx/4X20ji0FW2EAkGwC7yWAgg5iXEkq",
+	"s8Q0kxabweIFl9dKP1gfhTBihCXuY0GUCql+i3Q8xsnMCLbsrtpjKUsIDke4HxPHdR5wnBL7A0p8lp4Q",
+	"EstUwGX8gGkMlwGro1RKyob1Q2bmjUDZcyhSD9YPye8Xj7T2Aiq8KUtT1C1iCQ05uzQKldKkKEMtJMDM",
+	"QVtB9mjHxlew7frMMLgF87NeDdRzDAk8E2jEp5obFAuxrRU2i2rA/mrkBthyoslNtSf3JeR2hWfK4uhx",
+	"foaTIXnZxr06+nR2eXRy17u8vDs7uv6hu1DRUHiL1YAKmZihlrf3dv/Na9SfSbIZXjkHS0XNqIUCndN3",
+	"m9vKRtvcDFO8ur48uT3uLWCMRnNFe+0Ns765YTX7y8b7LizwGktyRsdUkhfi7Pqo1707Oz0/7XXL6JKc",
+	"ozFms4waMucUFbaesxUrIFDL89CEJIY3bB8aSxer3adYxkbwbIM6r3EJZTiOtcPFAFxApGmXSoESLAkC",
+	"oMtABhZnCcxbovn7M59nCrqlMoPfO99BUGj5IAonhub6EjwgMsGDAQ03SPj6Z4+OCU9faO4Z4+qud3re",
+	"vbztVeyNCh+MaKTFYZLQB6070jE5VHQXISq1T2YzdF4Gq44p1wOzSSyLNFZc+ZxHdEA1k5mngdxfHvLJ",
+	"DG0FJZ9HsK1kR5gmCWHyUHFEcMGUYczcycthyx3PL9tLtwynSt+QikZeyjhvL45uez92L3qnx0dzvHNE",
+	"0NHVKfj2QJ28Z3zKXJSQB36vTXbyOKEJiQz9HKVyxBP6Txi9g94RnJAE+ann7YaS3xMGfxLtOsTGtLwn",
+	"s43QW2UmFXpT4otxi9O6CvzcA0yFz3JfhLtsqk10o6YarDnXwGd6tixH5VbAxd3/+z//N9hWn8Xowy89",
+	"NEj4WIsCzgZ0mCYkQjQygYhJwh9oRJI5NfKXX35pHFm0ME/egYErITge/813tIMBohm+E7hoEqcCBUAU",
+	"f/MdymBJ7jT8jokWYQS/0RQLEE/lsNeyAVy04MvPDFe8bLPkBsZLN8rPR6dnR+/OunObpGx05QNmojnG",
+	"IEA3Q+MZEIa+F9h7qMZ2IRH4aZQRUILsD6Ae3DKRTiY8kSQ6JxHFPSCBly3Xze3V1eV1r3tyd949OT26",
+	"6326WmKlKP4wVkMjRX5Ikke5M4kxZYa1zQ2/meWsA3KB+aIEZVAFI9iUsMxno+VZhs15YQng8IEJbe49",
+	"PoLGtP/4mPuZEHkMyUSaaBzvE/EK7Xu7CtJJwickkVR7MvI1W4m9E3B3OdpjnvGNf5gPfM5d67z/hYRS",
+	"0SK8dQykMB/TCkeUkUZCcARbBb6CFN0AZ2PpWH277ES3bbHzbu/HyxOwk47Ozi5/AalZZxDXGXKX1yfd",
+	"69KVqg/s8rZ3d/n+7qZ3efzRun18dHHcPcv4z/vTsy5cvu4enXxyXOf0pHt+ddnrXhx/uvvY/XR33b29",
+	"AcCqN04v7m5v8k/8cHnRtQa57vauP5kh5tVKyzla5obzSoTt/a7YZgt3poJuHlXdv1+dXnfLqLvqXpyc",
+	"XvzguM6720/da/3xu+7fj7vdE3gUkHd3+XP3+v3Z5S8WhRih4jqPDbXQjQecgF9arbgiFysE48KF3KTX",
+	"P8+JHPHogsujOOZTkl2u+lbM1YpXQF+9VBKycs12qJqnUnk5uJE8vC89coxZSOLYOOzU9fc0JrknUV8q",
+	"R3WvSSpyQMu3TtmtsL/zA2ekNBwweGuwitlivpl53vVPW+LmV0oKqxkwj7OYb1u+gOy9Gqmgb30kszq0",
+	"drWOVsH0FYEIhbn6Lp2RBAbqPoaERPnjgO3LB5IMYj51PmdcxPCemsQELNFUmevThOtIRpm9hYb9rORu",
+	"wKeeLNFUHerHdIyZxbAeJzFmOoIE2is4HiGyIjmKOGLkEbS0eU3K5p4AXzFqHRv9wPvz0BzZ6TBfeH9+",
+	"5lhKMp7orKvyu8cxpmOR5WoYqwolKUOCowFO0BZGYYLFCIU8ZVIcIoyGCQ7JII19JkapBNfrCDMTN/vC",
+	"+6iPw/s8RA7vUTbcbiIPTUc0Juin2+5t98RnWVqSzkJQpibILu05MWkNldh6y60J9C7Ja3GdMCGKyO+w",
+	"LGkoTttr7ze8dsNr9TyvA//+07G+HmFJGgqm+XVznciki9ylSQ0lXrJ4plX148vzq7Nur3tSSU3L3l8v",
+	"P60Zioc6KEi9VlAM//7o9Kx7cqhJsbw1CmBAt0kZRHtJZMW24tnK0FoNUAPKqNJtDcLnkodYTiaERcpS",
+	"nSQEnGzkEYdyDnGumYRSoI3IrWJzfiXb66+kMvTqCKPV8FrVj9S9b9J+Sl9YM+dwRdIEbOKQCFHrJkkw",
+	"EzhUvwTCw2FChorKza49NAHHiCjqFxDmVRvv+vbi4vTih6bPur+mOBYokFziOKgSa3nPvd71PM8rb7zX",
+	"eys33iThw4QIUUcFFjA6vUaMIBFMs6EkZa8EUjyVkQhNeXKPIs4I2urHPLwXEAiiLCKPCCLBDzgW24eI",
+	"yuqsmwjoTU/yjghJxwpJgc+oQAMcKysNgt8tz0P//V8oxzfaQfBOE+6UkXOIPJ/ZfGwOWzbV8FSL3TwZ",
+	"pWWy0aqI0zkf4EjNmbmoSwbMOX3CpyJDl4kK2NtpCf/ZbX3LekKm36p9rQxYIVGoxEqtVNEfOUS4D1Dq",
+	"ZEafFWIAXnW1IBhiysriAClhEucshAr9PCR6rmAKz2DvmWt7ua7wgfdv9INPriN5PRfZXYuLALWt2OVZ",
+	"9gBmQ4K2MJshDeZ2R7NOWHGfzVE7yojd5A9jhrKbaCv3c6nd9kr4TMAEXB1Aze/2TWKc2obbZpv1Scyn",
+	"KMg3TdD0WVnCV2W3530TI6lMqA5NKTEDZwyNitI8EyxHWagxR+IroRHns4RPtZ5yiHA8Vcqb5g5L2aLG",
+	"aQZvn/OYYKbgTSfRmhrH2nKqoinmuaaGUC1ma0uNjK7mUWjkHpBtSUUqQe8WiuMCZfSMClmngJjkYD5Q",
+	"u1S4iJGpYguww+fVUyrJuPzHim0HVKHBwUmCZ+q3lXs8D9EVFgJhgYIsOTlTPdVbAGvOkXjGyIS+UdY1",
+	"yOzDl9MvnJ5/OZpd3HjTc+pNz3/+aXp+wvX/95wOflq5gHqiC5B6k3Of8iT0pupAFjhlQ5gDBvFIkmYm",
+	"TjuoT9TNnAqaBQF3dGKrJWAgX0lInpAif+/45mcEmWM4mjWN9tVBQ/xAUDo5RIIQn2kPddAsVLKO+sxk",
+	"QiKFQOMqO0SMy5GCBlzVMIzZRMapo6fkuI6BXll+GbSO6+jB1cVsmDVdBx94/6eUpEDpH3j/OmVMP/uB",
+	"94+5WkuZ3XsPaq+5pa15EoG1eUYfCKtVYEzGqkKw1o7zRDsxT92FMMlmze/XnEYGweVH53OVhMxn62jo",
+	"gkzB1AbTL4qoghrHVxZUhndV7Eim8x2V0TqJcUjm59JXtrrRd2tckeoupPAe1iWRu+Ay7ceY3Zc3VSpI",
+	"0mi1d7WetCQBvCgx8f2bBRpzlIayqpHXWo3PTQ92nSxDd/1vt7TAW5p1XF5WawbWgG6B+QULbnxbz13y",
+	"PJ1EQiwOy5pF1/nX1QU/oWIS4xmkkT5vuY1TCQlG8D3ktr941WlI7sJ6jfmWUYngCaVBwUPlkpn2wcHB",
+	"s+ljgYbMw/t6CATKnXDAtwWOy5KlVVWMvg2ICjXB0mWAlRG1gI4KA8P4mp5BTYoH3PaOUaRVLqWnSm6c",
+	"Uy7qczlCkVKuKAvjNCLRPKll1nj5u+/BMIjwDG19+vTpU+P8vHFysl3nBFjXatfaenmUM1wziCFiXXIV",
+	"KPCC+nHX0fMri1OoYHVrkXPwuR2rWHOkWfVyDl3LYedwsdxBpjDaaz3bgqoCsDtohe3+AWm8jfZwY2/w",
+	"ut84CFtRo0328Zv+2/Ag8siaLpF1GfwL+Het8buGRQhrZtuESuvGY2VZLGJPGUzov/8rC9CZQhhrs65i",
+	"WGBErWAFgM+V0qUWaMvOsIhlIdEu0l/hplY5w0wH0yaWHJEZXNe0bYf98ifXVJlgkELF+1wkg9buJSP9",
+	"ICVEcenMVwEcsyaE8BvslaUu7lq9JBPQy0TsKqG5Wh6uJ/pWCbT1ZRdQ4xIBtpIYzbpf1YZwbBvVUIFw",
+	"EY2UmRjq+NRLDdWM7hYZq+DYqlWmc3M1e6TWYGVpHC83V/frlkC9ptNvdKLPqmWAqVZBrsN3kdtZ5x80",
+	"DhgdTlDaWCmTUzv8RnwKu9BKoplfhCIPddkolTxSxWnKlQY2k4F8Vrv2Yj1ec2LGuPzouPmPW/szJclR",
+	"STbh90Ens7IDK0upmkhUrZhYXgVRM60i/LvetPJ1hHnlv+w48iJr1C1Wp45CCuVyQfgWinBJEo4wA8c8",
+	"n5IISF/d0KrlDGrIMwcwhFunCZfgylebMJV1imVksvG+VWEckIUGxk2ae7qvjk5PFEXnTttXKH+x7IF/",
+	"vb/vrSHDXWdIGEnwCr871s71XFZuMD42TLgQ3zZ1W4eoaDD7CxzB8/Mv4mu1NctoOuJCh0A0FeiqRz4t",
+	"o2BTEbmMNuf0zzfPF9pkoU5o4Rw1FlBQq93a3VuThuQjuwP39vxQF7rUmA/mF7A03MGbZW771W4NG3Fu",
+	"tsts2rK3mI0cG3q3cHyXtsVyVrNa/lsOUVfbVSRC/RnYsSYSYsH/UrXAYoK/pxv7vuTGhv+n4nTs0csv",
+	"3d0XuLAhghmmCZWzGzVjY5ZCVvJRKmv6NKyduu0qa8E0H9Ep0DrMYxK5fQaZ3AorOhlMrWFePL/bRkou",
+	"vW6XXFRGhQTlwGfB1eVND+3ck5kIlJwNjJBVF8yjkCTu5maLJYaLTHGTYh4c3fZ+vPvwy8ebu9vrs8A1",
+	"qeVb1zft/dfq8131x3YRZatLMO/icGQXqOdF91DzLXTUm0QQHgweG9kKNfTt4NBn2C5nyrJy5IiM0ZBI",
+	"gfa8XWSVnGv/PNAqhLVgLQpiGEk50amzlA14lhKMtXVlGjVYKedojCmTmDKSqK0M2TLwDdHZ2RlSOUr7",
+	"zZCPd6xX7L+duRRd+9uCxLHQRVdqwspEyFX5fKL8QT0fx0o/Uiqmflf4LNvR4hWa4BlE1GUl3NrH4f0w",
+	"4SmLIIzV9JnPupBmq1NU8wTbLC1GjPCE+Cz46uvcHN/poK8+JHapP33n9uqqe313c3H0ses7LvKzZC99",
+	"d5SOMYNUZ995egoOEWfxTMdssrzdtufp/F5vN6+Q2gp2YvpA/hm4KNgBhVL/OSI4lqNgG90TMlGfoQni",
+	"U+YzALOJbnVRBfpwc3mhezgIF0WpTmgmmujVWKZWAN323jfegpmekC+QIeT6zMqKpkQb92ZFkOS6rFPr",
+	"9pqNoBj8ukKHW8sdZjLk5mgNcQJ9bsots0rZ2LVNtXxW6aqF1mqqZW1n018r6x61bketvNkONXGumIaE",
+	"aVPFbI6jCQ5HpNFuenP7YTqdNjHcbvJkuGPeFTtnp8fdi5suvKMkBpVxZZs5rqPIXG+RVtPTD/IJYXhC",
+	"nY6z2/Sauw540kfAjq0EtKx7GiSZdb46QyLrta3jm5+VsMRFPFHtig7S6es+CywZ6YLotOS7m0t3N5ft",
+	"bi7ZAxcWIOFTn00U+jMTQBEOqPwVqTwvlJEu5wIK9JkJaZqUicwmcZHg9S3AsihetoA+g3LoJgq6PTyE",
+	"dAKhe5FtqUdMp7FM9x3QmGwfQoqKpgZQSn1WKVzLqVEnHeWGaU1DoWw2PlMb6p5MZE5xOTEG192b2zPI",
+	"Ee9e9E4vL4JDkytDpYv2WqZhVi47TiNISNLrXighxzc/O+XeX/+o11+KR3bK3bKe3JUv2H2anj5X2uy0",
+	"Pa9SWwLVHoYeC6Xl2+nLZy23sPfczP7QVlimSR+8KURfbd1Tbb1qpRNdpfzjWM+pcULFhAta398wwFLi",
+	"cDSGekb1EcUq/uZbiWANe5P6TlDS5Va/vW6O6bPrwH7TMstdb2/RGzk57cxXmD65zp4msOVvWpUG8Epr",
+	"9SvVPHp4b3f1e0WmPbyx98yGIwO7wqDU/eMD74OnKLRSHPKeH3MNkaolK9/Q7IWKLO/kMOeEefJI3tuS",
+	"ikJm6LX8Um5YU8wg00m+8P4y2Dfcp+Y36lTjs6CMdKPLQDL0IxVSQF8nU1tWyTvbTAX2Xst7YRstq0qp",
+	"Wtautp7J+VqbfBhHMWdDkpj8oEPw5WRY2Vz1ew63hfMiCgVolyKbwxSrP8f8QWscenYKYcoEU4xVabJb",
+	"8wJ4e3Ol8nvtgzW4nVWi8+Q6++vwubw6CF7YXYvLlZsPGeseFAXbrv/HZyXai72caQkI21JS6xsSD8HX",
+	"XNxwPrvOnP1qkh1FRzEUcKcrdNXrpwaRigCDH7o9tEDHDdBWkIllnWQSuD7Tep6LghqJHWxrM0gKk3Hr",
+	"1vZ/LCtaCpo/oJK1UoExjOgQpmtQ6i7osvD9tJs/rxJS78WmUcb1Mbq9PT1BWwbjm+Qov7VKs1RAgnut",
+	"Ig2/y6xbNWi3pMF3GfNPwLsBX32yQd795DrGJbXUzQD+k3BEwntdA5K1ARKGq+cOrtwqBo5F2dBnunGM",
+	"9lqB5OnjWJn3WQPjMoseEvmjhqeeV67a5Er9/m4rlyv4lWUrrdI1mfBE5hF17S0xYeNRNrVsufLJC7MY",
+	"anEWLsUZqKPz2fsu4hOdDhjPMv8kF6aFDGckF5GcEZ9BhAUrribpmHTQBAsx3xX8lai0DrdCHD7bKje2",
+	"DvQAwTaSHA2JrMY/yl+iwgREfDYXEUEfeF8UEQCoH5nxVIeFdI2LGPEpSidIThV+eeKzSSpGiMuR1jQG",
+	"COtv1ZBXTIVUI8wL/mr/A8jxzLr+mpqJLICTxW7q+p6Do7XksojIAKexdDptb0Va8qroXW1RKQBmloNm",
+	"2tAi6PKUgPVUd6uaag1dx3SnX8OXVGffrA0R1Lcs8PxASGCD0vmP7KP41xdoaiUrdfLiZbIMjhcRpYyW",
+	"Ca8rh4JKFIFwkbBiglD1iRNZLBLCglntoomG/g1NMI3usDS/0Zbk6H+hForwbDt/OEBbt73jbRfZvnSf",
+	"5c50yiSvHKMhkITcdBC54OoHb2YNW9P8spwm7ma9e97x53YV1Bnf5WwcycuJ1Wub/3P560/lqLUyJp7m",
+	"OEZ7kxxjCbcAt8KvUJZU4Rv22TfLeIZ9TM7L7Jg/uEv07Tr6V6n1Caj6awxU7QwD7+2vM7Ga3id/DtYI",
+	"/Kms6Gv363OZI7TJt7njVxo9LdQwr61zSPTpE1pjAB6U1bM267R2zXKe500xXpTvrC8s2f3/LqrCOg4S",
+	"u73Sn2MP/UDkJnZQVb1QG2gnhKrUxfrFkSm3zzoi5MWyCDJqQ9JER1mYBp4Rkk9Elg/dzroSawWBsMj6",
+	"wmHpwALTVX3EpxDDFpLGcf5hbT9R6bMpVd+AZGRkKmoh+8YCDLzvI8yGOrV5RNnQqlNWHMBnpu8L2Bwh",
+	"ZroOC4VZiS7a2vMOtms1FHhko0ziN1ERNNw6fBbyBJrjyKzDH60ySrCrQZsc87HpAvqXSrFRtuQdbOY0",
+	"jXKrwG8Ls5Y2hyIVK3Jmb4uNnrphAW6FzajIT9IqoOKJaRXwlxvVEgua/X033WoHeuKsYXnW9NAq4qso",
+	"ZVFWm6OT1zoIzhkM+ZgInxnpotsmm4YgyHNzHQ15aKtonQRtJLjEMfJ03IzxvF+EC94700VIhwCsdmGB",
+	"ThRMUiZ0TqwIEyzDUdPIN9dnmbBRz5XS0GwRoY/HMwLiEEkO/BQqQxD2WRH1hRJlV5tkCCNGpqCoIWDG",
+	"uQcaWhiBrNKHFTLiMyz5mIZISDKBpLKsO1GCQy3qDC/nCcIMvIXmAULhx5Qy4bPpiOvOwJCIq8bZ8w7q",
+	"JBq8+68n0Ayz0CavprWyRKNSANZBnv0lwP6wAsxuQ/tC8WWSmhcwJNjG1h7eqDTLZ1GWZYa55Iqsgslu",
+	"m/aXMMuiTSlDOGsTyRNLFS9SdV4m2CCNfUlISnfD0U2sO5ALr60OOd+P58de76qJTrOegJKn+njlSm2o",
+	"jrubWA+JDDPvp2KmZphVVjagyanOvPWZkHgmkIK1iY5Kh8Ep3KQJZMBhtK/Ay0JXqUiz8+oWpowMicxb",
+	"Dn2Tm8Layd90OEs++gJ+vqTl0WY2yTMJfnVkFOyjeepYFhXVafWLdaoelC0HWfOEAKXQ3iU/7Thr36Dr",
+	"UUChAWtOkUSuevhMd1qi+txZS52w+lhmpStC2e9ZyYVp0WSMZ59l1rPPfPaLOdgiqByxC6VHWv/Izs+2",
+	"TgRGcwcC+6x0IjDagsct7xzkS5iqDjXLMVf0wFlIDksnEGdnbaCIDgZEN4Eszhrda7dNn8dy4nx2von2",
+	"L1Dms0FMhyP9jneAgvoW6kETfYSSlSxjPi/9au+hEU/rkwB0OEM3W3mudlU5rVmrWd8YByn6ttjNWux2",
+	"Jy27gUnrOTERPbu1YiGb84Zag85zEk3EUyyybjb5KU9ATxLfE/aXw9SKWlQ6178gSPIcnRAQf5/1pS8l",
+	"an9Ue5QhvTOXpWovPO+gUCSt/Z/nFlRYmM0PcsMzOzVFjHgi45lebF406i8BfMElIoynwxHKuokshLly",
+	"5MP8YX8tc35R+ZOQjZQ39NndUGK5DYzRXO0zAAdkShIjhKC/qcEltFpcxCo7lllaxXyF+5ol3mwS+u8S",
+	"qGu/8CjiRSd6VE6TrlKu4nKpMDXGdbLwUN02/odNHb5VD6whn3sbKt1FdA6ovywfi3eALEM423e2+qi1",
+	"xUUWjn1+eEm/XC80qnRDLSr7M3CW6O4Dc2bDAvVlgdz9juf8f/5dFYp/L43h2znZ/JlHBQvT5LZOu74N",
+	"H3dbAUpXUGlovstRt3+WoLNp2vtsnmSFmrOmCSuSgfPeCv1Z0SQNUSPY7slMEMispfoonCa6Mtm+PqtP",
+	"9y26m5V7ndUm9vqs+hIVC1qgLUjGvcqm+eyE3HzmL0vK3V+alLv//KRcLSesphdgPutikiEYtnnPe6ql",
+	"yRZ5DONU0AeyvWgCeY+3Wsb/7Z1pv6dssFv91TCXumZ/v6uw+M0ZyXwu7KTYDRnjyC99fnIXeL+OgapE",
+	"oQuh7DRVyqg+MDv3e2GwSmp6L9d5YK5y1eqbXSiGfud7X5ZaXZr+lqZhZcvznuNJyVs6ruNLaW2avJf4",
+	"ZfVS4Lyc4d9GFforU/S3TGcA4qo1hAresUDtyB4oGUPZxfXNodUde+eso4K1PM+9a9773mmj623u33lD",
+	"f5uP8vcVczoncxmpAg3qgsIlxGf6n5bDjoTVtZkV1S6zmWPbZ0WjOGU3lXq2HkI7L/DHTakgbtERTqf2",
+	"1Z+5CJk0AmKckKwiygDxB3BZhJwxAoUlSvmBSNWUuT4TvAg0/arThPpkRFkE3fSy0N58hLRjwqP5hLTO",
+	"WTr2elKcH1Mf5iw6Bf+LV15Oa/oah0rfxvcka228LNhYOettifFVLdcxra101c4WHPBYJDZBJoXup7Gd",
+	"987y2cKWlrr91rrFmpklVlOtiSrFmgMaK1a6vdykmyvWnDfpkG4Np78HnYFNFeoiY+/GwuwKe6/2eAkX",
+	"6RIq+6yKBc2D64woc7ZDjQG16GiIdY6jqAJ1+KzTKerghPO/XgDlpa4ApiInp1fCptNFRma5H+w325lr",
+	"Wcnz9ry9kV5m0q84tqXlrWPU/wFqXSvtclfY0JUF/qsC9l+nAlY3RhQl7jifsrVYjbeeyV2Ia0ABusKi",
+	"qITRJExprGnESAWKeJiC/rMVjJVATVIWIMXcCRgDaCTlpLOzE/MQxyMuZOet99YDv5ZurLkDe8bMbq6X",
+	"st0pNu9ZmlsRZuvnumIN69PHmeju6wTgzpwfkM4DHRIgAbqUzWN93Dhq5z/9rmg8WylZzvRJmkCRru5X",
+	"JaxvCru79OLTYzP1APVnFb2h9lt1QObpeDrHKdOSswwjrQ3Zsy2Un6fPT/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +89,7 @@ func TestSettlementJobLifecycle(t *testing.T) {
 		t.Errorf("from/to = %s/%s", done.From, done.To)
 	}
 
-	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID)
+	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, nil)
 	if err != nil || dl.StatusCode() != http.StatusOK {
 		t.Fatalf("download: %v, status %d: %s", err, dl.StatusCode(), dl.Body)
 	}
@@ -102,6 +104,41 @@ func TestSettlementJobLifecycle(t *testing.T) {
 	}
 	if cd := dl.HTTPResponse.Header.Get("Content-Disposition"); cd != `attachment; filename="settlement-`+job.JobID.String()+`.csv"` {
 		t.Errorf("Content-Disposition = %q", cd)
+	}
+	sum := sha256.Sum256([]byte(want))
+	etag := `"` + hex.EncodeToString(sum[:]) + `"`
+	if got := dl.HTTPResponse.Header.Get("ETag"); got != etag {
+		t.Errorf("ETag = %q, want %q (strong, the SHA-256)", got, etag)
+	}
+	if done.TotalEstimated {
+		t.Error("a COMPLETED job's total is estimated")
+	}
+
+	// If-None-Match: 304 without a body for a matching tag (or *), 200
+	// otherwise.
+	for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+		resp, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, &client.DownloadSettlementCSVParams{IfNoneMatch: &inm})
+		if err != nil || resp.StatusCode() != http.StatusNotModified || len(resp.Body) != 0 || resp.HTTPResponse.Header.Get("ETag") != etag {
+			t.Errorf("If-None-Match %s: %v, status %d, ETag %q, body %q", inm, err, resp.StatusCode(), resp.HTTPResponse.Header.Get("ETag"), resp.Body)
+		}
+	}
+	stale := `"stale"`
+	if resp, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, &client.DownloadSettlementCSVParams{IfNoneMatch: &stale}); err != nil || string(resp.Body) != want {
+		t.Errorf("If-None-Match of another version: %v, status %d", err, resp.StatusCode())
+	}
+
+	// HEAD: GET's status and headers, no body.
+	head, err := h.client.HeadSettlementCSV(ctx, job.JobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headBody, _ := io.ReadAll(head.Body)
+	_ = head.Body.Close()
+	if head.StatusCode != http.StatusOK || len(headBody) != 0 || head.Header.Get("ETag") != etag ||
+		head.Header.Get("Content-Length") != strconv.Itoa(len(want)) ||
+		head.Header.Get("Content-Disposition") != dl.HTTPResponse.Header.Get("Content-Disposition") ||
+		!strings.HasPrefix(head.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("HEAD: %d, headers %v, body %q", head.StatusCode, head.Header, headBody)
 	}
 
 	list, err := h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{})
@@ -197,11 +234,15 @@ func TestJobErrors(t *testing.T) {
 	waitJobStatus(t, h, id)
 	status, b = h.do(http.MethodPost, "/jobs/"+id.String()+"/cancel", nil, nil)
 	wantError(t, status, b, http.StatusConflict, client.CodeJobNotCancellable)
-	if err := os.Remove(h.engine.Path(id)); err != nil {
+	// Retention removes its result: 410, for GET and HEAD.
+	if _, err := h.store.PurgeResults(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	status, b = h.do(http.MethodGet, "/downloads/"+id.String()+".csv", nil, nil)
 	wantError(t, status, b, http.StatusGone, client.CodeFileGone)
+	if status, b = h.do(http.MethodHead, "/downloads/"+id.String()+".csv", nil, nil); status != http.StatusGone || len(b) != 0 {
+		t.Errorf("HEAD of a purged result: %d %q", status, b)
+	}
 }
 
 // TestCancelJobOverHTTP: a queued job is CANCELLED at once and its file is
@@ -309,7 +350,7 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 	send(down, http.StatusServiceUnavailable, client.CodeUnavailable)
 
 	broken := newHarness(t)
-	if _, err := broken.store.DB().Exec(`DROP TABLE jobs, settlements`); err != nil {
+	if _, err := broken.store.DB().Exec(`DROP TABLE jobs, settlements CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 	send(broken, http.StatusInternalServerError, client.CodeInternal)

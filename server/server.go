@@ -23,6 +23,8 @@ type Store interface {
 	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
 	GetOrder(ctx context.Context, id uuid.UUID) (store.Order, error)
 	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
+	GetResult(ctx context.Context, id uuid.UUID) (store.Result, error)
+	OpenResult(ctx context.Context, id uuid.UUID) (store.Result, *store.ResultReader, error)
 }
 
 // Orders places orders: the order committer (*ordercommit.Committer).
@@ -39,8 +41,6 @@ type Jobs interface {
 	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
 	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
-	// Path is where the CSV of a completed job is stored.
-	Path(id uuid.UUID) string
 }
 
 // Config tunes the HTTP layer. Zero values get the defaults below.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -17,13 +18,22 @@ type suffixRouter struct {
 
 // GET registers a GET route, mending a suffixed last parameter.
 func (r suffixRouter) GET(path string, handlers ...gin.HandlerFunc) gin.IRoutes {
+	return r.mend(http.MethodGet, path, handlers)
+}
+
+// HEAD registers a HEAD route, mending a suffixed last parameter.
+func (r suffixRouter) HEAD(path string, handlers ...gin.HandlerFunc) gin.IRoutes {
+	return r.mend(http.MethodHead, path, handlers)
+}
+
+func (r suffixRouter) mend(method, path string, handlers []gin.HandlerFunc) gin.IRoutes {
 	i := strings.LastIndex(path, "/:")
 	if i < 0 {
-		return r.IRouter.GET(path, handlers...)
+		return r.IRouter.Handle(method, path, handlers...)
 	}
 	param, suffix, found := strings.Cut(path[i+2:], ".")
 	if !found || strings.Contains(suffix, "/") {
-		return r.IRouter.GET(path, handlers...)
+		return r.IRouter.Handle(method, path, handlers...)
 	}
 	suffix = "." + suffix
 	strip := func(c *gin.Context) {
@@ -40,5 +50,5 @@ func (r suffixRouter) GET(path string, handlers ...gin.HandlerFunc) gin.IRoutes 
 		}
 		c.Next()
 	}
-	return r.IRouter.GET(path[:i+2]+param, append([]gin.HandlerFunc{strip}, handlers...)...)
+	return r.IRouter.Handle(method, path[:i+2]+param, append([]gin.HandlerFunc{strip}, handlers...)...)
 }

@@ -98,7 +98,7 @@ func benchSettlement(b *testing.B) {
 			lastJob = id
 		}
 		srv.stop(b)
-		if got, want := readFile(b, filepath.Join(dir, settlement.FileName(lastJob))), readFile(b, floorCSV); !bytes.Equal(got, want) {
+		if got, want := resultCSV(b, st, lastJob), readFile(b, floorCSV); !bytes.Equal(got, want) {
 			b.Fatalf("%s order: the job's CSV differs from the floor's: %s", order, firstDiff(got, want))
 		}
 		fMed, sMed := median(floors), median(services)

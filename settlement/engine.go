@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,15 +28,13 @@ type Store interface {
 
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (store.Job, bool, error)
 	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]store.Job, error)
-	Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (bool, error)
-	SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error
-	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (store.JobStatus, error)
-	CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error
-	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (store.JobStatus, error)
+	Heartbeat(ctx context.Context, c store.JobClaim, p store.JobProgress, lease time.Duration) (bool, error)
+	EndRun(ctx context.Context, c store.JobClaim, end store.RunEnd, errMsg string, maxAttempts int, backoff time.Duration) (store.JobStatus, error)
 
 	OpenSnapshot(ctx context.Context) (*store.Snapshot, error)
 	AggregateBatch(ctx context.Context, snapshotID string, b store.Batch, each func(store.DailyTotal)) error
-	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
+	BeginCompletion(ctx context.Context, c store.JobClaim) (*store.Completion, error)
+	ImportResult(ctx context.Context, id uuid.UUID, csv []byte) (bool, error)
 }
 
 // Config tunes an Engine. Zero values get the defaults.
@@ -44,7 +43,10 @@ type Config struct {
 	Workers int
 	// BatchSize is about how many transactions one batch covers (default 10000).
 	BatchSize int
-	// Dir is where CSV files are published (SETTLEMENT_DIR); created if missing.
+	// Dir is optional (SETTLEMENT_DIR): results live in the database. When
+	// set, Run imports the <job_id>.csv files found there (written by
+	// earlier versions) as the results of their COMPLETED jobs that have
+	// none, and leaves the files in place.
 	Dir string
 	// Plan forces how jobs cut their range into batches; PlanAuto (the
 	// default) picks per job from the table's layout.
@@ -93,9 +95,6 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
-	if c.Dir == "" {
-		c.Dir = os.TempDir() + "/settlements"
-	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()
 		b := make([]byte, 4)
@@ -113,13 +112,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 	}
 }
 
-// Errors that end a job's run; they are the causes of its context.
-var (
-	// ErrCancelled is the cause when a user cancelled the job.
-	ErrCancelled = errors.New("settlement job cancelled")
-	// errShutdown is the cause when the engine is shutting down.
-	errShutdown = errors.New("settlement engine shutting down")
-)
+// ErrCancelled is the cause of a run's context when a user cancelled the job.
+var ErrCancelled = errors.New("settlement job cancelled")
+
+// ErrAlreadyRunning is what a second call of Engine.Run returns: an engine
+// runs once.
+var ErrAlreadyRunning = errors.New("settlement engine already running (Run is called once)")
 
 // Engine runs settlement jobs. Create it with New, start it with Run.
 type Engine struct {
@@ -136,6 +134,9 @@ type Engine struct {
 	batches chan batch
 
 	metrics *metrics
+
+	// started is set by the first Run; a later Run returns ErrAlreadyRunning.
+	started atomic.Bool
 
 	mu      sync.Mutex
 	running map[uuid.UUID]*runningJob // jobs running here, by id
@@ -224,13 +225,15 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (store.Job, error) {
 
 // Run starts the workers and claims and runs jobs until ctx ends. Then it
 // stops claiming, stops the running jobs and hands them back (QUEUED), waits
-// for the workers to drain, and returns nil. It returns an error only when
-// the settlement directory cannot be used.
+// for the workers to drain, and returns nil. An engine runs once: a second
+// Run returns ErrAlreadyRunning at once.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := os.MkdirAll(e.cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("settlement directory %s: %w (set SETTLEMENT_DIR to a writable directory)", e.cfg.Dir, err)
+	if !e.started.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
 	}
-	e.cleanTemps(ctx)
+	if e.cfg.Dir != "" {
+		e.importFiles(ctx)
+	}
 	var workers sync.WaitGroup
 	for range e.cfg.Workers {
 		workers.Add(1)
@@ -242,7 +245,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var jobs sync.WaitGroup
 	slots := make(chan struct{}, e.cfg.MaxJobs) // a slot per job running here
-	e.log.Info("settlement engine started", "workers", e.cfg.Workers, "batch_size", e.cfg.BatchSize, "dir", e.cfg.Dir)
+	e.log.Info("settlement engine started", "workers", e.cfg.Workers, "batch_size", e.cfg.BatchSize)
 
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
@@ -260,7 +263,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			jobs.Add(1)
 			go func() {
 				defer jobs.Done()
-				e.run(ctx, job)
+				e.runJob(ctx, job)
 				<-slots
 				e.nudge() // a slot is free: look for queued jobs now
 			}()
@@ -304,7 +307,5 @@ func (e *Engine) reap(ctx context.Context) {
 	for _, j := range jobs {
 		e.metrics.finished(j.Status)
 		e.log.Warn("settlement job lost its engine (lease expired)", "job", j.ID, "attempts", j.Attempts, "now", j.Status)
-		// Its engine is gone: a temporary file it left can go.
-		removeJobTemps(e.cfg.Dir, j.ID, e.log)
 	}
 }

@@ -143,10 +143,12 @@ func run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		// Readiness turns 503 first, so that load balancers stop sending
-		// traffic, then requests in flight finish.
+		// Readiness turns 503 first; for SHUTDOWN_DELAY requests are still
+		// served so that load balancers see it and stop sending traffic;
+		// then the listener closes and requests in flight finish.
 		srv.BeginShutdown()
-		log.Info("shutting down")
+		log.Info("shutting down", "shutdown_delay", cfg.ShutdownDelay)
+		time.Sleep(cfg.ShutdownDelay)
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		err := httpServer.Shutdown(sctx)
@@ -160,6 +162,10 @@ func run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		purgeIdempotencyKeys(gctx, st, log)
+		return nil
+	})
+	g.Go(func() error {
+		purgeExpiredResults(gctx, st, cfg.ResultRetention, log)
 		return nil
 	})
 	return g.Wait()
@@ -181,6 +187,30 @@ func purgeIdempotencyKeys(ctx context.Context, st *store.Store, log *slog.Logger
 			} else if n > 0 {
 				log.Info("purged expired idempotency keys", "count", n)
 			}
+		}
+	}
+}
+
+// purgeExpiredResults removes the settlement results older than retention
+// at start and every purgeInterval until ctx ends; retention 0 keeps them
+// forever.
+func purgeExpiredResults(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		n, err := st.PurgeResults(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("purging expired settlement results failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged settlement results past RESULT_RETENTION", "count", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -36,9 +36,11 @@ type Config struct {
 
 	Port int // PORT
 
-	Workers       int    // WORKERS: settlement worker goroutines
-	BatchSize     int    // BATCH_SIZE: transactions per settlement batch
-	SettlementDir string // SETTLEMENT_DIR: where settlement CSVs are written
+	Workers   int // WORKERS: settlement worker goroutines
+	BatchSize int // BATCH_SIZE: transactions per settlement batch
+	// SettlementDir (SETTLEMENT_DIR, optional): results live in the
+	// database; CSV files found here (from earlier versions) are imported.
+	SettlementDir string
 	// JobLease (JOB_LEASE): a running job whose server stops renewing it for
 	// this long (the process died) is run again by another server.
 	JobLease time.Duration
@@ -65,20 +67,29 @@ type Config struct {
 	LogLevel string
 	// LogFormat (LOG_FORMAT): text, or json for one JSON object per line.
 	LogFormat string
+
+	// Settlement you can trust (results in the database, graceful drain).
+
+	// ResultRetention (RESULT_RETENTION) is how long a completed job's CSV
+	// is kept in the database; 0 keeps it forever. After it, 410 FILE_GONE.
+	ResultRetention time.Duration
+	// ShutdownDelay (SHUTDOWN_DELAY) is how long, after SIGTERM, /readyz
+	// answers 503 while requests are still served, before the listener
+	// closes.
+	ShutdownDelay time.Duration
 }
 
 // Defaults of the settings that belong to no other package.
 const (
-	defaultDBPort        = 5432
-	defaultDBUser        = "postgres"
-	defaultDBName        = "ordersettle"
-	defaultDBSSLMode     = "disable"
-	defaultPort          = 8080
-	defaultSettlementDir = "/tmp/settlements"
-	defaultMigrate       = true
-	defaultLocalPGDir    = ".pgdata"
-	defaultLogLevel      = "info"
-	defaultLogFormat     = "text"
+	defaultDBPort     = 5432
+	defaultDBUser     = "postgres"
+	defaultDBName     = "ordersettle"
+	defaultDBSSLMode  = "disable"
+	defaultPort       = 8080
+	defaultMigrate    = true
+	defaultLocalPGDir = ".pgdata"
+	defaultLogLevel   = "info"
+	defaultLogFormat  = "text"
 )
 
 // Var documents an environment variable that FromEnv reads.
@@ -102,7 +113,7 @@ var Vars = []Var{
 	{"PORT", strconv.Itoa(defaultPort), "HTTP port"},
 	{"WORKERS", strconv.Itoa(settlement.DefaultWorkers), "settlement worker goroutines"},
 	{"BATCH_SIZE", strconv.Itoa(settlement.DefaultBatchSize), "transactions per settlement batch (about)"},
-	{"SETTLEMENT_DIR", defaultSettlementDir, "where settlement CSV files are written"},
+	{"SETTLEMENT_DIR", "", "optional: results live in the database; <job_id>.csv files found here (earlier versions) are imported at start"},
 	{"JOB_LEASE", settlement.DefaultLease.String(), "a running job not renewed this long (its server died) is run again"},
 	{"REQUEST_TIMEOUT", server.DefaultRequestTimeout.String(), "bound on each API request, database waits included (then 503)"},
 	{"MAX_IN_FLIGHT", strconv.Itoa(server.DefaultMaxInFlight), "API requests served at once; more are answered 503 at once"},
@@ -113,7 +124,20 @@ var Vars = []Var{
 	{"LOCAL_PG_DIR", defaultLocalPGDir, "data directory of the local PostgreSQL"},
 	{"LOG_LEVEL", defaultLogLevel, "debug, info, warn or error"},
 	{"LOG_FORMAT", defaultLogFormat, "text, or json (one JSON object per line)"},
+	// Settlement you can trust.
+	{"RESULT_RETENTION", DefaultResultRetention.String(), "how long a completed job's CSV is kept (then 410 FILE_GONE); 0 keeps it forever"},
+	{"SHUTDOWN_DELAY", DefaultShutdownDelay.String(), "after SIGTERM, /readyz answers 503 this long while requests are still served, then the listener closes"},
 }
+
+// Defaults of the settlement results and the graceful drain.
+const (
+	// DefaultResultRetention keeps results 30 days.
+	DefaultResultRetention = 30 * 24 * time.Hour
+	// DefaultShutdownDelay: no delay (a local run stops at once); behind a
+	// load balancer, set it to the time the balancer takes to see /readyz
+	// fail.
+	DefaultShutdownDelay = time.Duration(0)
+)
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -124,7 +148,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DBPassword:    getenv("DB_PASSWORD"),
 		DBName:        orDefault(getenv("DB_NAME"), defaultDBName),
 		DBSSLMode:     orDefault(getenv("DB_SSLMODE"), defaultDBSSLMode),
-		SettlementDir: orDefault(getenv("SETTLEMENT_DIR"), defaultSettlementDir),
+		SettlementDir: getenv("SETTLEMENT_DIR"),
 		LocalPGDir:    orDefault(getenv("LOCAL_PG_DIR"), defaultLocalPGDir),
 		LogLevel:      orDefault(getenv("LOG_LEVEL"), defaultLogLevel),
 		LogFormat:     orDefault(getenv("LOG_FORMAT"), defaultLogFormat),
@@ -174,6 +198,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.RequestTimeout = durationVar("REQUEST_TIMEOUT", server.DefaultRequestTimeout, time.Millisecond)
 	c.JobLease = durationVar("JOB_LEASE", settlement.DefaultLease, time.Second)
+	c.ResultRetention = durationVar("RESULT_RETENTION", DefaultResultRetention, 0)
+	c.ShutdownDelay = durationVar("SHUTDOWN_DELAY", DefaultShutdownDelay, 0)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/server"
@@ -23,7 +24,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.SettlementDir != "/tmp/settlements" || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
+	if c.Port != 8080 || c.SettlementDir != "" || c.ResultRetention != 30*24*time.Hour || c.ShutdownDelay != 0 || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
 		t.Errorf("defaults = %+v", c)
 	}
 	// The settings of other packages default to those packages' defaults.
