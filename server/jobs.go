@@ -112,7 +112,7 @@ func jobJSON(j store.Job) gen.Job {
 		Progress:       j.Progress,
 		Processed:      j.Processed,
 		Total:          j.Total,
-		TotalEstimated: j.TotalEstimated,
+		TotalEstimated: j.TotalEstimated && j.Status != store.JobCompleted,
 		From:           openapi_types.Date{Time: j.From},
 		To:             openapi_types.Date{Time: j.To},
 		CreatedAt:      j.CreatedAt.UTC(),

@@ -27,7 +27,7 @@ func runCrashChild() {
 		os.Exit(2)
 	}
 	eng := settlement.New(st, settlement.Config{
-		Lease: time.Second,
+		Lease:             time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: quiet,
 	})
 	_ = eng.Run(ctx)

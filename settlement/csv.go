@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -36,4 +35,3 @@ func WriteCSV(w *bufio.Writer, rows iter.Seq[store.Settlement]) error {
 	}
 	return w.Flush()
 }
-

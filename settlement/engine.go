@@ -282,10 +282,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// claimTimeout bounds one claim statement.
+const claimTimeout = 5 * time.Second
+
 // claim claims one queued job, logging (not returning) database errors: the
-// loop tries again at the next poll.
+// loop tries again at the next poll. The statement is not cancelled by a
+// shutdown: a claim cancelled in flight may still commit in the database,
+// leaving a RUNNING job that no run of this engine knows (until its lease
+// expires). Run instead always learns of its claim, and a run that starts
+// during the shutdown hands its job straight back.
 func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
-	job, ok, err := e.store.ClaimJob(ctx, e.cfg.Owner, e.cfg.Lease)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	job, ok, err := e.store.ClaimJob(cctx, e.cfg.Owner, e.cfg.Lease)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claiming a settlement job failed; retrying at the next poll", "err", err)

@@ -3,7 +3,6 @@ package settlement
 import (
 	"context"
 
-
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -39,4 +38,3 @@ func (e *Engine) work() {
 		}
 	}
 }
-

@@ -122,7 +122,9 @@ func (r *run) aggregate(ctx context.Context, from, end time.Time) (*dailyTotals,
 	// passes them on to the shared worker pool.
 	queue := make(chan batch, plannedBatchBuffer)
 	planCh := make(chan planned, 1)
-	g.Go(func() error { return r.plan(gctx, snap, bp, from, end, batchSink{ctx: gctx, queue: queue, totals: totals, results: results, snap: snap.ID}, planCh) })
+	g.Go(func() error {
+		return r.plan(gctx, snap, bp, from, end, batchSink{ctx: gctx, queue: queue, totals: totals, results: results, snap: snap.ID}, planCh)
+	})
 	g.Go(func() error { return r.feed(gctx, queue) })
 	var total int64
 	g.Go(func() (err error) {
