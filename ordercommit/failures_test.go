@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ordersettle/ordersettle/internal/pgproxy"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 	"github.com/ordersettle/ordersettle/store/storetest"
@@ -142,12 +143,12 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 		mode      int32
 		committed bool
 	}{
-		"committed": {cutAfterCommit, true},
-		"lost":      {cutBeforeCommit, false},
+		"committed": {pgproxy.CutAfterCommit, true},
+		"lost":      {pgproxy.CutBeforeCommit, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proxy, dsn := newCommitCutter(t, storetest.NewDSN(t))
+			proxy, dsn := pgproxy.NewCommitCutter(t, storetest.NewDSN(t))
 			st, err := store.Open(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -157,9 +158,9 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			p := newProduct(t, st, 10)
 			o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
-			proxy.arm(tc.mode)
+			proxy.Arm(tc.mode)
 			_, err = c.Place(context.Background(), "unknown", o)
-			<-proxy.fired
+			<-proxy.Fired()
 			if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrCommitUnknown) {
 				t.Fatalf("err = %v, want ErrUnavailable with ErrCommitUnknown", err)
 			}

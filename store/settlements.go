@@ -145,7 +145,7 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], tota
 // the job to learn the truth.
 func (c *Completion) Commit() error {
 	if err := c.tx.Commit(); err != nil {
-		return fmt.Errorf("commit completion: %w", translate(err))
+		return fmt.Errorf("commit completion: %w", translateCommit(err))
 	}
 	return nil
 }

@@ -1,4 +1,7 @@
-package ordercommit_test
+// Package pgproxy holds TCP proxies in front of PostgreSQL for fault tests:
+// CommitCutter cuts the connection of a COMMIT, so that the client does not
+// learn whether its transaction committed.
+package pgproxy
 
 import (
 	"bytes"
@@ -10,28 +13,33 @@ import (
 	"testing"
 )
 
-// commitCutter is a TCP proxy in front of PostgreSQL that, once armed, cuts
+// CommitCutter is a TCP proxy in front of PostgreSQL that, once armed, cuts
 // the connection that sends the next COMMIT: either after the server has
 // answered it (the transaction committed, but the client never hears so) or
 // before forwarding it (nothing committed). Either way the client sees the
 // connection break after sending COMMIT: the commit's outcome is unknown to
 // it.
-type commitCutter struct {
+type CommitCutter struct {
 	ln      net.Listener
 	target  string
-	armed   atomic.Int32 // 0, cutAfterCommit or cutBeforeCommit
+	armed   atomic.Int32 // 0, CutAfterCommit or CutBeforeCommit
 	fired   chan struct{}
 	fireOne sync.Once
 }
 
+// Modes of Arm.
 const (
-	cutAfterCommit  = 1
-	cutBeforeCommit = 2
+	// CutAfterCommit lets the COMMIT through and drops the server's answer:
+	// the transaction committed, but the client never hears so.
+	CutAfterCommit int32 = 1
+	// CutBeforeCommit cuts the connection instead of forwarding the COMMIT:
+	// nothing committed.
+	CutBeforeCommit int32 = 2
 )
 
-// newCommitCutter proxies the server of dsn and returns the DSN to use
-// instead.
-func newCommitCutter(t *testing.T, dsn string) (*commitCutter, string) {
+// NewCommitCutter proxies the server of dsn until the test ends and returns
+// the DSN to use instead.
+func NewCommitCutter(t *testing.T, dsn string) (*CommitCutter, string) {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -41,17 +49,21 @@ func newCommitCutter(t *testing.T, dsn string) (*commitCutter, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &commitCutter{ln: ln, target: u.Host, fired: make(chan struct{})}
+	p := &CommitCutter{ln: ln, target: u.Host, fired: make(chan struct{})}
 	t.Cleanup(func() { _ = ln.Close() })
 	go p.serve()
 	u.Host = ln.Addr().String()
 	return p, u.String()
 }
 
-// arm makes the proxy cut the connection of the next COMMIT, once.
-func (p *commitCutter) arm(mode int32) { p.armed.Store(mode) }
+// Arm makes the proxy cut the connection of the next COMMIT, once, as mode
+// says.
+func (p *CommitCutter) Arm(mode int32) { p.armed.Store(mode) }
 
-func (p *commitCutter) serve() {
+// Fired is closed once the proxy has cut a COMMIT's connection.
+func (p *CommitCutter) Fired() <-chan struct{} { return p.fired }
+
+func (p *CommitCutter) serve() {
 	for {
 		client, err := p.ln.Accept()
 		if err != nil {
@@ -66,7 +78,7 @@ func (p *commitCutter) serve() {
 	}
 }
 
-func (p *commitCutter) pipe(client, server net.Conn) {
+func (p *CommitCutter) pipe(client, server net.Conn) {
 	cut := func() { _ = client.Close(); _ = server.Close() }
 	var swallow atomic.Bool // drop the server's answer to the COMMIT, then cut
 	go func() {
@@ -95,9 +107,9 @@ func (p *commitCutter) pipe(client, server net.Conn) {
 		n, err := client.Read(buf)
 		if n > 0 && bytes.Contains(buf[:n], []byte("COMMIT\x00")) {
 			switch p.armed.Swap(0) {
-			case cutAfterCommit:
+			case CutAfterCommit:
 				swallow.Store(true)
-			case cutBeforeCommit:
+			case CutBeforeCommit:
 				cut()
 				p.fireOne.Do(func() { close(p.fired) })
 				return
