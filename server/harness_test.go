@@ -64,6 +64,9 @@ type harness struct {
 	http   *validatingDoer // raw requests, still validated
 	client *client.ClientWithResponses
 	engine *settlement.Engine
+	// stopEngine stops the engine (handing its running jobs back); the
+	// server keeps serving. Idempotent; the test's end calls it too.
+	stopEngine func()
 	server *server.Server
 }
 
@@ -108,12 +111,16 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	ctx, stop := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- eng.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-engineDone; err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	})
+	var stopOnce sync.Once
+	stopEngine := func() {
+		stopOnce.Do(func() {
+			stop()
+			if err := <-engineDone; err != nil {
+				t.Errorf("engine: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stopEngine)
 
 	srv, err := server.New(st, orders, eng, cfg)
 	if err != nil {
@@ -127,7 +134,7 @@ func newHarnessWithOrders(t testing.TB, st *store.Store, orders server.Orders, o
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, url: ts.URL, http: doer, client: api, engine: eng, server: srv}
+	return &harness{t: t, url: ts.URL, http: doer, client: api, engine: eng, stopEngine: stopEngine, server: srv}
 }
 
 // do sends a raw request (through the validating doer) and returns the status

@@ -355,3 +355,52 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 	}
 	send(broken, http.StatusInternalServerError, client.CodeInternal)
 }
+
+// TestTwoServersServeTheSameCSV: two servers on one database, with no
+// settlement directory at all, each run a job; both serve both CSVs, byte
+// for byte the same, with the same ETag — also after the engine that ran a
+// job has stopped.
+func TestTwoServersServeTheSameCSV(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t)
+	seedTransactions(t, a)
+	ctx := context.Background()
+	submit := func(h *harness, from, to string) uuid.UUID {
+		t.Helper()
+		resp, err := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date(from), To: date(to)})
+		if err != nil || resp.JSON202 == nil {
+			t.Fatalf("create: %v", err)
+		}
+		if j := waitJobStatus(t, h, resp.JSON202.JobID); j.Status != client.JobCompleted {
+			t.Fatalf("job ended %s", j.Status)
+		}
+		return resp.JSON202.JobID
+	}
+	ranByA := submit(a, "2025-01-01", "2025-01-03") // A's engine is the only one
+	a.stopEngine()
+	st, err := store.Open(ctx, a.dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	b := newHarnessWithStore(t, st)
+	ranByB := submit(b, "2025-01-02", "2025-01-03") // now B's is
+
+	for _, id := range []uuid.UUID{ranByA, ranByB} {
+		var bodies [2][]byte
+		var etags [2]string
+		for i, h := range []*harness{a, b} {
+			dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, id, nil)
+			if err != nil || dl.StatusCode() != http.StatusOK {
+				t.Fatalf("server %d, job %s: %v, status %d: %s", i, id, err, dl.StatusCode(), dl.Body)
+			}
+			bodies[i], etags[i] = dl.Body, dl.HTTPResponse.Header.Get("ETag")
+		}
+		if string(bodies[0]) != string(bodies[1]) || etags[0] != etags[1] || etags[0] == "" {
+			t.Fatalf("job %s: the servers differ:\n%s (%s)\n%s (%s)", id, bodies[0], etags[0], bodies[1], etags[1])
+		}
+		if !strings.HasPrefix(string(bodies[0]), "merchant_id,date,") {
+			t.Fatalf("job %s: not a settlement CSV: %q", id, bodies[0])
+		}
+	}
+}
