@@ -67,7 +67,7 @@ type harness struct {
 	// stopEngine stops the engine (handing its running jobs back); the
 	// server keeps serving. Idempotent; the test's end calls it too.
 	stopEngine func()
-	server *server.Server
+	server     *server.Server
 }
 
 // newHarness starts a server and a settlement engine on a fresh database.
