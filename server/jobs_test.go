@@ -127,6 +127,10 @@ func TestSettlementJobLifecycle(t *testing.T) {
 		t.Errorf("If-None-Match of another version: %v, status %d", err, resp.StatusCode())
 	}
 
+	if status, b := h.do(http.MethodHead, "/downloads/"+job.JobID.String()+".csv", nil, map[string]string{"If-None-Match": etag}); status != http.StatusNotModified || len(b) != 0 {
+		t.Errorf("HEAD with a matching If-None-Match: %d %q, want 304", status, b)
+	}
+
 	// HEAD: GET's status and headers, no body.
 	head, err := h.client.HeadSettlementCSV(ctx, job.JobID, nil)
 	if err != nil {
@@ -210,6 +214,13 @@ func TestJobErrors(t *testing.T) {
 	status, b := h.do(http.MethodPost, "/jobs/settlement", strings.NewReader(`{"from":"2025-01-01","to":"2025-01-02","pad":"`+strings.Repeat("x", 1<<20)+`"}`), json)
 	wantError(t, status, b, http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge)
 
+	// HEAD of a download: GET's status, no body.
+	if status, b := h.do(http.MethodHead, "/downloads/nope.csv", nil, nil); status != http.StatusBadRequest || len(b) != 0 {
+		t.Errorf("HEAD of a bad id: %d %q", status, b)
+	}
+	if status, b := h.do(http.MethodHead, "/downloads/"+unknown.String()+".csv", nil, nil); status != http.StatusNotFound || len(b) != 0 {
+		t.Errorf("HEAD of an unknown job: %d %q", status, b)
+	}
 	for _, path := range []string{"/jobs/nope", "/jobs/nope/cancel", "/downloads/nope.csv"} {
 		method := http.MethodGet
 		if strings.HasSuffix(path, "/cancel") {
@@ -342,6 +353,10 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 			}
 			status, b := h.do(c.method, c.path, body, map[string]string{"Content-Type": "application/json"})
 			t.Run(c.method+" "+c.path, func(t *testing.T) { wantError(t, status, b, wantStatus, wantCode) })
+		}
+		// HEAD answers GET's status without a body.
+		if status, b := h.do(http.MethodHead, "/downloads/"+id+".csv", nil, nil); status != wantStatus || len(b) != 0 {
+			t.Errorf("HEAD /downloads: %d %q, want %d without a body", status, b, wantStatus)
 		}
 	}
 
