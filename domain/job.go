@@ -79,6 +79,13 @@ type Job struct {
 	// CreatedBy is the principal that queued the job (key:<id> or
 	// jwt:<sub>); nil for jobs queued without one.
 	CreatedBy *string `db:"created_by"`
+	// TotalEstimated is true while Total is an estimate rather than the
+	// range's exact row count (always false once COMPLETED).
+	TotalEstimated bool `db:"total_estimated"`
+	// ClaimToken fences the job's current claim: every claim increments it,
+	// and every write of a running job names the token of its claim, so a run
+	// whose claim was taken over cannot write anymore.
+	ClaimToken int64 `db:"claim_token"`
 }
 
 // JobKey is a job's place in the order jobs are listed: newest first by

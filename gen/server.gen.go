@@ -27,7 +27,10 @@ import (
 type ServerInterface interface {
 	// DownloadSettlementCSV Download a settlement CSV
 	// (GET /downloads/{job_id}.csv)
-	DownloadSettlementCSV(c *gin.Context, jobID openapi_types.UUID)
+	DownloadSettlementCSV(c *gin.Context, jobID DownloadJobID, params DownloadSettlementCSVParams)
+	// HeadSettlementCSV Describe a settlement CSV
+	// (HEAD /downloads/{job_id}.csv)
+	HeadSettlementCSV(c *gin.Context, jobID DownloadJobID, params HeadSettlementCSVParams)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(c *gin.Context)
@@ -112,12 +115,36 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 	_ = err
 
 	// ------------- Path parameter "job_id" -------------
-	var jobID openapi_types.UUID
+	var jobID DownloadJobID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
 		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DownloadSettlementCSVParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
 	}
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -127,7 +154,56 @@ func (siw *ServerInterfaceWrapper) DownloadSettlementCSV(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.DownloadSettlementCSV(c, jobID)
+	siw.Handler.DownloadSettlementCSV(c, jobID, params)
+}
+
+// HeadSettlementCSV operation middleware
+func (siw *ServerInterfaceWrapper) HeadSettlementCSV(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "job_id" -------------
+	var jobID DownloadJobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", c.Param("job_id"), &jobID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter job_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params HeadSettlementCSVParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-None-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-None-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.HeadSettlementCSV(c, jobID, params)
 }
 
 // GetHealth operation middleware
@@ -776,6 +852,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/jobs/:id/retry", wrapper.RetryJob)
 	router.GET(options.BaseURL+"/settlements", wrapper.ListSettlements)
 	router.GET(options.BaseURL+"/downloads/:job_id.csv", wrapper.DownloadSettlementCSV)
+	router.HEAD(options.BaseURL+"/downloads/:job_id.csv", wrapper.HeadSettlementCSV)
 	router.GET(options.BaseURL+"/keys", wrapper.ListKeys)
 	router.POST(options.BaseURL+"/keys", wrapper.CreateKey)
 	router.DELETE(options.BaseURL+"/keys/:id", wrapper.RevokeKey)
@@ -882,6 +959,14 @@ type RequestTimeoutJSONResponse struct {
 	Headers RequestTimeoutResponseHeaders
 }
 
+type ResultNotModifiedResponseHeaders struct {
+	ETag       string
+	XRequestID string
+}
+type ResultNotModifiedResponse struct {
+	Headers ResultNotModifiedResponseHeaders
+}
+
 type UnauthenticatedResponseHeaders struct {
 	WWWAuthenticate string
 	XRequestID      string
@@ -912,7 +997,8 @@ type UnsupportedMediaTypeJSONResponse struct {
 }
 
 type DownloadSettlementCSVRequestObject struct {
-	JobID openapi_types.UUID `json:"job_id"`
+	JobID  DownloadJobID `json:"job_id"`
+	Params DownloadSettlementCSVParams
 }
 
 type DownloadSettlementCSVResponseObject interface {
@@ -921,6 +1007,7 @@ type DownloadSettlementCSVResponseObject interface {
 
 type DownloadSettlementCSV200ResponseHeaders struct {
 	ContentDisposition string
+	ETag               string
 	XRequestID         string
 }
 
@@ -937,6 +1024,7 @@ func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementC
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
 	w.WriteHeader(200)
 
@@ -945,6 +1033,15 @@ func (response DownloadSettlementCSV200TextCsvResponse) VisitDownloadSettlementC
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type DownloadSettlementCSV304Response = ResultNotModifiedResponse
+
+func (response DownloadSettlementCSV304Response) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(304)
+	return nil
 }
 
 type DownloadSettlementCSV400JSONResponse struct{ BadRequestJSONResponse }
@@ -1071,6 +1168,162 @@ func (response DownloadSettlementCSV500JSONResponse) VisitDownloadSettlementCSVR
 type DownloadSettlementCSV503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response DownloadSettlementCSV503JSONResponse) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSVRequestObject struct {
+	JobID  DownloadJobID `json:"job_id"`
+	Params HeadSettlementCSVParams
+}
+
+type HeadSettlementCSVResponseObject interface {
+	VisitHeadSettlementCSVResponse(w http.ResponseWriter) error
+}
+
+type HeadSettlementCSV200ResponseHeaders struct {
+	ContentDisposition string
+	ETag               string
+	XRequestID         string
+}
+
+type HeadSettlementCSV200Response struct {
+	Headers HeadSettlementCSV200ResponseHeaders
+}
+
+func (response HeadSettlementCSV200Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(200)
+	return nil
+}
+
+type HeadSettlementCSV304Response = ResultNotModifiedResponse
+
+func (response HeadSettlementCSV304Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(304)
+	return nil
+}
+
+type HeadSettlementCSV400ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV400Response struct {
+	Headers HeadSettlementCSV400ResponseHeaders
+}
+
+func (response HeadSettlementCSV400Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(400)
+	return nil
+}
+
+type HeadSettlementCSV401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response HeadSettlementCSV401JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response HeadSettlementCSV403JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV404ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV404Response struct {
+	Headers HeadSettlementCSV404ResponseHeaders
+}
+
+func (response HeadSettlementCSV404Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(404)
+	return nil
+}
+
+type HeadSettlementCSV410ResponseHeaders struct {
+	XRequestID string
+}
+
+type HeadSettlementCSV410Response struct {
+	Headers HeadSettlementCSV410ResponseHeaders
+}
+
+func (response HeadSettlementCSV410Response) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(410)
+	return nil
+}
+
+type HeadSettlementCSV429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response HeadSettlementCSV429JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV500JSONResponse struct{ InternalJSONResponse }
+
+func (response HeadSettlementCSV500JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-ID", fmt.Sprint(response.Headers.XRequestID))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HeadSettlementCSV503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response HeadSettlementCSV503JSONResponse) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4092,6 +4345,9 @@ type StrictServerInterface interface {
 	// DownloadSettlementCSV Download a settlement CSV
 	// (GET /downloads/{job_id}.csv)
 	DownloadSettlementCSV(ctx context.Context, request DownloadSettlementCSVRequestObject) (DownloadSettlementCSVResponseObject, error)
+	// HeadSettlementCSV Describe a settlement CSV
+	// (HEAD /downloads/{job_id}.csv)
+	HeadSettlementCSV(ctx context.Context, request HeadSettlementCSVRequestObject) (HeadSettlementCSVResponseObject, error)
 	// GetHealth Report service and database health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -4218,10 +4474,11 @@ type strictHandler struct {
 }
 
 // DownloadSettlementCSV operation middleware
-func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID openapi_types.UUID) {
+func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID DownloadJobID, params DownloadSettlementCSVParams) {
 	var request DownloadSettlementCSVRequestObject
 
 	request.JobID = jobID
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DownloadSettlementCSV(ctx, request.(DownloadSettlementCSVRequestObject))
@@ -4236,6 +4493,33 @@ func (sh *strictHandler) DownloadSettlementCSV(ctx *gin.Context, jobID openapi_t
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(DownloadSettlementCSVResponseObject); ok {
 		if err := validResponse.VisitDownloadSettlementCSVResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// HeadSettlementCSV operation middleware
+func (sh *strictHandler) HeadSettlementCSV(ctx *gin.Context, jobID DownloadJobID, params HeadSettlementCSVParams) {
+	var request HeadSettlementCSVRequestObject
+
+	request.JobID = jobID
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HeadSettlementCSV(ctx, request.(HeadSettlementCSVRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HeadSettlementCSV")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(HeadSettlementCSVResponseObject); ok {
+		if err := validResponse.VisitHeadSettlementCSVResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -4940,203 +5224,217 @@ func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlement
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4ti/8Kih9u6rtGkqWZDuJ5eo/FFvuduLYbl86nWlmmxAJSYgpQE2AljVdqfreYr/BeZH9JudJ",
-	"TmEBIEGKujhW+jKTqemKJZHAwm3d8Vu/10I+nnBGmBS1zu+1EcERSeDPN7x/xkMsKWfqY0REmNCJ/li7",
-	"IjGW9IGg26szxAdIjgj6xPseCnY+8b7Y+f0T79/R6HPQqHk18ojHk5jUOjX9437UDF+SJq7v4Vekvtd/",
-	"hesHg31Sbw5eDFpRO9zt7+GaV0vIbylNSFTryCQlXk2EIzLGihY5m6jWhEwoG9Y+f/ZqV+S3lAh5ejxP",
-	"6s2IoET//J1ANOoAsWFMCVNf8ClDwS9100D99DhA0xFhiEo0xjIcEeGz4L9/7db/iev/atYPGned+sff",
-	"W16r/erzfwUeIrEgiDOCxjgiKJ2g/gw6ECR5IEkD3YyIz/SH7wSK+RDFlBGBBjyB5wxpKMRJMkNUNnxW",
-	"mLKDsD14EbXIXv8l3iPN8NVgF7f67XA32iP7gxfNpRM1wVKSRM3CohHUvMrZlMmsO5AkmZ/OaxJyFgkk",
-	"OZpiKlGfDHiihiGTGWXDwnq3ltE2poyO03Gt08xIoEySIUlqnxURE5zgMZFmNx6lieAV5LwfkYTARE7w",
-	"kCAhcSKFXuKAkUd5F8KLgd2kk4Q8UJ4KeNxDWCAqGj7TzQuEE4L4BP+WkkNYVDnCEkWcCMS4RBOcCIKo",
-	"QHvNpl4nqmj4LSXJrObVGB6rUegea4Wx4sczwoZyVOu0m01Pjd1+blUtwGlExhMuCQtnb8lsftTv8D0R",
-	"MOeUCCTwgHQQ1muAplSO9A7EY4LuyQxhFuVfmP3ms4TINGECfhnQREjEUxnyMUF4iClroJZa4/b+PgpH",
-	"OMGhWony5nwZHpAXL14e1F/utffre82I1A/29vp10nw5CFuDgyYmL+0sadaST5Mzxroa5KL52t9fPV9v",
-	"eH/R0f/E+3DsG5aOCZajnAoaLT1AA56Msax1amkKT853fZFEJFnUOVc/ftXuLxMepeFCxjfRP2+CBMrk",
-	"brvmqbXR57bd2nu592r3xd5LLz/MrerDnBAx4UwQOMuvcWTYrfoUciYJgz/xZBJTLXJ2Pgktd7LN9nuN",
-	"JIlmASGPVA+vu8d3V72fbnvXN4ouIgQequ8tS+3zaNZBv6WYSSpnHcTScZ8kaJyq3wjCEsUEC4laMJP5",
-	"kP8rIYNap/b/7eSycUf/KnZ6QAOMqTjbgUNN0CmwdirQGMdqIkmEeIIGmMYCPeCYRjDWQ3ja0I/UsthT",
-	"SeIoO70JwYIztYiOkHYF1yLSzeM7uYwE8k940qdRRNjzFuHk4ur16fFx77ywBHJEBeITkkA7iBES6TGJ",
-	"kE/MuRCdaUIl8dB0REPNssKERIRJiuOc6Y7wA9nIAmWUmuVxOqNmOVA/lSjG4X2RWPjQpyyibIhgaHZp",
-	"YWBV6zdVgkMtPBXCiMXNLNspUxIdx89btdPzm97VefessGjUNI3g6UNHjQG9ZYT1rEREqg28kTWxdAQd",
-	"hBlKGXmckFCSyJJg+gK5TFmJIg8xov40P1ges7m5fsP751ye8JRFz5vuNxev784vbu5OLm7Pjwtz/on3",
-	"0Tr6MByFAVCyiXkvEBR0EONKUJolplZabGYWz7m8IjiarT+F0GOEJe5jQY75FH4T6XiMk5kRbPZXdcZS",
-	"lhAcjnA/JjWv9oDjlLgNKPFZeEJILFMBX+MHTGP4GmZ1lEpJ2bC6S7PxqED2ORSpB6u75PeLe1p7AdW8",
-	"KWtBVC1iYRoydomZmJIEtEDKUAsJ0NfRVmAf7bjzFWx7PjMMbsH4nFcD9RxDAs8EGvGp5gb5Qmxr9dDZ",
-	"NWBI1DNLYvmmyWyOz95zthsoZJs5thdXx72rBQcXRBjaHbTCdv+A1F9Fe7i+N3jRrx+ErajeJvv4Zf9V",
-	"eBA1yYaPbokofXg1NV/l+F7iWcxxdMP5GU6G5Hkzetn9cHbRPb67ubi4O+te/dBbqLipfRirDtXmxAy1",
-	"mnuv9l++QP2ZJJuRPXO0lNS2SirQO/p6g3Or1fPN7NbLq4vj26ObBfvVWAJor73h/TjXrd6Rtr+vsiev",
-	"sCRndEwleeacXXVvendnp+9Ob3rF6ZKcozFmM7sbrMOGCldv3IoVEajVbKIJSQyv3T40ljhW3Eyx4I3M",
-	"s0vqvAYrCJNorD0xhuCcIr13qRQowZIgILpIZOBw6sC8JRp/PjN/ouKwVAbz+9pXELxa3orcyaKlqAQP",
-	"jUzwYEDDDW58/fGGjglPn2k+G2P17ub0Xe/i9qZkv5X4YEQjrV4kCX3Qujgdk0O17yJEpfYZbWafF8mq",
-	"YsrVxGxulm8ZTpWmI9VsPpfF3J53b29+7J3fnB5157jMiKDu5Sl46UCRvWd8yjyUkAd+r50F5HFCExKZ",
-	"me6mcsQT+i/ovYNeE5yQBPlps7kbSn5PGPxJtBMQG6P2nsw2sjKlkZRWRjF6xh2e5CnyMycqFT7LvCDe",
-	"sqE20LUaarDmWAOf6dGybCq3Ai7u/u///3+CbdUsRm/e36BBwseaaXI2oMM0IRGiQKmcKWH1QCOSzCmw",
-	"79+/r3edvTDvZQsMXQnB8fh7X+uFgkgZE78WeGgSpwIFsCm+92uUwZLcafprJtaAEXxGUyyAkReDJss6",
-	"8NCClp8YP3neYclMm+celJ+7p2fd12e9uUNSNPeyDq0QizGIms3scUuE2d8LLE1UYTWRCDxESl0uUPYX",
-	"EKS3TKSTCU8kid6RiOIb2ALPW67r28vLi6ub3vHdu97xaffu5sPlEn1e8Yex6hqp7YckeZQ7kxhTZljb",
-	"XPebWc4qIhco+kqkBGUygk2JlWw00Ex3QisjO92Mi3nAxHkqQXETJEwIMIZJwickkVR7SfrpjCR3NCos",
-	"Vi0VJKm32rvzIQOvFiZECbU7LIvvtJvtF/VWu95s3bSanab6/z9rXu7/j7AkdSVnqxrVrFtUNfqy3myp",
-	"RptPbrQ8qmb/JdmPdsN6e9DC9b3wBakfRK/69Zf4xWCf7EW7YbvvNl4dNPFqMRbyLhXZHMxFFLU/UUkS",
-	"xZHV40g9jramCZVSMWylawuJOAsJwmhMWSrJ9iHCfdDD6UB7Jot8PJvg9k3zVWe39aS5GJMkHGEmy0vd",
-	"eulVhGiWRGNs3Med2HBEwnu10xQzo2ElAcpyuAPLofAuhDMXx4haTfW/VRQZHWC95TAPZ5M9HdGYKBVU",
-	"n+AFc7570zx46v4D978oDPfXmhu6qHn2Y0JwVPvo1agkY7GKXV2rdmFRKTvVL+TTgpMEa3Utl9+/6iAd",
-	"LFxGVuEkf8ze5/1PJJSqdc1iLvGwQmu5YCZgzgeW3wgPMTJV/BCiwfOsJhvbWoM0DO5zeWBezQnLzxN2",
-	"iYVAWKDAxu1tnoR6C0jOFp7rfQHHU/1QXHkye/Pp9BOn7z51Z+e0+fiONqfvfv7p8d0xn8J/J5wOfqqM",
-	"qRYmHsZaNb1HevZzRo7j+GJQ6/y65rz8XppeUNyqo7ia+SPJjaQU6yvHh0iM+JQhzuIZGpGkNEtc3O1P",
-	"fmqO/7n78Mur+6u2PDuYvt5jb16GJ63R8YvhdROrfZCnkXBx92uzfqCTST7+vtv2FuSQuJOohzY/iR/L",
-	"8rqrtmCmxoNar4QfvG/jhKBpZUNSHLihlqNn1ZP56QP5zgdIseQZ2nt8BGN9//ExCxkh8hiSiTQZIrxP",
-	"xHdov7k7fwYyJWilOnIMkau5qdANVO0neOsIdKv5dI9wRBmpKy4Duie0gpQiBsvJFGf9tRQPd92A73o3",
-	"P14cg4uue3Z28R7M0CpfbJUPcd4LXg5nXdze3F2c3F3fXBy9dX4+6p4f9c6sQn9yetaDr6963eMPNa92",
-	"etx7d3lx0zs/+nD3tvfh7qp3ew2ElX84Pb+7vc6a+OHivOd0ctW7ufpgupj3aDhxzqJ5MW+Vu4Hskltw",
-	"oaqrqJufqt4vl6dXveLUXfbOj0/Pf6h5tde3H3pXuvG73i9Hvd4xPAqTd3fxc+/q5OzivbNDzJnyao91",
-	"tdD1B5xAiFmtuNouTjaFB19k3mT98R2RIx6dc9mNYz4l9uuyW998W3JI62+LIRX9nRsbNU+l8mJwLXl4",
-	"X3jkCLOQxLGJvanvT2hMsqCg/qqY8HRFlLpV+dMpuxVuOz9wRgrdgcXkdFbymJk2bRBdf3RN2OybggfI",
-	"dJilTJi2HTe0fa/CzNI/vSWzqmntaadHaaYvCSQbmG9fKyUfOuo9hoRE2eMw2xcPJBnEfFr7aLmI4T0V",
-	"uhSWaApKU8J1UkKRvYWG/azkbsCnPju2XrmrH9MxZg7DepzEmOlkEHAHQQwRkiQkRxEH8d5YKUiAvrzX",
-	"Kjb6hvcrrCqkHSZjNfZPvD8/ciXhxhOdBFt89yjGdCxs/mCYJolqJEkZEhwNcIK2MAoTLEYo5CmT4hBh",
-	"NExwSAZp7DMxSiVEUUeYmRSYT7yP+ji8z+w7eI+y4XYDNY06+9Nt77Z37DOr/egEPaWoguzSTnuT8VdK",
-	"ymstMwiaVer3Eotwv95sf5nxZhvtzxZlplEW0gmO9X74LSUpiez8dFBwT2Ydrc7QyOgyoAtix0AOPk2l",
-	"eUik/cJT6M37m6Kqoxpc04KcG4xaQcUt79IkrlKm45l25B1dvLs86930jktpz/b99XKfG6F4qDSyq1Wc",
-	"vPuT7ulZ7/hQn6viOc+JcU5CRBMSSp5k3g9l1RguONf7gDIqRqusNLW5CYuUfTZJCOjp5BGHcm6GPEMt",
-	"4gkyikJ52ub3X3v9/TdI+LhqO7fqzVa5kar3dQJ7sYU1E9dXOiAmCQ+JEDqyUDoaCWYCh+qTQCLEjJHI",
-	"MJrC5LzY1Ya1e9Rf7K086pOEDxMiKthcq9lE//s/KCMN7SDJJY4PURMp9hRrlxmf6mQs4FkkKtHkzitP",
-	"9UZyfQGV5Om0TDC4s60pqhLPs30LVAA5KTOBZnfDLTmKu60vmTXIKl+182MsIY9fiYtKaaEbycxXnTjv",
-	"s5y9w6ueZvBDTFmRzTuroA4ZFfp5EpWTsp/Ftm20dLkO8Ib3r/WDyr7n1edsd61zBptsxTmwCX6YDQna",
-	"wmyGNJnb+eas2o/a+fT05U4n0ZrycG1+VNJjDHPJpts5mC53sLNjuBlMdUFcF2j1ciVmgWJ0RoVc7gv6",
-	"xPsb9gMpfeyv4QS6bk6NE2i6MSdQfhDmBqFVuA7ckqFsaNSSKU/uSdJAV7fn56fnP3RQn6gfszVv5IwL",
-	"ghQ+c5gicF4heULytPCj658RJCTjaNYwMrWDhviBoHRyiAQhPtPhx6CRC9qOamYyIZGaQBMHOVQqwEhR",
-	"A3FI6MbwFuNg0ENS9rGmXlkhllplQUPn6kvbzZpm7Bve/wn0vxrM6FXKmH72De8fcbWW0v52gmls/zaW",
-	"JYnA8jmjD4RVijZzEUJNsA7XZfnbYn535wzQjprfrzkMS8HF29rH8hYyzVbtoXMydZyIUUQV2Ti+dMga",
-	"4FgQb2GoSNlQmissDxAV339NrUVimoDsJnj+O2FS9A+rbgF5oCv2Y8zui8fNCTstv8GTOxR9/3p1PGlJ",
-	"REBtYwGnirJhxhW+N/EX9M7c9TASZJDKtOwCfVaIqhSWWWeC7SvfCccoFUXB9dLbwL2bPNJT4QWwVFFI",
-	"bDPLrHTANZa5IlzkLHdr/oLbyuUuBpfKV02r8tmoAPLHeAY+cWfl86D8dwLljrzCEDYStcrDQxUee/gt",
-	"m+VhgsEzEOA4DtCYYCaMNxoePEQYHgux8WrD824jIY5jkqARj6PiVlk7IGW5GY5jzSOiNJRzr1W1ArZQ",
-	"/hN8MD84G9h+dU9mooOjMWXgqJEJDXNq1mCiP6ihd4FI+NN4JMV70z18CW6yqq+uNBHwzRveLz6ivnAf",
-	"yC2KwtdvyUx0zQDgi3d6FPCMkjRj/GjDdi+eEsQrxu8WiAIYx9MlgU4AlxxNYhw+SQxAhMQwfRqtYvho",
-	"S9+1hQOtuEfv6F233n7R/k6gwPevAw+JCQhlxFO5rd5E57dnz5YTv/6370vfZ77/4PsD30+Q76fNZrfp",
-	"+2nrxSv1T7vZbNb1v134p/1K/3Og/zmBf/bVP8p49v30pHdy8nGBga423VywfTNs2d5IXL/t1mp+VNpr",
-	"zgicDr18HyzYfua4PXUDZuneSzQRxbzuTGpxhRUC51cbzlRk7SmNF7ge2gom2ikebOe52GPMZkpFhkY9",
-	"fT1F6w4oZbFS+CDdLxnnhnfHqDYoNJolwtJnEEcsGtIvlguJVy/2VsuIMX68m5DkDqa9IrDHhUQpo1JA",
-	"oiQ8BTJNDVkpLWbIoO1beiM7AD7wmTtZ+QgZ10nepRG1n7nHFmkUx1RMYjyDq49/CAMxQRckGMH3cKn8",
-	"r8pHaEjuwmqH1i2jEsETaqXDeS2wfXBw8GSOs8CBxcP7agoEymJfcKwEjknZi7IJIhbIQhMudCdqAWfK",
-	"pbUJ8TyBPykZd3tzhJQub9xIkEyhWvRQn8sRivBMIMrCOI20G6nIvKw7udjuCfjtIjxDWx8+fPhQf/eu",
-	"fny8XeXFXtftrJ1pxV7OcEUn5khp9I1AkRdU97uOG660OLm3qWotMg1lTgYo1cNwp6+cqWhm9NmZiiW/",
-	"k3Egq3NghE7GahHOZBLkpQSuOAu2Oz4LcnoD9I/SA57N9LYcXStshppqF64dYet5aZPr3FFcM2qxrlL0",
-	"DJ2n0vu+hksadqXrlJY4vsNjnjK5iAFbmtD//o/N/DFgGQ47WsWSwZ+8yoe8wIGhR6adl+FIsaUIbRW2",
-	"UebzZ4cIM5+ZKxKwO5W+LiA/Ksg3dbC9fC8120/YS1VJiCsVy8q5dzzdi9zXC1nNaq+1PqSb9VtrLven",
-	"ea77/+p2u90fbu8/vHzfXfm/Z3iw3XMzf7nFqtwdhGHPHcJ+0xqrUs0lvifM7FJ3F3oWRMtuWTGnjzdQ",
-	"kGm0QQcJpfFuWRHCcnarr/fwVM5xVEiBM61tq+asPzjooOxvoNhnmmSIiUPuBXjjwJke3jcs6VE2Tp2U",
-	"MIUrTdJnWTf5xbd8HhY0WvCcT7J8ntDxZ2dE1qxcWtdLAquWJwnBR9dTrr9wmi/kGn3Mrx5XynFXzqkR",
-	"2jCmHth81tDXkNP/idbiOu6G/0hzc5nlt8roWm1PrWc6rTKI1rd9Csn8FQbQysx+c3ZXp/ZbN6+HaKTk",
-	"UqjX97my0fKORdIR8hYqnY2ZfLSPVEpIlsbxcvm4X7UE6jV9DVFfeFy1DDDUMslL51uGoyd7xt5cX5yj",
-	"MUmG4PUIRwVboqNBvkSWuwIRXiK9XEsgwmf3ZCIPUaAGGKCEjPkDEQi7h+4prjYL4Yit21hIZfxaCa+7",
-	"qWJ8Jtv+WVxvxSIpaTfk9Sw1SD/cODd//ApdfHQfq9PxhCfSwF2Oap3akMpR2m+EfLzD8YTWQx6RIWE7",
-	"Wdef3dfFPZ3U+USvZ33CAQVLU7eao94uYqZblax0e24RYYvDMj6Hc/7NJvX5XsRNuQMXxCOf6rfzgIuZ",
-	"A2N0WLhwzvgUadC+zbv1Pldwqhy3osrqlCOSX1pW9BdQKnTm2YhPQedzrj3Pi4scY2NZLyWMDBKVUanc",
-	"yyuA1eHidK2nCB+bPi7e1rzsw63bTMGDUDJv+H3QsakzgXOvvHz1u4yutRwxq2JY+f2C9YaVrSOMK/vk",
-	"XlRYlGLi5avzsXKHZBrNE8SY5nOSIxxF8I/jLFlgFVR6fPabmwihlQae9VQ1Xn3ZsjoJArsIOop1R7yD",
-	"gmJsPEBbWhvztPj2UKJncNvzWeCGzQNjvnrWivCMFbrtocAJqAdoa6gkfEyFhEby8HqAtiAR3r7p6dRP",
-	"1UAWdndf93xmU8vVM+VwfOBBHr2JxwdoS6dMMDyEh6BzN0QfoK1gx3yROZKsBfuXzRiAFS6nCcCXxTQB",
-	"5ysT7odv3DSB7Av3gfk0AfjaTROAL8ppAvl7C7YfoIabbCDFRPhUiQ0DmqLDFTOAqLY5v9opkXAJ952V",
-	"VpHKqmBFZJBKvjQIMSALhd91miU3X3ZPj5XsyPJ0v0PZi8Wk6xf7+821vKZDwkiyym+KdT51plRt8NLA",
-	"MOFCfNnQXXdnSd7vL8hCnh9/fumgEsgaTUdc6Kx3vQs0Fi2fFqdgU9cUNok5QBZ64Z05R/UFO6jVbu3u",
-	"rbmH5CO7g2zw+a7ONQA0H8wvYKG7g5fLcsZXCyR34jx7yty95R4xd3Jc6r08S7xwLCqFXMZqVvsEHA7s",
-	"aZWVRKg/g9io8Yk59D/XVeAwwT8zC/y+kAUO/52K03GTXnzq7T4jAxwurYRpQuXsWo3YhDrhNn43laMK",
-	"nXPdm/vgQje1DTQ8FBXO7TefAcqVmhV9r1etYQZpvttGSgN80S6YT8atBGq4z4LLi+sbtKPEb6A02sCo",
-	"s+oL8ygAaBlfflHhzVG0DPxW0L29+fHuzfu313e3V2eBZ2C3tq6u2/svVPM99cd2jsNVBb7Vw+HIhQ3P",
-	"oNBNKiQ1iNvK8Aoe63aF6vrn4NBnBZXOBg7kiIzRkEiB9pq7yAEC1yoO7FUIusBa5JthJOVEwwpRNuAW",
-	"Lglrr7mBz3fguNAYUyYxZSRRRxnuCkIborOz49rP+Svu37U5+CK3bUHiWGhXgRqw0kAz9142UP6gno9j",
-	"63jQ7wqf2RMtvkMTPINLVLJ0w6aPw/thwlMWwS2Qhs981oMcVY02kGElWBxwMcIT4rPgd1/fTPRrHfS7",
-	"D3d01Z9+7fbysnd1d33efdvzax7y7b1d/esoHWMGMFB+7fPn4FBnvsKVBwvB0G42NVRDczfDWdwKdmL6",
-	"QP6ldNsdMN30nyOCYzkKttE9IRPVDE0QnzKfAZkNdKsB57Q7TjvdPBSlGuyJ6E2v+jI4auj25qT+Ctxx",
-	"CfkEmOSezxzEKEp0BMysCKRPo3f0tbaiNRtBMfgchL6dVKyjcTXfFJC2NY9AdYgwmyEOdrWDoEUF2mvt",
-	"+2wRyNX2oal4IFCfzLgtIwDZL+CD1Ff00FbQInvNZrDtM0XFXrPZQNdAv9C1EpThCxufMnR+e4a2bv+h",
-	"NJptXXNEDwN4gNJbqVDTNAC8JPgS2vNr59Z149dMAvSIx9pDlk+MGSTAlU5HVBKfiQkOiRIDxTwxEaCI",
-	"DKCSDpWKopPeyQlM/e0/dptq3yREN4GgBWXNHGNJBGhPwISaTVCI601wNR0cHBzUW+36bquB9Lb/oXfj",
-	"8CIcC243oc9+7HWPdSYbFFUxgXzwn2jsL8hb6/Notn2IMNpr7oO9JkylGjn6Dg6lHHHDzACcIXAOXXbc",
-	"QpxAlZdikaICglllGSOfleoYobXKGDls3lQ0avjsxs2pX1XDKJsVaq4PxTQkTDuLDNPsTnA4IvV2oznH",
-	"J6fTaQPDzw2eDHfMu2Ln7PSod37dg3eUJkFlXGK/Na+m2J+5ztpo6gf5hDA8obVObbfRbOxqNJsRiGnn",
-	"WratVwVXrzu/14ZEVmvhR9c/68OTXXzS99X1soM9nelOHqhUjt7nZVqfl+l8XqbxBR4sQMKnPpvAUTem",
-	"odpWYAqWtLV5ZQ2mO9uzpxHcw9VjzBWxo+ufa8XySr9+QeGcTDn98uo1H0t1YdrNZgmSEEACzZLk+tyX",
-	"T7HPWl5uCnvWNNMGqjUyDl7mWkElXGYlILBzrX5A4zIY7ZEeU/2YigkXtLqoWoClxOFItXEIjaip/t53",
-	"fCZ1d5/6taCg5q5+e13wgT8SPnRPL3rVG9nm2HEwbuCV1upXyggu8N7u6vdyjBd4Y++JVSsGLrZNoYTE",
-	"G943kjRP08gKR8xV1SmDJX1BxRAq7C3TQ4MhEpPsqmhW5I6KnJXpFflUrHqSj8CqUJ94fxntGy528geV",
-	"O/FZUJx0I2IB0OIRZHc/tSCDDrpAGTH4OUeh1XxmLSYHH6uInwtrr+93r715GEcxZ0OID3OAoFaqk52T",
-	"zQF+Z1Q7M54nn/QNAKrdvWWqNof6vdc+WM0eXMinz15tfx3ulaFNwQu7a/GuYl0a42IASe06F379qIRo",
-	"fkKPjbBH2JVHWuBLPAR3ef5D7aNXmzOiDTyB9cCr7o1ttVQvAoUPLoZq/AqLii9QoPTo3FK7JxOdYA2H",
-	"irKhz3QtTq0+A/V9HGMWZvUGiwrNkMgfNT3V6sOK9QPG/NVWLmP9pWUrrNIVmfAkuz1r1DsTaRzZodnl",
-	"ygYvzGKoxVm4FGfAqOZRHDxkg/GAmQiGNhckN9u0BQMaqM/AVQjxMUnHpIMmWIj56pnKECuU2HR8dT7b",
-	"KtahDHQHwbaytYZElh15xZaoMJ49n8259tAb3he5KwvgsmY81f5NXRBMjPgUpRMkp2p+eeKzSSpG2rgU",
-	"iA8gAUe1VbG9lJmmelilIr/TQUtbVNBgZ1hPpHVCVtUH1fecXb4ZkQFOY1nrtFddS17lhq7EhgLCzHJQ",
-	"YZZ6EXVZFHk9tu4gwajeqx7Np3HHVHFdQ/OvknxrUwQZ4wv0dPBtbU5m/KW117+/QFMrWcLuE8+TZVCB",
-	"WhRCsxNedcEAEEkEwnnk1XhTqyOA1qluXEs63dm49b9HE0yjOyzNZ7QlOfoHaimrfjt7OEBbtzdH2x5y",
-	"jX+fZdY/ZTa/3EGEAbg2LXLBNwG2ZwVb0/yyeIfOswD9r/lTi+zo63DFsLLkxVtna6uGc5f7PhfDLyZr",
-	"rMQx2pvkGEu4BdwC0PCEJb7hlkdfxjPcSur/1sbyq3X0rwIcK1g9a3RURquF9/bXGVgFHuu/B2sE/lRU",
-	"9LVh/lTmqNN0HO74O40+L9Qwr5yy4dpF6Di/LYpZo0pr1yynpFStUBh0Ye+vrS8sOf3/KaqCdnQtf8OF",
-	"fP73OEM/ELmJE1RWL9QB2tEZfIv1i64B+bVojhloWpZoj7rWgQfPGKgrnULbtkX6tIJAWOS0cFioh2yK",
-	"to74FGJlQtI4zhq21TN8NgW0KshfRebmmI7O5YSBZwbuqQqLFefg1SkO4DOD6go2R4iZvqSeX8dDW3vN",
-	"g+1KDQUe2SiT+ENUBE23dqyGPAHoW2mrDtAyowS7GrTJMR+bUl/fVIqNsqXmwWaKdRfLF3yZA75wOADf",
-	"K/dfusdio0W9HcIdlyoVCMfa959TxRMDGfnNjeqIBc3+vpputQNJ3WtYnhUI2bnvHaUsstc5dLS9o9h7",
-	"n4R8TITPjHTRtRENMCxqepmOhppoK0d7BjhRLnGMmtvwgfEMN9QD711iMQl4ggIHDDzQGS9JyoTOqxBh",
-	"gmU4ahj55vnMChv1XCFu7ooINSnUCohDJDnwU0hxRthneUQAMlg8bZIhDBVjlKKGgBlnHmhAzQNZBakg",
-	"4NfEko9piIQkEw8JniErJzg0iSh64QFmXqei6AcIhQ9TyoTPpiOuy/9BRpnqZ695UCXR4N2/n0AzzMIg",
-	"8sNeK0o0KgXMOsizbwLsLyvA3NI4zxRfJjtvAUOCY+yc4Y1Ks2wURVlmmEumyCqaXMj3b8LMRptShjAa",
-	"AG4yQGZkqngexn2eYLsns1URKafQ8VxkKqsADMl8BoFL50JlgSiffWkkyok3+Wx1wGk+lRydc1OADbI0",
-	"fQbVxxaFjt6quXhy6AiyT//00NFfIHjj1Cys4AnuNQY1Zd/iOH+rOI5lAA67gY+LGI1zMfDjZ2+BsqzL",
-	"MLo3I7Q6atyU1IGxCeAaRVAuJOgzuGehBFzHTX+9J2QCqAhYAGgDlQ3UXYzT7DNpgbVDrH0nzlUEi0pT",
-	"DQC9bap++KwPCfjOi9BPaAYJfCIbD58y1Kca0WNhyOctmT0n0GMYTwXkt4vZDXja+cItg6R+SlTI1spc",
-	"JxzU2hgPKhb2XKAk22q0Jg/h0G6uUnlKwJ0H15Am9j/GnfwtFPRH+itgEzos8Is4rFXlsvhPRJTBXRUC",
-	"Ugpbhm7fsZxMs019+SPjvJShfeurbiB4FWxtn1m9Dzhq0auMttrNPa2bbldb1upVzdpWJrLfk9myRPaN",
-	"J7HvVWfImWoLZtT/WXGlL7dlyxVWcztWzec69fwKycTPN0sLBOlUYkWJm0r8zfp0cx3Vdt8Ea4Jbf0vM",
-	"TF17R5dv7sDVQR3bkvPVf368ublsoFNp0gUlT8ORVuAKoDUR5BubjEJlkoLLsJ+KmbKjLeRLHcp7aubn",
-	"Mw2lpWhtoC5DKSOPE7g9CBZ4mkAOM0b7ijybIJmKFMfmlmWfR7MFWa9ZgaMvsr+cM2bhcGr8fv0knaz3",
-	"BQrRkgJLmzkMT9zYq/NvM3W9SPqy3Futya7wdVSh0Rbzbwc5Ypjxcxj8Sp6Y29SllFy0bkauzxY7QkoZ",
-	"uQMaK6E5l5Cr03+f4iDplkCtJ1hIn5WBiVUTMRXqKGCRI65qy8ekB39vQTv1bUmf6bL1YDvBco3wAwGG",
-	"bl5f5IbRMC+rtIMLnQg9V/VqkfvFwTjOD81yqLG5u1KVNPBKONNFZBQgmCs0lWfgKi2j7itlEBeAu+cp",
-	"mHeW2cn65i7byfGxV3jLFiFkf/Oe/W28Z9yytEw66S8WKVBlr0u1++wGEAADC6EWWHjgQQkRXwNOaM9a",
-	"yBNT1w768BllIKSc8OqhhupQqpPFpBBKUFgsBSMpjNnnsyyb6IItL7SQd6vkSQbyjLawz9SD2xVg5B0L",
-	"yJZ5Aw30iZ4ik66lHwl8ZmpqqI0HGOM50veQV4GHvzfgG1QW5kS4+OZ5TlfFAAsYoyAQbSMa8IuncQRQ",
-	"jToKa0RVNVZztnxUGjmcIYwCYETzAAWvbz/0rnRVvLveL0e93nHvOEBb4OMjEcrHr0e4DagE7yGPgKHg",
-	"NCLjCZeEhbP6WzIDpBcdJTebBrQLCwmQOOmiwHV8xlMZ8jExWQxbZQAFpQF7iDwQW/84X/EpFg4Wu+eE",
-	"srgtpRF1zIUzZ20DJAE8Rc0MxKzVfptuG6AOta81FqtaoMN8CODig1GjiA4GRFdyNuOiwmd77bbx2+Yw",
-	"GHCrypj6OtOOMjSI6XBk599nwelx793lxU3v/OjDnbInT8/vbq97QQO9BRSShOhbchmaT3sPjXhafR1O",
-	"OyB1tYKn5hk4Swmuzo/PcBTn5V3cmi5uzZCWWwWk9RQ/sKnFsI4beMOydZG1k+1Hi/ZqU070foKyCN9S",
-	"hx2nrd4HxTSHL/MRPyU7Ii88dGaLi+ZS9TUgNmvWCHixy6/kV3HNgkNKI0DbzZ9DQUOupzrFOXO2/L91",
-	"qBVqs50KjH4M/BtRo9vdk9kpu9UoKvkY3pJZzmCWUV/Ncgr0l8B8gLASsy9wNZtIdmjYvxjxRMYmYsJT",
-	"eTG4tkizOcHnynZjPB2OkIW+X0jzxe3N3cXJ3fXNxdHbAqXZ9IHbjZWahNvFWW2f3Q1BCLjEmEwUS4Yi",
-	"YkCmavE1TO4IZ0W1wUStlrgdV7JVyHi9/kU1rKQrNBYLk46TwlZe1Wr5tFkogz8lktN+nrO5PJVXvdvr",
-	"0iGvPBVKDuSAVxXqwqH62eQq3pPZRhzR1cSaXXXvUqUrz88R9c1P7fAlkPa5Zv5kM8vNh3JUz5XXqJTd",
-	"pFlAfwYKKo0A8pcaqJFpZ65mnBELwmcF95oy9ETJtSamSo/kieKRC7zKX6Y5wltf+2bWag3sm4qVvwGz",
-	"9e94P8tYw1/q+SidyJX3snTyv0DY8S7wpGDM63MIFx5TKRwHAXgHKPMZKCIeIo84lIC4ERJPJ4MY49Lx",
-	"lZSuW2VGrc8KTpIsNu7iqwBCprKjIdrkVgdUWonPhvQBYJ4KBJprIB3tDbi4Ou5d3fV+uTy96h0Hi29m",
-	"/a0ZheNK0NP5jXMs4xzPzUAv7KmC/qRXY52SpNluxhJV1kPdiFZf2PydoncRF09UufahOezG6NhSSlYf",
-	"0IY56pPtjWrT/z5Xqr6UmS/Qr6zbdgk7N2y7zNDVGm/pklfb1uVZDll23NqRQuIZVKlsoCPdqebX84Kh",
-	"gmH7rIJjX7CQFEOkypKcYLiQpXaiLssnwIXusy1Xm9uu5t6oW3CKAjX2hpXjOi28fH5xc3fZOz8+Pf+h",
-	"mv3rt77x/2/8f6GPzVYvLfh6buwWtr8u8/X8MRLjs1djXNrCqXPU5m5dtzTrCqKd8/OlhFOnQ3tT2N6c",
-	"t2d2U36sCokHi2T4TpkHPlnqVXCVTjGGk4/1m5AsCkkTpsRoROJoA5LSFghYkbGU1RHoz/IioYgaf9Y9",
-	"mQkCuT6UAQdooEuTfuSz6ntYeXXPYq3PSuw/m7OUP0bFghKgC7J9bPGnp1+8ykb+vGyS5WXN9p+O26fd",
-	"Q06BB4grUtAGhhDxMyj5OnzACNoij2GcCvpAthcNIKtx+oysoao6hF9TtLulblfkuNjJ+lNF+x/OUeYT",
-	"RSb5abCcI/tqjXtUxeQEzBBlFG4i5SkgGORBqQZmY0Fo+jLzqD73EtJ8mc9CnU5TWNOUN2w1m08JMWcl",
-	"jf/Yu0aFbiuTavVS5DeNvt0g+naD6OvdIKqIf+S8Y4HeUaoMWdQ81o+CFNiO0jbDNIFwVVZfdC52kbOW",
-	"pxml5r2vbZaud7j/5AP9Zckbf66Y07Bty7bqZyjzEo6qYNfmCrJvXZ0coZe7By+25/MeAyV7Ag8FjqgJ",
-	"oG5qIRCvk9gLmYqLS7vr731mEuptvpfJhK8s8o62ih12kC7S7jPG0YQk9X6ezHJYJMQ+uqieu7LZroEO",
-	"pao7mx2mqA5T9A+oQwVhkLnqVA0EaR4+s24vAy+eQEaG6RRGppMuC5xhxxTTDRronEx9JgjcqRFIdTNT",
-	"9sLCotqHWdsG1Uo/4rO8AFhlwhwMaFOc4wsVmmJ9frU+a+sqmUKsdrc6JMuWbGm3ULu/VN++/aV0/KGp",
-	"eWtqTUppgj0ZffP2fZVUvG/K1pcpWwaW7OsoW5alLg6JXGEqbF1NsOn6M/cGwHw2v4dwzNlQ0Ihor4/h",
-	"vH1C2dDwXY2/lgtO7TGkDOE4Rls6gAI1K+PUuI6cVPVF2ez22ooG7Cjis/kMvJQzNKRKUPZxeL8NSZeM",
-	"S30/Lndg6EqFJjc3y6mHJH0IhEBW393Fz72rk7OL91qal4FOK6+hQ5N/sjDJk6r31zd5r8wm+Wty7swG",
-	"0EuWqA37jYn/+fnUVUGQ4tkpREDM+QAmkaXs9mfOwXQTX/M4A2S45Q9tJNJfOuKdkp5fYFeaqBIPafzd",
-	"k2P/9nKzG9n7TZLn0tNeTnu2FNUlqpb4KnBE5yEGTGVsBzZAx/kN9knLYJ/YCyLKxLE1tJWgsigCALx9",
-	"CJWOIWt7SgXx8mLZGiwaYTRMcEgGaewz9aaGHpA4kQLwDOAKlygSxB8gsTXkjBEoVWJFLp8yz2eC51f1",
-	"ftPAs30yoiwCwAZ7jX8eDaFjoBCyAekQRdYtFSidZOUGFySfZnP6d6/lNR0RU7mYZHW9QsxMRn+CBwMa",
-	"LgMWcEq6rIGk6BaAMUmFug7M1lQpN7n+BNicuk7edlY+1mcLq/3/4WADxQjgOmADujqybg9yYwyuwqLY",
-	"4LUzsyvCgyc0ERJFeIa2Pnz48KH+7l39+NhDuiiPBaZsFGquFgrgVMXcoFBOZbxNrUBtDYCAM7yaqEOk",
-	"swUgiwlKEAXVdO4uolPy51GZQynY7aT4cj73i2KSzub76mAG8+Ff9yA9LwIMiAFLAQX+HogC+XFZJ+Ra",
-	"WuBvaAJ/n5pqIBTcBawEAV6sQjnPZJn2a1ABusIipDajSZhia4AjBCwl4mEK+s9WMFYCNUmZRoghEDtC",
-	"IyknnZ2dmIc4HnEhO6+ar5qQBqFry+/AmTGjK3d8meVYKIkV2xizDToVMVdErYL1aWcIUJ0QoNvGysGF",
-	"Apg/AKlfwENwGjeJPfNNv8bh/TABSNBSETyrT9IEyr4lRKSxPoQWhSUHcp5v1xGKdif0ZyW9obKtKiIz",
-	"6C2NDmG1ZIsGoLUhd7S58jPfmMWIRVuw1VCQ44AF204jgB32+ePn/xcAAP//",
+	"7H3pcts4uuiroHRPVew7lCzJS2K55odjK91OvI2XzuQ0c0yIhCTEFKAmQMuaLlfdtzhvcF/kvMl9klv4",
+	"AJAgRS2Old4mU9MVSyKBD8CHb19+rYV8NOaMMClqnV9rQ4IjksCf73nvlIdYUs7Ux4iIMKFj/bF2RWIs",
+	"6QNBt1eniPeRHBL0hfc8FGx94T2x9esX3ruj0VPQqHk18ohH45jUOjX9427UDF+TJq7v4DekvtN7g+v7",
+	"/V1Sb/b3+q2oHW73dnDNqyXkl5QmJKp1ZJISrybCIRlhBYucjtVoQiaUDWpPT17tivySEiFPjmdBvRkS",
+	"lOifXwlEow4AG8aUMPUFnzAU/LNuBqifHAdoMiQMUYlGWIZDInwW/NfPh/X/xPV/Nev7jbtO/fOvLa/V",
+	"fvP0H4GHSCwI4oygEY4ISseoN4UJBEkeSNJAN0PiM/3hlUAxH6CYMiJQnyfwnAENhThJpojKhs8KW7Yf",
+	"tvt7UYvs9F7jHdIM3/S3cavXDrejHbLb32su3KgxlpIkahfmraDmVe6mSGPZvcGD2e28lglnA0SYpHKK",
+	"JB7Y4xdEypiMCJOoT2PSQVQKdP3jYb29u+ehIXn00C8plyRq+EydicAjtXGIPJBkarYLUSYkZiEp74Jf",
+	"2++/2Yuab1pv3uyEr6O93X3c7hOMm+HuLo6arV283evv9Fu9dq/Ze9Nuh1FrN9oLW7u9Zr/ZxM03fu3Z",
+	"KCWT6WFfkqRiE0jIWSSQ5GiCqUQ90ueJOkuZTCkbFJC+tWjaEWV0lI5qnWZ2DpRJMiBJ7UkBMcYJHhFp",
+	"ruRRmgheAc7HIUkIHMIYDwgSEidSaDwPGHmUdyG8GNijGifkgfJUwOMewgJR0fCZHl4gnBDEx/iXlBwA",
+	"ZsshlijiRCDGJRrjRBBEBdppNvUxUQXDLylJpjWvxvBIrULPWCusFT+eEjaQw1qn3Wx6au32c6sKC4/5",
+	"hMUcR+95b969/sJ7cKcbFooxlsMcCE2EFp57nycjLGudWprCk7NgnERkNOaSsHD6gUxn4TjD90TA0VMi",
+	"kMB90kFYowKaUDnUl0Mh+z2ZIsyi/Atz932WEJkmTMAvfZoIiXgqQz4iCA8wZQ3UUqjW3t1F4RAnOFQI",
+	"Ub4ir8N9srf3er/+eqe9W99pRqS+v7PTq5Pm637Y6u83MXltt0mT+XyjnDXW1SLnHdvu7vJjO+mfc0bO",
+	"FO2c3SxFU4RDgBGOE4KjKRryOBJogyco+N/B5oGmwZqsAhFW76h9UoTplfBgCMzERNEMgbabO7DXPJUI",
+	"ox6Ppt+IgFTvXr+ullzXa56zd61me6dqu74eu1+M2RdJRJJ5k3P14zed/jLhURrO5dlj/fM6QKBMbrdr",
+	"njoOTW3brZ3XO2+293ZeezkJblWT4ISIMWeCAAV+iyMjKahPIWeSMPgTj8cx1dLS1hehRaYM+36tkSTR",
+	"hDvkkZrh7eHx3VX3H7fd6xsFFxECD9T3VhpQKNxBv6QY2GwHsXTUIwkapeo3grBEMcFCohbsZL7k/0hI",
+	"v9ap/a+tXKzb0r+KrS7AAGsq7nbgQBN0ClIJFWiEY7WRJEI8QX1MY4EecEwjWOsBPG3gR+pYLBEjcZQR",
+	"u4RgwZk6REe+dGWueaCbx7dy8Q7Af8eTHo0iwl52CO8urt6eHB93zwtHIIdUID4mCYyDGCGRXpMI+djc",
+	"C9GZJFQSD02GNNQUPkxIpIQiHOescogfyFoOKIPUHI8zGTXHgXqpRDEO74vAwoceZRFlAwRLs0cLC6s6",
+	"v4li9+rgqRBGmFnPsZ0wJYzi+GWndnJ+0706PzwtHBo1QyN4+sCRwEHkHmK9KxGRCoHXciYWjqCDMEMp",
+	"I49jEkoSWRDMXCBNUVaCyEOMaHnXXBBNY9a31+9575zLdzxl0cu2+/3F27vzi5u7dxe358eFPf/Ce2gV",
+	"VQ6uQh8gWce+FwAKOohxxSjNEVPLLdazi+dcXinxZPUthBkjLHEPC6IkWPVZpKMRTqaGsdlf1R1LWUJw",
+	"OMS9mNS82gOOU+IOoNhn4QkhsUwFfI0fMI3ha9jVYSolZYPqKa12JZB9DkXqweop+f38mVY+QLVvStEV",
+	"VYdY2IaMXBp5TglylKEWEqBloY3APtpx9yvY9HxmCNyc9TmvBuo5hgSeCjTkE00N8oPY1PKigzWg/tUz",
+	"/W8x0mSa4pP3EnQDgWw91/bi6rh7NefiAgtD2/1W2O7tk/qbaAfXd/p7vfp+2IrqbbKLX/fehPtRk6z5",
+	"6paA0pdXQ/NNru8lnioF8obzU5wMyMt29PLw0+nF4fHdzcXF3enh1Q/duYKbwsNYTaiQEzPUau682X29",
+	"h3pTSdbDe2ZgKYltlVCgM/p2jXurxfP1YOvl1cXx7dHNHHw1mgDaaa8ZH2em1Rhp5/smOHmFJTmlIyrJ",
+	"C/fs6vCme3d6cnZy0y1ul+QcjTCbWmywtkYqXLlxI1ZAoFazicYkMbR288AYLrCiZooEr2WfXVBnJVhB",
+	"mEQjbT8zAOcQadylUqAES4IA6CKQgUOpA/OWaPz+xPyZgsNCHszva9+A8Wp+K3KblOaiEgxaMsH9Pg3X",
+	"iPj64w0dEZ6+UH02yurdzclZ9+L2pqS/lehgRCMtXiQJfdCyOB2RA4V3EaJSm9jWg+dFsKqIcjUw69xl",
+	"kcaKKp/xiPapJjKzOJC5P0I+nqKNoGDCCjYV7wjTJCFMHiiKCBa1IozWO7AYtsyP8LK7dMtwquQ3qXDk",
+	"pYTz9vzw9ubH7vnNydHhDO0cEnR4eQKmWhDP7xmfMA8l5IHfaxMIeRzThEQGfw5TOeQJ/RfM3kFvCU5I",
+	"gvy02dwOJb8nDP4k2hKMjap+T6ZrwbfSSkr4ptgX4w6l9RT4mUGfCp9lth1v0VIb6FotNVhxrYHP9GpZ",
+	"tpUbARd3/+///N9gUw2L0fuPN6if8JFmBZz16SBNSIRoZPxK44Q/0IgkM2L5x48f64cOLsyid2DgSgiO",
+	"R3/3tbSrnVN+LfDQOE4FCgAp/u7XKIMjudPw14zzDyP4jCZYAHsqejEXTeChOSM/0/v0ssuSKWwvvSg/",
+	"HZ6cHr497c5ckqISm01oWXOMgYGuB8ctEAa/5+jPqEIXJBHYvZQSUIDsDyAe3DKRjsc8kSQ6IxHFN4AC",
+	"Lzuu69vLy4urm+7x3Vn3+OTw7ubT5QItRdGHkZoaKfRDkjzKrXGMKTOkbWb69RxnFZBz1BfFKIMyGMG6",
+	"mGW2GhjmcEwr3XuHGRXzMheTEkcFCRMChGGc8DFJJNW2n146JckdjQqHVUsFSeqt9vasI8SrhQlRTO0O",
+	"y+I77WZ7r95q15utm1az01T//8+al3s1IixJXUkPVYNq0i2qBn1db7bUoM1nD1peVbP3muxG22G93W/h",
+	"+k64R+r70Zte/TXe6++SnWg7bPfcwatdQV4txkLepSLbgxnvtraSKk6iKLJ6HKnH0cYkoVIqgq00CCER",
+	"ZyFBGI0oSyXZPEC4B9oF7Wt7a5GOZxvcvmm+6Wy3nrUXI5KEQ8xk+ahbr70Kx9MCH5P1ZrkbGw5JeK8w",
+	"TREzGlYCoPShO9CHCu+Ca32+56vVVP9bBpGRAVY7DvNwttmTIY2JEqz1DZ6z59s3zf3n4h84NURhuT/X",
+	"XIdMzbMfE4Kj2mevRiUZiWXk6lqNC4dK2Yl+Id8WnCRYi2s5//5Zux7h4DKwCjf5c/Y+730hoVSjaxJz",
+	"iQcVUssFM8EbvG/pjfAQIxNFDyEkYJbUZGtbaZGGwD2VF+bVnBCRWcAusRAICxTYGBIbuKTeApCzg+ca",
+	"L+B6qh+KJ0+m77+cfOH07Mvh9Jw2H89oc3L20z8ez475BP57x2n/H5We4sLGw1qrtvdI735OyHEcX/Rr",
+	"nZ9X3JdfS9sLglu1+qSJP5LccEqxunB8gMSQTxjiLJ6iIUlKu8TF3e74H83Rf24//PPN/VVbnu5P3u6w",
+	"96/Dd63h8d7guokVHuRxXVzc/dys7+vors+/bre9OUFd7ibqpc1u4ucyvz5UKJiJ8SDWK+YH71vvJ0ha",
+	"2ZIUBW6o4+ha8WR2+4C/874J/dp5fAQTxO7jY+YIQ+QxJGNpopV4j4hXaLe5PXsHMiFoqThyDP64ma3Q",
+	"A1ThE7x1BLLVbMxPOKSM1BWVAdkTRkFKEIPjZIqy/lzy8rvGzbPuzY8Xx2B4PDw9vfgIamiVhbnKMjpr",
+	"2y876S5ub+4u3t1d31wcfXB+Pjo8P+qeWoH+3clpF76+6h4ef6p5tZPj7tnlxU33/OjT3Yfup7ur7u01",
+	"AFb+4eT87vY6G+KHi/OuM8lV9+bqk5li1k7jeG+L6sWsVu6650vGzrmiroJudqu6/7w8ueoWt+6ye358",
+	"cv5Dzau9vf3UvdKD33X/edTtHsOjsHl3Fz91r96dXnx0MMTcKa/2WFcHXX/ACTjO1YkrdHFiRDz4IrOR",
+	"649nRA55dM7lYRzzCbFfl50V5tuSmV1/W3QU6e9cj695KpUX/WvJw/vCI0eYhSSOjUdRff+OxiRzdeqv",
+	"ilFvV0SJW5U/nbBb4Y7zA2ekMB1oTM5kJTugGdOGBuiPrgqbfVOwAJkJs0AQM7ZjXLfvVahZ+qcPZFq1",
+	"rV1t9Cjt9CWBEArz7Vsl5MNE3ceQkCh7HHb74oEk/ZhPap8tFTG0p0KWwhJNQGhKuA61KJK30JCfpdQN",
+	"6NSTo+uVp/oxHWHmEKzHcYyZDnEBcxB4RiH0Q3IUcWDvjaWMBODLZ60io+95r0KrcsOFv/De7MoVhxuN",
+	"dVR68d2jGNORsLGsxkyJkpQhwVEfJ2gDozDBYohCnjIpDhBGgwSHpJ/GPhPDVIJveIiZCez5wnuoh8P7",
+	"TL+D9ygbbDZQ04iz/7jt3naPfWalHx2lqQRV4F3aFWHCPkuxh61FCkGzSvxeoBHu1pvtr1Pe7KC96bx4",
+	"O8pCOsaxxodfUpKSyO5PBwX3ZNrR4gyNjCwDsiB2FOTgy0Sah0TaKzyF3n+8KYo6asAVNciZxUQmNvgu",
+	"TeIqYTqeakPe0cXZ5Wn3pntcykOw76+WjNAIxUOlkl0t4uTTvzs8Oe0eH+h7VbznOTBg+UgZxNaRyIkk",
+	"iqdLA5kqgOpTRsVwmfKmcJ6wSKlt44SA+E4ecShnNs4zi0A8QUZ+KO/mLFq2V0fLfsJHVVjeqjdb5UGq",
+	"3jcx3oURVkwwWWqXGCc8JEJUOlESzAQO1SeB8GCQkIG6XYYEHZjwrkjpCVhAUJ2iIle35+cn5z80fNb9",
+	"JcWxQIHkEsdBGVmLBGRvW+vsLhXZ21lKRcYJHyREiCoscIDRsdRiCFH/mqYmKXslkGIQjERowpN7FHFG",
+	"0EYv5uG9gLAbyiLyiCDu7gHHYvNAafylVTcQ4Jte5B0Rko7UJgU+owL1cSysmaDVbKL/+W+U7TfaQvBO",
+	"A34pbs4BavrMJcozu+ViDU+1DOEaQCo3TkfYgpUh40yiKvMjY1sJnwi7XSZmwL1OC+jPdutrzhPSOpbd",
+	"6xhLyCZSPLKSRepBMp1dZ674LOdp8KqnudoAU1bkbUhxxjgjIVTo5yGrZwlReI6hxzi+Fws+73nvWj/4",
+	"5NUkr6Yi2ytREcC2JbfcxmpiNiBoA7Mp0mBudjTphBP32Qy2I4vsJlkMM2R/RBuZF0zdtlfCZwIW4Olw",
+	"tezXnsmCUNdw01yzHon5BAXZpQkaPiuKK2VBpNn8KkJSWlDVNqXETGwJGhWFdSZYDm0gUraJr4TeOJ8l",
+	"fKKFrgOE44mSRDV1WEgW9Z5aeHucxwQzBW86jlYUn1bmUyWxN0ssMojqEFuXa1i8mt1Cw/cAbQvyXgF6",
+	"L5eC50jWp1TIxcbEL7y3ZkOiEuj/GFbE6+bEWBEna7Mi5kRlZhH6UnUg5Y+ygZFrFXskScOy0w7qEfVj",
+	"hgWNHIE7OovJYTAQHS4kT0ieLXF0/ROCOH0cTRtG+uqgAX4gKB0fIEGIz7T/OmjkIllHDTMek0htoHGk",
+	"HSDG5VBBA45smMZcImOh0kuqeTUDvVJjLbQ1r6YnV1/aaVa0g7znvX+AAlGDHb1KGdPPvue9I67OUtrf",
+	"3oHYa37SpgkSgep8Sh8IqxRgTH6Q2mAtHWdpDWIWu3NmYlfN71dchoXg4kPtcxmFzLBVOHROJo4VOoqo",
+	"AhvHlw5YhnjN8zUqJVxThcUexuL7b6lVac0QEPQHz78SJnPloCqX0ANXay/G7L543Ry/5eI8wNwi7fvX",
+	"yx2SC1xKCo0F3CrKBhlV+Ltx4KEzkwJluHE/lWnZhv4iH2fJr7fKBttXXgnHqiGKScCvvTWko+Wuwgoz",
+	"koWKQrynOWYlPq9wzBX+xkLqYvPZx130TpaLB1SFeVIB4I/wFJwqzsnnOvArgXJLcGEJa3F75v7FCpcP",
+	"/Jbt8iDBYFoKcBwHaEQwEzaTXT14gDA8FmLjFoHn3UFCHMck0XmvhZWs7NG01AzHsaYRURrKmdeqRgGt",
+	"Of8JPpgfHAS2X92TqejgaEQZWPpkQsMcmhWI6A9q6YcAJPxpTNrio5kevgQ7a9VXVxoI+OY97xUfUV+4",
+	"D+TaWeHrD2QqDs0C4IszvQp4RnGaEX60ft+953iBiw7gOawA1vF8TqDzIiRXmkH4LDYALjZD9Gm0jOCj",
+	"DV04AC60oh7do7PDenuv/UqgwPevAw+JMTBlxFO5qd5E57enL+YTP/+X70vfZ77/4Pt930+Q76fN5mHT",
+	"99PW3hv1T7vZbNb1v4fwT/uN/mdf//MO/tlV/2w3m+qNd9137z7PMeUopJuJ1lgPWbaJuquP3VpOj0q4",
+	"5qzAmdDL8WAO+pnr9lwEzLIgFkgiinjdmYj7Ci0E7q82QlCRjackXpPtH4y1VyXYzFMURphNlYgMgxo1",
+	"WMsOKGWxEvggXjQZ5UaMjhFtUGgkS4Slz/hsGZG9xUzizd7Och4xwo93Y5LcwbZXeIa5kChlVAqItIWn",
+	"gKepJSuhxSwZpH0Lb2QXwPs+czcrXyHjOvehtKL2C3FsnkRxTMU4xlPICP5NCIjx2iHBCL6H4gp/VDpC",
+	"Q3IXVhsHbxmVCJ5QJx3OSoHt/f39Z1OcOcZAHt5XQyBQ5jyFayVwXBSQW4uvwapAzOGFxt/sbtQcypRz",
+	"a+MjfAZ9Ujzu9uYIRdq6xAZER+OoET3U43KIIjwViLIwTiMSzRIv63gojvsObKARnqKNT58+faqfndWP",
+	"jzer/B2rOii0YbI4yymumMRcKV1KKFDgBdXzrmLSLB1Obm2qOotMQpnhAUr0MNTpG4e6mh19cahrye5k",
+	"jPHqHmQlZixbwhlPgsCmwGVnwWbHZ0EOb4D+VnrAs6kClqJrgc1AU20OtytsvSzudpXU3RX9W6sKRS+Q",
+	"eSo9GSuY9wErXQO/xPEdHvGUyXkE2MKE/ue/beiYqSHjkKNlJBks4rNAF63KcwwYemXaeBkOFVmK0EYB",
+	"jTL/CTtAmPnM5NgAdip5XUCAXZAjdbC5GJea7WfgUlUU61LBsnLvHdv3PPP1XFKz3GqtL+l67daayv1u",
+	"luvevw4PDw9/uL3/9Prj4dL/vcCC7d6b2ewoK3J3EAacOwB80xKrEs0lvifMYKmLhZ4ti2hRVszI4w0U",
+	"ZBJt0EFCSbwbloWwnNzq/DCeyhmKCjGUZrRNNZy1BwcdlP0NEPtMgwxBFRC8A9Y4MKaH9w0LepStU0e1",
+	"TCAnTvosmybPB833Yc6gBcv5OAsICx17dgZkzfKlVa0kcGp5lBl8dC3l+gtn+EKw2uc8I7+Sj7t8Tq3Q",
+	"uoT1wmbDzr4Fn/531BZXMTf8W6qbizS/ZUrXcn1qNdVpmUK0uu5TyAapUICWpoaYu7s8N8SaeT1EI8WX",
+	"Qn2+L+WNlnbM444QA1JpbMz4o32kkkOyNI4X88fdqiNQr+k8Vp0xu+wYYKllkBfut6lS+SzL2Pvri3M0",
+	"IskArB7hsKBLdHTtO5HFAYGHl0gvlxKI8Nk9GcsDFKgFBighI/5ABMLupXuOqc3Wo8XWbCykUn4th9fT",
+	"VBE+k67xIqq35JAUtxvwehZmpR9unJs/foYpPruP1elozBNpChgPa53agMph2muEfLTF8ZjWQx6RAWFb",
+	"2dRP7uvino7rfKzPsz7mEKSmoVtOUW/nEdONSlK6OXOIgOJwjC+hnH+yTX25FXFd5sA5/sjn2u08oGLm",
+	"whgZFqKxGJ8gXcty/Wa9pwpKlZdzqdI6TVQVsY7bYvEWHcU35BOQ+Zy8+Vl2kZeeWTRLqXQMicrF2tzs",
+	"Jyhh45avW00QPjZzXHyoedmHW3eYggWhpN7w+6BjQ2cCpzBBuXZAuejc4kJyFcvKE1RWW1Z2jrCu7JOb",
+	"6TIvxMTLT+dzJYZkEs0z2Jimc5IjHEXwj2MsmaMVVFp8dpvrcKGVFp7NVLVena1bHQSB3cJSinRHvAMh",
+	"ko5vPEAbWhrzNPv2UKJ3cNPzWeC6zQOjvnpWi/CMFrrpocBxqAdoY6A4fEyFhEFy93qANiCTwr7p6TBa",
+	"NUDmdndf93xmcxPUM2V3fOBBIobxxwdoQ4dMMDyAh2By10UfoI1gy3yRGZKsBvuHjRiAEy6HCcCXxTAB",
+	"5yvj7odv3DCB7Av3gdkwAfjaDROAL8phAvl7c9APCpabaCBFRPhEsQ1TdUe7K6ZQb9/GT2ujRMIlRMIr",
+	"qSKVVc6KyJS6+VonRJ/MZX7XaRYofnl4cqx4Rxbz/AplLxYD2Pd2d5srWU0HhJFkmd0U69j0TKhaY3rJ",
+	"IOFCfN3SXXNnid/vzomjnl1/np5SWd8dTYZc6AwCjQW6RDOfFLdgXQkt6yxaQeZa4Z09R/U5GNRqt7Z3",
+	"VsQh+cjuIDp8dqpzXRed92cPsDDd/utFUe/LGZK7cZ69ZS5uuVfM3RwXei+PGy9ci0oml5Ga5TYBhwJ7",
+	"WmQlEepNwTdqbGIO/C81FThE8PeMAr8vRIHDfyfiZNSkF1+62y+IAIcEoDBNqJxeqxUbVyeUczhMZUVP",
+	"i5VLP4AJ3TRq0fXFdJaEifn1GZRJU7uiE8PVGWaV/rfbSEmAe+2C+mTMSiCG+yy4vLi+QVuK/QZKog2M",
+	"OKu+MI9CBTZjyy8KvHkZNlO/LTi8vfnx7v3HD9d3t1engWfqtm1cXbd399TwXfXHZp6kUlW9rYvDoVtN",
+	"P+sQYEIhqSlErxSv4LFuT6iufw4OfFYQ6azjQA7JCA2IFGinuY2c+vhaxAFcBacLnEWODEMpx7ouFWV9",
+	"buttYW01N10lnHpuaIQpk5gykqirDMmmMIbobG25+nP+ivt3bab+lTu2IHEstKlALVhJoJl5L1sof1DP",
+	"x7E1POh3hc/sjRav0BhPISFNlrKVeji8HyQ8ZRFkgTR85rMuxKjqchVZsQ2bVSqGeEx8Fvzq69RWv9ZB",
+	"v/qQ5K3+9Gu3l5fdq7vr88MPXb/mId8mfutfh+kIM6gj5teenoIDHfkKKQ+2hke72dS1PprbWfnRjWAr",
+	"pg/kX0q23QLVTf85JDiWw2AT3RMyVsPQBPEJ8xmA2UC3umKhNsdpo5uHolRXCyMa6dVcphAfur15V38D",
+	"5riEfIEEW89nTskxSrQHzJwIhE+jM/pWa9GajKAYbA5CZysVu/FczQ4FoG3MljA7QJhNEQe92inBRgXa",
+	"ae36bF6VtM0D0whEoB6ZcttdA6JfwAap0x3RRtAiO81msOkzBcVOs9lA1wC/0C1ElOILiE8ZOr89RRu3",
+	"f1MSzabuXKSXATRAya1UqG3qQ8Et+BLG82vn1nTj10wA9JDH2kKWb4xZJCR+TYZUEp+JMQ6JYgPFODER",
+	"oIj0oTcalQqid91372Drb/+23VR4kxA9BIIRlDZzjCUROnlaEaFmEwTiehNMTfv7+/v1Vru+3WogjfY/",
+	"dG8cWoRjwS0S+uzH7uGxjmSD1kzGkQ/2E108zrOFUDcPEEY7zV3Q14RpuyWHr+BSyiE3xAyqewTOpcuu",
+	"W4gT6BVVbDtXKIFX2ZjOZ6XOdGilxnQOmTc96mwHtlW70mW7Qk36UExDwrSxyBDNwzEOh6TebjRn6ORk",
+	"Mmlg+LnBk8GWeVdsnZ4cdc+vu/COkiSojEvkt+bVFPnTpLPVaOoH+ZgwPKa1Tm270Wxs63JIQ2DTTl6/",
+	"7UAIufudX2sDIqul8KPrn/TlyRKfdMEDfeygT2eykwcilSP3eZnU52Uyn5dJfIEHB5Dwic/GcNWNaqjQ",
+	"ClTBkrQ2K6whXUMXyInPTKaYyX2xViEPCV7dRs8mR9kD9BnUoG+goHuDB5ClKXQ/P8B8063P6kR9GkMN",
+	"vZwkKGXFZ6VqwRk26lzuzDRY0ZTLrkbTpXsylhnGZcgYXHWvb0+hjlD3/Obk4lxRS0hBptJDOy3TdC67",
+	"xycR5Hnrc8+F06Prn2rF/nlz6oDlj2wVO849eUtfcHudPX0u9YpqN5ulgp5QYtPgYy7Mfj1++azl5XYA",
+	"z+qlWju3Gtb+61wkqiw2W1kkvNTNsVRz80ivqX5MxZgLWt0jNMBS4nA4giLSahBFKv7uOwajuntJ/VpQ",
+	"kPGXv71q6Y5nF9/9TWtbbzd35r2RodPWbFnvJ6+2oxFs8ZtONSp4pbX8lXKtJXhve/l7eTUmeGPnmV1z",
+	"+m4VqkILm/e8Z0SWPB4ma1wz09WrXNbsKzoWUWHTeQ8ySpjl5Gb9YanIeYY+yy/Frkv5Cqys+oX3FsG+",
+	"5mZLv1G7JZ8FxU03sgzUmHkEIamX2nKg5XT+9ZS932k1X9gLzqlkV+4loK6eSaVfGX0YRzFnA3DFcygX",
+	"r6RUuyvrazmQwe3seR7n0zPFis0adLXWEX/QEodendowJQ4rwqqE941ZBry5vv4EO+39FaidU8btyavt",
+	"rkLnsgpy8ML2SlSu2EHLWH1AUHDtPT9/Vqw9v8tWSkDY5ZJa3pB4AB6M/IfaZ682Y9cwNSSsU+RJ7261",
+	"fGo2UiFgoBSYOTJugDYCy5a1YzzwfKblPA8FFRw72NTqsRRG2/Eqe6gWBS0FzR9QyFoqwBhCpKM8yxrd",
+	"bybd/HWFkGrvBo0s1cfo9vbkGG1YHXqNFOW3FmkWMkgwu5a44TdZdati2x1u8E3m/AvQbtivHlkj7X7y",
+	"asZUudDMAPYTqLOgS2vZ3kvCUPXM8JlpxUCxKBv4THfr0dYo4Dw9HCv13jYBL5LoAZE/aniqaeWyS67E",
+	"7292cpmAXzq2wildkTFPsmIUxlpiAneGdmn2uLLFC3MY6nDmHsUpiKOzRZE8ZGPboIY12K25ILkV1LJI",
+	"zojPwPMG4SaSjkgHjbEQs531X4lS+33H9eWzjWJz+EBPEGwiydGAyLJfrDgSFcZR5rMZTxl6z3si9wxB",
+	"Wa4pT7W7UJcOE0M+QekYyYnaX574bJyKobbVKkkD4lnVWBXoFVMBdRdmGX+5RjbEANnW1aYUlXXsWZ8e",
+	"1WlbJJnmbb112RCXO0akj9NY1jrtZVU+lnl1K2t1AmDmOKiVhuZBlwVlrSa6O0XqVpB1jrTndAVbUpV+",
+	"szJEkIA1x/IDrqI1cuc/so3iz8/Q1EmWaimLl/Ey9XlLFCKdxrwqXw8KfAmE80Am45ysDqixPmrjqdHZ",
+	"Q8ZL/nc0xjS6w9J8RhuSo7+hForwdDN7OEAbtzdHmx5ybek+y4zplNl0LafAmoQ8eGC5YOoHa2YFWdP0",
+	"spiS7tmGSW/5c1s56uzyYpSW5MUk7pXV/5lc+adiNIMJwi5RjPY6KcYCagFmBV0uukQ3TrmebhnNUBTJ",
+	"PvoyPeYPbhJ9s4r8VSiPD6L+ChOVuwfAe7urLKyiPv5fgzQCfSoK+tr8+lziqKNeHer4K42e5kqYV0Sm",
+	"CctCPF8J15dsy4Q2qqR2TXKeZ00xVpRvLC8suP3/LqLCKgYStwXHX+MO/UDkOm5QWbxQF2hLB8TPly8O",
+	"TRVjW2g6q0Ga5a2hQ+umgWdM5UidkdK2raC1gEBY5IxwYGzfJiADvO5KJwIftpA0jrOBbTczn02g+COk",
+	"gyCTiK2DXXLAwPoOZR+ELb3qlH9VFMBnppw+6BwhZrrmS57djjZ2mvublRIKPLJWIvGbiAgabu0+C3kC",
+	"PQek7QJFy4QS9GqQJkd8ZFqvfhcp1kqWmvsv85VVt5P6Ojdr4XJAuczcc+Zei9o6fZkO4I7bjAqEY+3h",
+	"zaHiianA/N2M6rAFTf6+mWy1BTlSK2ieFa1Jcv8qSllksyN18FpHkfceCfmICJ8Z7qJ7VZs666jpZTIa",
+	"aqKNvCMFVOfmEseoqf1mjGdluD2w3iW2xA9PUOB0YQl0AGmSMqHDFEWYYBkOG4a/eT6zzEY9VwhDc1mE",
+	"2hRqGcQBkhzoKWQMIeyz3OsLAaGeVskQhg5+SlBDQIwzCzQUoQVeBZGVYNfEko9oiIQkYwgqs00fEhya",
+	"uE598ND2R0d26gcIhQ8TyoTPJkOu2zFDgLaaZ6e5X8XR4N0/H0MzxMJ0SAJcK3I0KgXsOvCz7wzsD8vA",
+	"3FaFL2RfJth9DkGCa+zc4bVys2wVRV5miEsmyCqY3G4035mZ9TalDGHbfYsnjiieh+q8jLHdk+kyj5Q6",
+	"uOq+v55tsAyVQ7KCljq0OHNE+exrPVGOv8lnyx1Os5lZ6Jybhrg2SnmodKQ5rqMPai+e7TqCZI7f3XX0",
+	"B3DeOD2kK2iCmxWotuy7H+dP5cexBMAhN/BxHqFx8uw/P3lzhGXdFttNNNTiqDFTUqcqXABZiUG5sbPP",
+	"IG1RMbiOm01yT8gYigxhATWQqGygw/ltD3wmbZ+KEGvbiZPZZ4u8VfdT2DQNyXzWg3w250WYJzSLBDqR",
+	"rYdPGOpRXSBrrsvnA5m+xNFjCE9FBw23BQa0p8gPblGHh+d4hWzv8lXcQa210aBio/U5QjL0C8dZHMKB",
+	"Ra5Su3BIZQHTkAb238ac/N0V9FvaKwAJHRL4VRTWinKZ/yciSuGucgEpgS1rFtMpJmfpXMqM8lKGdq2t",
+	"uoHgVdC1fWblPqCoRasy2mg3d7RsulmtWatXNWlbKGqZqwqdQjKhCgqEZTIVFCyYH7m6pOhEhTS0Ux0h",
+	"Z5oXmVX/e/mVvl6XLXe8z/VYtZ+r9FcupIy8XC0tAKQTRhQkbsLId+3TjXVU6L4O0gRJ9AvUTN3KDkEq",
+	"fgcy8bVvS8420/vx5uaygU5sQ1/J03CoBbhCDTgd3W0iCpVKCibDXiqmSo+2FdTq0G5dEz+f6cqUCtYG",
+	"OmROt2vQwNME8qww2lXg2QDJVKQ4NkUL5iUmDIjM+gV+lf7l3DFbXa7G71cP0slmnyMQLehXuJ7L8EzE",
+	"Xh5/m4nrRdAXxd5qSXaJraOquHsx/rafF+A0dg5TDponpjhJKSQXrRqR67P5hpBSRG6fxoppzgTk6vDf",
+	"5xhIDks9IsZYSJ+V6/yrIWIq1FXAIi9grjUfEx78d1sDWxcf8BkI0Vp3guMa4gcCBN28Ps8Mo6umLZMO",
+	"LnQg9EwTyXnmF6dlQH5pFlfunEl8qYSBV1YHnwdGoaNBhaTygjKFi6D7RhHEhT4YsxDMGsvsZn03l23l",
+	"7SaWWMvmNZz4bj3701jPuCVpGXfSX8wToMpWl2rz2Q0U1A1sRdLAVtvvlxrM6PpN2rIW8sS0iYU5fEYZ",
+	"MCnHvXqgK18p0cmWeBKKUdjSRIZTGLXPZ1k00QVb3Lcon1bxk6xnAtrAPlMPblb09ujY+qaZNdBUEtNb",
+	"ZMK19COBz0yLKoV40LIjb5wx4FW9OD6arFIqC3si3HYheUxXxQILJbuBIdpBdP1MnsYRVD7WXljDqqpb",
+	"H2THR6Xhw1nBbqi/1NxHwdvbT90r3WT2rvvPo273uHscoA2w8ZEI5evXK9yEIj8fIY6AoeAkIqMxl4SF",
+	"0/oHMoXCadpLbpAGpAtbUyVxwkWB6viMpzLkI2KiGDbK9YiUBOwh8kCYqYuSn/gEC6e1iee4srjtTBV1",
+	"TMKZc7YBklCLzKYCE4Vvk01T90rhtS5trg7oIF8CmPhg1Sii/T6BjiJ2XVT4bKfdNnbbYgkZq+rrSDvK",
+	"UD+mg6Hdf58FJ8fds8uLm+750ac7pU+enN/dXneDBvoARb1s7ZisOF57Bw15Wp0Opw2QuvnPc+MMnKME",
+	"U+fnFxiK825pbos0twVXy22q1XqOHdi0NlrFDLxm3jpP28nw0RZPtyEnGp+gy9D30GHHaKvxoBjm8HU2",
+	"4udER+R9/E5tr+6cq76FBgiaNEL59cWFV6qoZsEgpRsqWOTPOytArKe6xTlxtvS/daAFaoNOBUI/AvqN",
+	"qJHt7sn0hN3qomT5Gj6QaU5gFkFfTXIK8Jdq4wFgJWJfoGo2kOzAkH8x5ImMjceEp/Kif20Lt+cAnyvd",
+	"jfF0MES2k8xcmC9ub+4u3t1d31wcfShAmm0fmN1YaUjILs5a5W2vqVCMC4yJRLFgKCD6ZKIOX1edH2Jm",
+	"9xJU1GqO23E5WwWP1+dfFMNKskJjPjPpOCFs5VOt5k/rLVjzu3hy2i8zNpe38qp7e1265JW3QvGBvH5k",
+	"hbhwoH42sYr3ZLoWQ3Q1sAar7l2o1H2oAOq7ndqhS8Dtc8n82WqWGw/liJ5L06iU3qRJQG8KAiqNoII+",
+	"NQWlJp2ZFqyGLQifFcxrStETJdOamCg5kieKRs6xKn+d5AhvfevMrOUS2HcRK38DduuvmJ9ltOGvtXyU",
+	"buTSvCwd/C8QdqwLPCko8/oeQsJjKoVjIADrAGVQyTS89xB5xKGEihsh8WxdU1AuHVtJKd0qU2p9VjCS",
+	"ZL5xt74KFJxWejR4m9xmu0oq8dmAPkAxvwKAJg2ko60BF1fH3au77j8vT666x8H8zKw/NaFwTAl6O79T",
+	"jkWU46UR6AWcKshP+jRW6fCdYTOWqLK9+Fqk+gLyd4rWRVy8UeVWwuayG6VjQwlZPSjez1GPbK5Vmv7r",
+	"pFR9LTGfI19Zs+0Ccm7IdpmgqzPe0B0kN63Js+yy7LitmIXEU2j63EBHelJNr2cZQwXB9lkFxb5gISm6",
+	"SJUmOcaQkKUwUXe5FWBC99mGK81tVlNvdFgwigI0NsPKMZ0WXj6/uLm77J4fn5z/UE3+9Vvf6f93+j/X",
+	"xmabgRdsPTcWhe2vi2w9vw3HePJqjEvbh3wG2tys63Y6XwK0c3++FnDqTGgzhW3mvL2z67JjVXA8OCRD",
+	"d8o08Nlcr4KqdIo+nHyt35lkkUkaNyVGQxJHa+CUtt/OkoilrC1Pb5r33EbU2LPuyVQQiPWhDChAA12a",
+	"8COfVedh5c2yi62zK2v/2Zil/DEq5nTUnhPtY3spPj/xKlv5y6JJFncJ3X1+3T5tHnL6JYFfUdebHYDH",
+	"zzSd0e4DRtAGeQzjVNAHsjlvAVnL8BdEDVW19f2WrN3tHL8kxsVu1u/K2n9zijIbKDLOb4OlHNlXK+RR",
+	"FYMTMEOUUchEykNAMPCDUkvpxhzX9GVmUX1pEtJs1+xC22vTp9p0C241m89xMVsof+Nco8K0lUG1+ijy",
+	"TKPvGUTfM4i+XQZRhf8jpx1z5I5So+Wi5LG6F6RAdpS0GaYJuKuydt0zvouctDxPKTXvfWu1dLXL/Ttf",
+	"6K8L3vh92Zwu27YIVZ+ga1o4rCq7Bl0LRyQZEN0gHW1cvTtCr7f39zZn4x4DxXsCDwUOq4HOE0VHvA5i",
+	"L0QqdkzTRjROCATOK+1JEOmZ731mAuptvJeJhFeSb2D6mCh2rANUNooTdkBADjo+YxyNSVLv5cEsB0VA",
+	"7KM2btqaq2xIotLZrgEOJao7yA5bVIct+hu0dQQ3yEyzxwaCMA+fWbOXKS+eQESGmRRWpoMuC5Rhy/Sm",
+	"DxronEx8Zrq0CKSmmSp9wQxgwqygwBDjE8TZQTa2qWqlH/FZ3k+zMmAOFrQuyvGVAo17PrWOOp+VZZVM",
+	"IIZ+IU9ebdGRLZx2D9QSF6tqnfbXwvGbhuatKDUpoQlwMvpu7fsmoXjfha2vE7ZMWbJvI2xZkjrfJXKF",
+	"qbBdM0Gn603dDIDZaH4P4ZizgaAR0VYfQ3l7hLKBobu6/lrOOLXFkDKE4xhtaAcKtICOU2M6ckLV50Wz",
+	"27QVXbCjWJ/NZ2ClnKIBVYyyh8P7TQi6ZFzq/LjcgKEb/5rY3CymHoL0wRECUX13Fz91r96dXnzU3Lxc",
+	"6LQyDR2G/J2ZSR5Uvbu6yntlkOSPSbkzHUAfWaIQ9jsR//3jqaucIMW7U/CAmPsBRCIL2e1NnYvpBr7m",
+	"fgaIcMsfWounv3TFOyU5v0CuNFAlGtL4swfH/un55mFk85skz7mnTU57MRfVLaoW2CpwRGdLDJBis+os",
+	"MsvUPmmZ2ic2QUSpOLqHtQ5ct1UEoPD2Adptbus2RRMqiKfVHTW8LhaNMBokOCT9NPaZelOXHpA4kQLq",
+	"GUAKlygCxB8gsDXkjBFoVWJZLp8wz2eC56l6v+jCsz0ypCyCgg02jX+2GkLHlELIFqRdFNm0VKB0nDWV",
+	"nRN8mu3pn72X12RIINbelg+jIRR3NhH9Ce73abiosIDT0mWFSopuAxgTVKj7wGxMlHCTy09Qm1N3aN3M",
+	"urH7zLRj92b6sf/mxQaKHsBVig10odaQHg9iY0xdhXm+wWtnZ5e4B9/RREgU4Sna+PTp06f62Vn9+NhD",
+	"uimPLUzZKHTxLjTAqfK5QaOcSn+bOoHaCgUCTvFyoA6QjhaAKCZoQRRUw7k9D07JXwZlXkrBopOiy/ne",
+	"z/NJOsj3zYsZzLp/3Yv0Mg8wVAxYWFDgz1FRIL8uq7hcSwf8vZrAn6enGjAF9wAriwDPF6GcZ7JI+xWg",
+	"AFlhXqU2I0mYZmtQRwhISsTDFOSfjWCkGGqSMl0hhoDvCA2lHHe2tmIe4njIhey8ab5pQhhEmsS1Tm0L",
+	"7oxZXXniyyzGQnGs2PqYrdOpWHNF1CpInzaGANQJAbitrxxMKFDzB0rqF+ohOIObwJ7Zod/i8H6QQEnQ",
+	"UhM8K0/SBNq+6Q7owhnTKeQ8O67DFC0m9KYluaFyrCogs9JbujqElZJtNQAtDbmrzYWf2cFsjVi0AaiG",
+	"grwOmO7TbgaB2mFPn5/+fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

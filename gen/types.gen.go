@@ -409,7 +409,7 @@ type Job struct {
 
 	// Error Only when FAILED; what went wrong.
 	//
-	// Example: settlement directory is not writable
+	// Example: the run failed unexpectedly; the server log has the details
 	Error *string `json:"error,omitempty"`
 
 	// FinishedAt When the job ended; present exactly when COMPLETED, FAILED or CANCELLED.
@@ -423,12 +423,18 @@ type Job struct {
 	// JobID Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
 	JobID openapi_types.UUID `json:"job_id"`
 
-	// Processed Transactions scanned so far.
+	// Processed Transactions aggregated so far; never decreases while RUNNING.
+	// Equals `total` when COMPLETED.
+	//
 	//
 	// Example: 630000
 	Processed int64 `json:"processed"`
 
-	// Progress 100 × processed / total; 0 until the rows are counted.
+	// Progress While RUNNING, the share of the run's planned work done (blocks
+	// or index intervals); it never decreases. When `total_estimated`
+	// is false it is 100 × processed / total. 100 when COMPLETED; 0
+	// while QUEUED.
+	//
 	//
 	// Example: 63
 	Progress float64 `json:"progress"`
@@ -453,10 +459,21 @@ type Job struct {
 	// To Example: 2025-01-31
 	To openapi_types.Date `json:"to"`
 
-	// Total Transactions in the range (any status); 0 until counted.
+	// Total Transactions in the range (any status): exact when
+	// `total_estimated` is false, else an estimate (from the plan's
+	// sample, then from the batches done) never below `processed`.
+	// 0 while QUEUED.
+	//
 	//
 	// Example: 1000000
 	Total int64 `json:"total"`
+
+	// TotalEstimated True while `total` is an estimate rather than the range's exact
+	// row count; always false when COMPLETED.
+	//
+	//
+	// Example: false
+	TotalEstimated bool `json:"total_estimated"`
 
 	// UpdatedAt Example: 2025-02-01T00:00:02Z
 	UpdatedAt time.Time `json:"updated_at"`
@@ -789,8 +806,14 @@ type SettlementPage struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// DownloadJobID defines model for DownloadJobID.
+type DownloadJobID = openapi_types.UUID
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
 
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
@@ -842,6 +865,20 @@ type Unavailable = Error
 
 // UnsupportedMediaType The body of every 4xx and 5xx response except the probes' 503.
 type UnsupportedMediaType = Error
+
+// DownloadSettlementCSVParams defines parameters for DownloadSettlementCSV.
+type DownloadSettlementCSVParams struct {
+	// IfNoneMatch ETags the client already holds (or `*`); when one matches the
+	// result's, the answer is 304 without a body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// HeadSettlementCSVParams defines parameters for HeadSettlementCSV.
+type HeadSettlementCSVParams struct {
+	// IfNoneMatch ETags the client already holds (or `*`); when one matches the
+	// result's, the answer is 304 without a body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {

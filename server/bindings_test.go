@@ -84,7 +84,7 @@ func TestMerchantBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantError(t, r.StatusCode(), r.Body, http.StatusForbidden, client.CodeForbidden)
-	dl, err := bound.DownloadSettlementCSVWithResponse(ctx, created.JSON202.JobID)
+	dl, err := bound.DownloadSettlementCSVWithResponse(ctx, created.JSON202.JobID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,8 @@
 // /livez answers while the process serves and never touches the database;
 // /readyz and /health check the database over the store's own connection,
 // and BeginShutdown turns readiness off when a shutdown starts.
+// Settlement CSVs are streamed from the database a chunk at a time, with a
+// strong ETag, 304 for a matching If-None-Match, and HEAD (downloads.go).
 // It also serves /openapi.yaml, Swagger UI at /docs and /metrics. No SQL
 // lives here: errors from the store are mapped to HTTP in errors.go.
 package server

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -28,8 +27,6 @@ import (
 // Orders are placed one at a time under a mutex (no group commit, no
 // idempotency records); jobs stay as submitted (no engine runs them).
 type fakeBackend struct {
-	dir string // where Path puts CSV files
-
 	mu       sync.Mutex
 	products []domain.Product // by id
 	orders   map[uuid.UUID]domain.Order
@@ -269,14 +266,21 @@ func (f *fakeBackend) Retry(_ context.Context, id uuid.UUID) (domain.Job, error)
 	return *j, nil
 }
 
-func (f *fakeBackend) Path(id uuid.UUID) string { return filepath.Join(f.dir, id.String()+".csv") }
+// GetResult and OpenResult find no result: the fake's jobs never complete.
+func (f *fakeBackend) GetResult(context.Context, uuid.UUID) (store.Result, error) {
+	return store.Result{}, store.ErrResultNotFound
+}
+
+func (f *fakeBackend) OpenResult(context.Context, uuid.UUID) (store.Result, *store.ResultReader, error) {
+	return store.Result{}, nil, store.ErrResultNotFound
+}
 
 // newFakeHarness starts a server over an in-memory backend (no database),
 // reached over real HTTP through the validating client like newHarness's.
 // Its store, engine and dsn are unset.
 func newFakeHarness(t testing.TB, opts ...func(*server.Config)) *harness {
 	t.Helper()
-	f := &fakeBackend{dir: t.TempDir()}
+	f := &fakeBackend{}
 	cfg := server.Config{Logger: testkit.Quiet, RateLimit: -1}
 	for _, o := range opts {
 		o(&cfg)

@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -104,46 +102,6 @@ func (s *Server) CancelJob(ctx context.Context, req gen.CancelJobRequestObject) 
 	}, nil
 }
 
-// DownloadSettlementCSV implements GET /downloads/{job_id}.csv.
-func (s *Server) DownloadSettlementCSV(ctx context.Context, req gen.DownloadSettlementCSVRequestObject) (gen.DownloadSettlementCSVResponseObject, error) {
-	ctx = requestContext(ctx)
-	if p := auth.FromContext(ctx); p != nil && p.MerchantID != nil {
-		// A file holds every merchant's settlements.
-		return gen.DownloadSettlementCSV403JSONResponse{ForbiddenJSONResponse: forbidden(
-			"the credential is bound to merchant_id %d; a settlement file holds every merchant's rows: use GET /settlements", *p.MerchantID)}, nil
-	}
-	j, err := s.jobs.Get(ctx, req.JobID)
-	if errors.Is(err, domain.ErrJobNotFound) {
-		return gen.DownloadSettlementCSV404JSONResponse{Body: jobNotFound(req.JobID).Body}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != domain.JobCompleted {
-		return gen.DownloadSettlementCSV404JSONResponse{Body: apiError(gen.CodeFileNotReady,
-			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)}, nil
-	}
-	f, err := os.Open(s.jobs.Path(j.ID))
-	if errors.Is(err, os.ErrNotExist) {
-		return gen.DownloadSettlementCSV410JSONResponse{Body: apiError(gen.CodeFileGone,
-			"the file of job %s is no longer stored; run the job again", j.ID)}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open settlement file: %w", err)
-	}
-	info, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("stat settlement file: %w", err)
-	}
-	disposition := fmt.Sprintf(`attachment; filename="settlement-%s.csv"`, j.ID)
-	return gen.DownloadSettlementCSV200TextCsvResponse{
-		Body:          f, // closed by the generated response writer
-		ContentLength: info.Size(),
-		Headers:       gen.DownloadSettlementCSV200ResponseHeaders{ContentDisposition: disposition},
-	}, nil
-}
-
 func jobNotFound(id openapi_types.UUID) gen.JobNotFoundJSONResponse {
 	return gen.JobNotFoundJSONResponse{Body: apiError(gen.CodeJobNotFound, "job %s not found", id)}
 }
@@ -155,18 +113,19 @@ func jobLocation(id openapi_types.UUID) string { return "/jobs/" + id.String() }
 // only when FAILED.
 func jobJSON(j domain.Job) gen.Job {
 	out := gen.Job{
-		JobID:     j.ID,
-		Status:    gen.JobStatus(j.Status),
-		Progress:  j.Progress,
-		Processed: j.Processed,
-		Total:     j.Total,
-		From:      openapi_types.Date{Time: j.From},
-		To:        openapi_types.Date{Time: j.To},
-		CreatedAt: j.CreatedAt.UTC(),
-		UpdatedAt: j.UpdatedAt.UTC(),
-		Attempts:  int32(j.Attempts),
-		StartedAt: utcPtr(j.StartedAt),
-		CreatedBy: j.CreatedBy,
+		JobID:          j.ID,
+		Status:         gen.JobStatus(j.Status),
+		Progress:       j.Progress,
+		Processed:      j.Processed,
+		Total:          j.Total,
+		TotalEstimated: j.TotalEstimated && j.Status != store.JobCompleted,
+		From:           openapi_types.Date{Time: j.From},
+		To:             openapi_types.Date{Time: j.To},
+		CreatedAt:      j.CreatedAt.UTC(),
+		UpdatedAt:      j.UpdatedAt.UTC(),
+		Attempts:       int32(j.Attempts),
+		StartedAt:      utcPtr(j.StartedAt),
+		CreatedBy:      j.CreatedBy,
 	}
 	switch j.Status {
 	case domain.JobCompleted, domain.JobFailed, domain.JobCancelled:

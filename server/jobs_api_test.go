@@ -108,7 +108,7 @@ func TestJobTimesAttemptsAndSettlements(t *testing.T) {
 // downloadCSV fetches a completed job's CSV.
 func (h *harness) downloadCSV(id uuid.UUID) string {
 	h.t.Helper()
-	dl, err := h.client.DownloadSettlementCSVWithResponse(context.Background(), id)
+	dl, err := h.client.DownloadSettlementCSVWithResponse(context.Background(), id, nil)
 	if err != nil || dl.StatusCode() != http.StatusOK {
 		h.t.Fatalf("download: %v, status %d: %s", err, dl.StatusCode(), dl.Body)
 	}

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +87,7 @@ func TestSettlementJobLifecycle(t *testing.T) {
 		t.Errorf("from/to = %s/%s", done.From, done.To)
 	}
 
-	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID)
+	dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, nil)
 	if err != nil || dl.StatusCode() != http.StatusOK {
 		t.Fatalf("download: %v, status %d: %s", err, dl.StatusCode(), dl.Body)
 	}
@@ -100,6 +102,45 @@ func TestSettlementJobLifecycle(t *testing.T) {
 	}
 	if cd := dl.HTTPResponse.Header.Get("Content-Disposition"); cd != `attachment; filename="settlement-`+job.JobID.String()+`.csv"` {
 		t.Errorf("Content-Disposition = %q", cd)
+	}
+	sum := sha256.Sum256([]byte(want))
+	etag := `"` + hex.EncodeToString(sum[:]) + `"`
+	if got := dl.HTTPResponse.Header.Get("ETag"); got != etag {
+		t.Errorf("ETag = %q, want %q (strong, the SHA-256)", got, etag)
+	}
+	if done.TotalEstimated {
+		t.Error("a COMPLETED job's total is estimated")
+	}
+
+	// If-None-Match: 304 without a body for a matching tag (or *), 200
+	// otherwise.
+	for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+		resp, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, &client.DownloadSettlementCSVParams{IfNoneMatch: &inm})
+		if err != nil || resp.StatusCode() != http.StatusNotModified || len(resp.Body) != 0 || resp.HTTPResponse.Header.Get("ETag") != etag {
+			t.Errorf("If-None-Match %s: %v, status %d, ETag %q, body %q", inm, err, resp.StatusCode(), resp.HTTPResponse.Header.Get("ETag"), resp.Body)
+		}
+	}
+	stale := `"stale"`
+	if resp, err := h.client.DownloadSettlementCSVWithResponse(ctx, job.JobID, &client.DownloadSettlementCSVParams{IfNoneMatch: &stale}); err != nil || string(resp.Body) != want {
+		t.Errorf("If-None-Match of another version: %v, status %d", err, resp.StatusCode())
+	}
+
+	if status, b := h.do(http.MethodHead, "/downloads/"+job.JobID.String()+".csv", nil, map[string]string{"If-None-Match": etag}); status != http.StatusNotModified || len(b) != 0 {
+		t.Errorf("HEAD with a matching If-None-Match: %d %q, want 304", status, b)
+	}
+
+	// HEAD: GET's status and headers, no body.
+	head, err := h.client.HeadSettlementCSV(ctx, job.JobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headBody, _ := io.ReadAll(head.Body)
+	_ = head.Body.Close()
+	if head.StatusCode != http.StatusOK || len(headBody) != 0 || head.Header.Get("ETag") != etag ||
+		head.Header.Get("Content-Length") != strconv.Itoa(len(want)) ||
+		head.Header.Get("Content-Disposition") != dl.HTTPResponse.Header.Get("Content-Disposition") ||
+		!strings.HasPrefix(head.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("HEAD: %d, headers %v, body %q", head.StatusCode, head.Header, headBody)
 	}
 
 	list, err := h.client.ListJobsWithResponse(ctx, &client.ListJobsParams{})
@@ -171,6 +212,13 @@ func TestJobErrors(t *testing.T) {
 	status, b := h.do(http.MethodPost, "/jobs/settlement", strings.NewReader(`{"from":"2025-01-01","to":"2025-01-02","pad":"`+strings.Repeat("x", 1<<20)+`"}`), json)
 	wantError(t, status, b, http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge)
 
+	// HEAD of a download: GET's status, no body.
+	if status, b := h.do(http.MethodHead, "/downloads/nope.csv", nil, nil); status != http.StatusBadRequest || len(b) != 0 {
+		t.Errorf("HEAD of a bad id: %d %q", status, b)
+	}
+	if status, b := h.do(http.MethodHead, "/downloads/"+unknown.String()+".csv", nil, nil); status != http.StatusNotFound || len(b) != 0 {
+		t.Errorf("HEAD of an unknown job: %d %q", status, b)
+	}
 	for _, path := range []string{"/jobs/nope", "/jobs/nope/cancel", "/downloads/nope.csv"} {
 		method := http.MethodGet
 		if strings.HasSuffix(path, "/cancel") {
@@ -195,11 +243,15 @@ func TestJobErrors(t *testing.T) {
 	waitJobStatus(t, h, id)
 	status, b = h.do(http.MethodPost, "/jobs/"+id.String()+"/cancel", nil, nil)
 	wantError(t, status, b, http.StatusConflict, client.CodeJobNotCancellable)
-	if err := os.Remove(h.engine.Path(id)); err != nil {
+	// Retention removes its result: 410, for GET and HEAD.
+	if _, err := h.store.PurgeResults(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	status, b = h.do(http.MethodGet, "/downloads/"+id.String()+".csv", nil, nil)
 	wantError(t, status, b, http.StatusGone, client.CodeFileGone)
+	if status, b = h.do(http.MethodHead, "/downloads/"+id.String()+".csv", nil, nil); status != http.StatusGone || len(b) != 0 {
+		t.Errorf("HEAD of a purged result: %d %q", status, b)
+	}
 }
 
 // TestCancelJobOverHTTP: a queued job is CANCELLED at once and its file is
@@ -300,6 +352,10 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 			status, b := h.do(c.method, c.path, body, map[string]string{"Content-Type": "application/json"})
 			t.Run(c.method+" "+c.path, func(t *testing.T) { wantError(t, status, b, wantStatus, wantCode) })
 		}
+		// HEAD answers GET's status without a body.
+		if status, b := h.do(http.MethodHead, "/downloads/"+id+".csv", nil, nil); status != wantStatus || len(b) != 0 {
+			t.Errorf("HEAD /downloads: %d %q, want %d without a body", status, b, wantStatus)
+		}
 	}
 
 	down := newHarnessWithStore(t, store.New(sqlx.MustOpen("postgres",
@@ -307,8 +363,57 @@ func TestJobEndpointsFailCleanly(t *testing.T) {
 	send(down, http.StatusServiceUnavailable, client.CodeUnavailable)
 
 	broken := newHarness(t)
-	if _, err := broken.store.DB().Exec(`DROP TABLE jobs, settlements`); err != nil {
+	if _, err := broken.store.DB().Exec(`DROP TABLE jobs, settlements CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 	send(broken, http.StatusInternalServerError, client.CodeInternal)
+}
+
+// TestTwoServersServeTheSameCSV: two servers on one database, with no
+// settlement directory at all, each run a job; both serve both CSVs, byte
+// for byte the same, with the same ETag — also after the engine that ran a
+// job has stopped.
+func TestTwoServersServeTheSameCSV(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t)
+	seedTransactions(t, a)
+	ctx := context.Background()
+	submit := func(h *harness, from, to string) uuid.UUID {
+		t.Helper()
+		resp, err := h.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: date(from), To: date(to)})
+		if err != nil || resp.JSON202 == nil {
+			t.Fatalf("create: %v", err)
+		}
+		if j := waitJobStatus(t, h, resp.JSON202.JobID); j.Status != client.JobCompleted {
+			t.Fatalf("job ended %s", j.Status)
+		}
+		return resp.JSON202.JobID
+	}
+	ranByA := submit(a, "2025-01-01", "2025-01-03") // A's engine is the only one
+	a.stopEngine()
+	st, err := store.Open(ctx, a.dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	b := newHarnessWithStore(t, st)
+	ranByB := submit(b, "2025-01-02", "2025-01-03") // now B's is
+
+	for _, id := range []uuid.UUID{ranByA, ranByB} {
+		var bodies [2][]byte
+		var etags [2]string
+		for i, h := range []*harness{a, b} {
+			dl, err := h.client.DownloadSettlementCSVWithResponse(ctx, id, nil)
+			if err != nil || dl.StatusCode() != http.StatusOK {
+				t.Fatalf("server %d, job %s: %v, status %d: %s", i, id, err, dl.StatusCode(), dl.Body)
+			}
+			bodies[i], etags[i] = dl.Body, dl.HTTPResponse.Header.Get("ETag")
+		}
+		if string(bodies[0]) != string(bodies[1]) || etags[0] != etags[1] || etags[0] == "" {
+			t.Fatalf("job %s: the servers differ:\n%s (%s)\n%s (%s)", id, bodies[0], etags[0], bodies[1], etags[1])
+		}
+		if !strings.HasPrefix(string(bodies[0]), "merchant_id,date,") {
+			t.Fatalf("job %s: not a settlement CSV: %q", id, bodies[0])
+		}
+	}
 }

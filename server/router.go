@@ -66,7 +66,7 @@ func (s *Server) Handler() http.Handler {
 		HandlerErrorFunc:         s.handlerError,
 		ResponseErrorHandlerFunc: s.responseError,
 	})
-	gen.RegisterHandlersWithOptions(suffixRouter{routes}, strict, gen.GinServerOptions{ErrorHandler: bindError})
+	gen.RegisterHandlersWithOptions(suffixRouter{IRouter: routes, explicitHead: explicitHeads()}, strict, gen.GinServerOptions{ErrorHandler: bindError})
 	return r
 }
 

@@ -37,6 +37,8 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, q store.APIKeyQuery) ([]auth.Key, bool, error)
 	RevokeAPIKey(ctx context.Context, id uuid.UUID) (auth.Key, error)
 	GetAPIKey(ctx context.Context, id uuid.UUID) (auth.Key, error)
+	GetResult(ctx context.Context, id uuid.UUID) (store.Result, error)
+	OpenResult(ctx context.Context, id uuid.UUID) (store.Result, *store.ResultReader, error)
 }
 
 // Orders places orders: the order committer (*ordercommit.Committer).
@@ -60,8 +62,6 @@ type Jobs interface {
 	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
 	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
 	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
-	// Path is where the CSV of a completed job is stored.
-	Path(id uuid.UUID) string
 }
 
 // Config tunes the HTTP layer. Zero values get the defaults below.

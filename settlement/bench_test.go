@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -98,7 +99,7 @@ func benchSettlement(b *testing.B) {
 			lastJob = id
 		}
 		srv.stop(b)
-		if got, want := readFile(b, filepath.Join(dir, settlement.FileName(lastJob))), readFile(b, floorCSV); !bytes.Equal(got, want) {
+		if got, want := resultCSV(b, st, lastJob), readFile(b, floorCSV); !bytes.Equal(got, want) {
 			b.Fatalf("%s order: the job's CSV differs from the floor's: %s", order, firstDiff(got, want))
 		}
 		fMed, sMed := median(floors), median(services)
@@ -325,4 +326,115 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(time.Millisecond)
 	}
 	return out
+}
+
+// BenchmarkSettlementProgress seeds N transactions (as BenchmarkSettlement:
+// 31 days, 1000 merchants; N = 10,000,000 or $SETTLEMENT_BENCH_ROWS) in
+// time order, then shuffled, and for each runs the whole-month job in
+// process, alternating the plan as it cuts batches now (enough for progress
+// to move) and as it did before (SetProgressWaves(0)), polling the job every
+// 200 ms. It reports the progress values seen strictly between 0 and 100,
+// the largest jump, and the cost ratio now / before (median of 3 each).
+func BenchmarkSettlementProgress(b *testing.B) {
+	ctx := context.Background()
+	n := int64(10_000_000)
+	if v := os.Getenv(benchRowsEnv); v != "" {
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 1000 {
+			b.Fatalf("%s=%q: want a row count of at least 1000", benchRowsEnv, v)
+		}
+	}
+	st, err := store.Open(ctx, dbtest.NewDSN(b), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	from, to := day("2025-01-01"), day("2025-01-31")
+	for range b.N {
+		for _, order := range []seed.Order{seed.ByTime, seed.Shuffled} {
+			gen := seed.New(seed.Config{N: n, From: from, To: to, Merchants: 1000, Seed: 42, Order: order})
+			if _, err := st.ReplaceTransactions(ctx, gen.Next, nil); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.AnalyzeTransactions(ctx); err != nil {
+				b.Fatal(err)
+			}
+			var now, before []time.Duration
+			var seen []float64
+			for range benchRuns {
+				d, values := progressRun(b, st, from, to, 200*time.Millisecond)
+				now, seen = append(now, d), values
+				restore := settlement.SetProgressWaves(0)
+				d, _ = progressRun(b, st, from, to, 200*time.Millisecond)
+				restore()
+				before = append(before, d)
+			}
+			inside, jump := progressShape(seen)
+			ratio := float64(median(now)) / float64(median(before))
+			fmt.Printf("%s rows, %s order: job %v (before %v, ratio %.3fx, target <= 1.05x); "+
+				"polled every 200 ms: %d distinct values strictly between 0 and 100 (target >= 5), largest jump %.1f points (target <= 30): %v\n",
+				commas(n), order, median(now).Round(time.Millisecond), median(before).Round(time.Millisecond), ratio,
+				inside, jump, seen)
+			b.ReportMetric(ratio, "x-before-"+string(order))
+			b.ReportMetric(float64(inside), "values-"+string(order))
+			b.ReportMetric(jump, "max-jump-"+string(order))
+		}
+	}
+}
+
+// progressRun runs one whole-range job in process, polling it every poll,
+// and returns its time and the progress values seen (0 first, 100 last).
+func progressRun(tb testing.TB, st *store.Store, from, to time.Time, poll time.Duration) (time.Duration, []float64) {
+	cfg := settlement.Config{Logger: testkit.Quiet, PollInterval: 10 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond}
+	eng := settlement.New(st, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	start := time.Now()
+	job, err := eng.Submit(context.Background(), from, to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	values := []float64{0}
+	var last store.Job
+	for {
+		j, err := st.GetJob(context.Background(), job.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if j.Progress < last.Progress || j.Processed < last.Processed || j.Processed > j.Total ||
+			(!j.TotalEstimated && j.Total > 0 && j.Status == store.JobRunning && math.Abs(j.Progress-math.Round(10000*float64(j.Processed)/float64(j.Total))/100) > 0.011) {
+			tb.Fatalf("progress broke an invariant: %+v after %+v", j, last)
+		}
+		last = j
+		if j.Progress != values[len(values)-1] {
+			values = append(values, j.Progress)
+		}
+		switch j.Status {
+		case store.JobCompleted:
+			if j.Processed != j.Total || j.Progress != 100 || j.TotalEstimated {
+				tb.Fatalf("COMPLETED job: %+v", j)
+			}
+			return time.Since(start), values
+		case store.JobQueued, store.JobRunning:
+		default:
+			tb.Fatalf("job ended %s", j.Status)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// progressShape counts the distinct values strictly between 0 and 100 and
+// finds the largest step between consecutive values.
+func progressShape(values []float64) (inside int, jump float64) {
+	for i, v := range values {
+		if v > 0 && v < 100 {
+			inside++
+		}
+		if i > 0 {
+			jump = math.Max(jump, v-values[i-1])
+		}
+	}
+	return inside, jump
 }

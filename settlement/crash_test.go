@@ -28,7 +28,7 @@ func runCrashChild() {
 		os.Exit(2)
 	}
 	eng := settlement.New(st, settlement.Config{
-		Dir: os.Getenv("SETTLEMENT_CRASH_CHILD_DIR"), Lease: time.Second,
+		Lease:             time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: testkit.Quiet,
 	})
 	_ = eng.Run(ctx)
@@ -52,11 +52,10 @@ func TestCrashRecovery(t *testing.T) {
 			t.Cleanup(func() { _ = st.Close() })
 			loadAs(t, st, txnSpec{n: 1500, merchants: 10, from: from, to: to, seed: 9}.rows(), l)
 			want := referenceCSV(t, st, from, to)
-			dir := t.TempDir()
 
 			release := lockTransactions(t, st) // keeps the child's run inside SQL
 			child := exec.Command(os.Args[0], "-test.run=^$")
-			child.Env = append(os.Environ(), crashChildEnv+"="+dsn, "SETTLEMENT_CRASH_CHILD_DIR="+dir)
+			child.Env = append(os.Environ(), crashChildEnv+"="+dsn)
 			child.Stderr = os.Stderr
 			if err := child.Start(); err != nil {
 				t.Fatal(err)
@@ -69,7 +68,7 @@ func TestCrashRecovery(t *testing.T) {
 				}
 			})
 
-			submitter := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
+			submitter := settlement.New(st, settlement.Config{Logger: testkit.Quiet})
 			job, err := submitter.Submit(context.Background(), from, to)
 			if err != nil {
 				t.Fatal(err)
@@ -90,13 +89,12 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("right after the crash the job is %s; it should still look RUNNING until its lease expires", j.Status)
 			}
 			cfg := testConfig(t, 2, 200)
-			cfg.Dir = dir
 			startEngine(t, st, cfg)
 			j := waitJob(t, st, job.ID)
 			if j.Status != store.JobCompleted || j.Attempts != 2 {
 				t.Fatalf("job ended %s after %d attempts, want COMPLETED after 2", j.Status, j.Attempts)
 			}
-			if got := readFile(t, submitter.Path(j.ID)); !bytes.Equal(got, want) {
+			if got := resultCSV(t, st, j.ID); !bytes.Equal(got, want) {
 				t.Fatalf("CSV after recovery differs: %s", firstDiff(got, want))
 			}
 		})

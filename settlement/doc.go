@@ -1,13 +1,17 @@
 // Package settlement is the engine that runs settlement jobs: per merchant and
 // UTC day, the sum of PAID transactions minus fees, stored in the
-// settlements table and published as a CSV file. It knows nothing of HTTP.
+// settlements table, with the job's CSV stored in the database next to it.
+// It knows nothing of HTTP.
 //
 // The files hold: engine.go the Engine, its Config and its public surface
-// (New, Run, Submit, Cancel, Get, List, Path); job.go the life of one run
-// (claimed → completed, cancelled, handed back or failed); pipeline.go the
-// batches and the worker pool; plan.go how a job cuts its range into
-// batches; heartbeat.go the lease; csv.go and tempfiles.go the file;
-// totals.go the merge; metrics.go the Prometheus collector.
+// (New, Run, Submit, Cancel, Get, List, Retry); job.go the life of one run
+// (execute, then decide the outcome, then record it); run.go the run itself
+// (plan, feed and collect under one errgroup, then the completion);
+// progress.go what a run reports of its progress; pipeline.go the batches
+// and the worker pool; plan.go how a job cuts its range into batches;
+// heartbeat.go the lease; csv.go the CSV format; files.go the import of CSV
+// files of earlier versions; totals.go the merge; metrics.go the
+// Prometheus collector.
 //
 // # Durability
 //
@@ -19,6 +23,39 @@
 // scratch by any engine, or FAILED after MaxAttempts claims. Graceful shutdown
 // hands running jobs back as QUEUED. A job queued again shows processed,
 // total and progress 0.
+//
+// # Fencing
+//
+// Every claim increments the job's claim_token, and the run keeps the
+// token of its claim (store.JobClaim). Every write of a running job names it
+// — heartbeat and progress, the completion, and the one transition that
+// ends a run (store.EndRun: failed, cancelled or handed back) — as
+// WHERE job_id = $1 AND claim_token = $2 AND status = 'RUNNING'. A run
+// whose process was paused past its lease, and whose job was meanwhile
+// reaped and claimed again (by another engine, or by this one under the
+// same owner name), finds no row: store.ErrJobLost. It then writes nothing
+// more: no settlements, result, progress or status.
+//
+// # Outcomes
+//
+// A run ends as River's executor ends a job: decide (pure) makes an outcome
+// of the run's error, its context's cause and whether the engine is
+// stopping, and one guarded store transition records it. The outcomes:
+// completed (the completion committed: nothing left to record), cancelled,
+// lost (the claim was taken over: record nothing), shutdown (handed back;
+// the attempt does not count), fault and failed. A fault is a run that
+// failed because the database connection failed (store.ErrUnavailable): it
+// is handed back without counting an attempt, to run again after
+// RetryBackoff, so transient connection faults never use up a job's
+// attempts (and a database that stays down keeps the job queued, not
+// FAILED). Any other error is a failed attempt: queued again after
+// RetryBackoff × attempts, or FAILED after MaxAttempts. The transition
+// itself is retried with backoff (50 ms doubling to 2 s, for up to 30 s)
+// while the database is unreachable, so a transient fault costs the backoff,
+// not the lease; only when the database stays away longer is the job left
+// RUNNING until its lease expires and any engine reaps it. Claims are not
+// cancelled by a shutdown in flight: a claim whose statement was cancelled
+// could still commit, leaving a RUNNING job that no run knows.
 //
 // # Pipeline
 //
@@ -32,6 +69,25 @@
 // merchants × days, never with rows. Planning, counting and aggregating
 // overlap. The rows the batches scanned must add up to the count, when
 // there is one.
+//
+// # Progress
+//
+// A run's progress is the share of its planned work done: for the block
+// plan the share of its block batches that are in, for the index plan the
+// share of the range's rows aggregated. processed is the rows aggregated
+// so far (batch by batch). total is exact once counted (the index plan's
+// walk, or the block plan's early count), else an estimate: the layout
+// sample's share × the table's rows, then, once batches are in, their rows
+// extrapolated to every batch; never below processed (total_estimated says
+// which). Neither processed nor progress ever decreases; a total is shown
+// as exact only when 100 × processed / total is not below the progress
+// already shown (until then the count is shown as an estimate), so that
+// progress = 100 × processed / total holds whenever total_estimated is
+// false. While running, an estimated progress stays below 100. The block
+// plan cuts at least 6 batches per worker (with fewer, the workers finish
+// them in one or two waves and progress jumps from 0 to 100), but never
+// batches of fewer rows than the range's groups (a batch answers a row per
+// merchant and day), nor fewer than BatchSize.
 //
 // # Plans
 //
@@ -52,17 +108,20 @@
 //     filtered by paid_at; the last range has no upper bound, so no block
 //     that can hold a tuple the snapshot sees is missed, whatever the
 //     table's size when it was measured. Every block is read once, in
-//     physical order. A batch covers at least 32 × merchants × days rows
+//     physical order. A batch covers about 32 × merchants × days rows
 //     of the range (a block range meets every group of the range, and a
 //     batch's answer has a row per group) and at least BatchSize, but no
 //     more than a Workers-th of the table while that still holds BatchSize
-//     rows of the range, so every worker has work. When the range's rows
+//     rows of the range, so every worker has work, and no more than a
+//     sixth of a worker's share while that still holds as many rows as
+//     groups, so that progress moves (see Progress). When the range's rows
 //     are in time order (|c| >= 0.7), an index-only count runs on the
 //     snapshot's connection alongside the batches, so total and progress
 //     show early. For scattered rows that count would visit the visibility
 //     map in random order (a third of the job's time, and done only near
-//     its end), so the total is the sum of the batches' rows, set when the
-//     last batch is in: total and progress stay 0 until then.
+//     its end), so the exact total is the sum of the batches' rows, known
+//     when the last batch is in; until then total is an estimate (see
+//     Progress).
 //
 // PlanAuto chooses per job from a sample of about 300 blocks read in the
 // snapshot (TABLESAMPLE SYSTEM, the same blocks every time): the range's
@@ -95,17 +154,29 @@
 //
 // # Atomic results
 //
-// The CSV is written to a temporary file in Dir and renamed into place inside
-// the completion transaction, which upserts the settlements, deletes the rows
-// of the range that the run did not produce and marks the job COMPLETED. If
-// the commit fails the file is removed. A cancelled or failed job leaves no
-// settlements of its own and no CSV. A job's file is always
-// <Dir>/<job_id>.csv (Path); temporary files are named after their job, so
-// the leftovers of a killed process are removed when the job runs again or,
-// for jobs that are not running, when an engine starts (see tempfiles.go).
-// A FAILED job's error says what went wrong in words for the API (no path,
-// SQL or driver text; the log has those).
+// The completion is one transaction, guarded by the run's claim: it upserts
+// the settlements, deletes the rows of the range that the run did not
+// produce, stores the CSV (store.Completion.Settle: the job_results table,
+// in chunks of 1 MiB, with its SHA-256 for a strong ETag) and marks the job
+// COMPLETED with its exact total. Settlements, result and status commit
+// together, so every server instance serves the same bytes and no instance
+// needs a directory: a cancelled or failed job leaves no settlements of its
+// own and no result. When the COMMIT's answer is lost (the connection broke
+// after COMMIT was sent, store.ErrCommitUnknown), the run reads the job
+// back and acts on the truth: COMPLETED by its claim means the commit
+// happened (result included); still RUNNING under its claim means it did
+// not (a fault: the job runs again); another claim means the run was lost.
+// A committed result is never removed by the run. Results older than the
+// server's RESULT_RETENTION are purged (store.PurgeResults); their jobs stay
+// COMPLETED and downloads answer 410.
 //
+// Dir (SETTLEMENT_DIR) is optional: when set, Run imports the
+// <job_id>.csv files found there (written by earlier versions, which
+// published results as files) as the results of their COMPLETED jobs that
+// have none, and leaves the files in place. A FAILED job's error says what
+// went wrong in words for the API (no path, SQL or driver text; the log has
+// those).
+
 // # Cancellation
 //
 // Cancel on a QUEUED job cancels it at once. On a RUNNING job it records the

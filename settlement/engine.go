@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,8 +26,10 @@ type Store interface {
 }
 
 // JobQueue is what the engine needs of the jobs table: submitting, listing,
-// cancelling and retrying jobs; claiming, renewing and ending runs; and the
-// completion that stores a run's settlements with its COMPLETED status.
+// cancelling and retrying jobs; claiming, renewing and ending runs (each
+// write guarded by the run's claim); the completion that stores a run's
+// settlements and result with its COMPLETED status; and the import of
+// result files of earlier versions.
 type JobQueue interface {
 	CreateJob(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error)
 	GetJob(ctx context.Context, id uuid.UUID) (domain.Job, error)
@@ -38,12 +40,10 @@ type JobQueue interface {
 
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (domain.Job, bool, error)
 	ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]domain.Job, error)
-	Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (bool, error)
-	SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error
-	FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (domain.JobStatus, error)
-	CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error
-	ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (domain.JobStatus, error)
-	BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*store.Completion, error)
+	Heartbeat(ctx context.Context, c store.JobClaim, p store.JobProgress, lease time.Duration) (bool, error)
+	EndRun(ctx context.Context, c store.JobClaim, end store.RunEnd, errMsg string, maxAttempts int, backoff time.Duration) (domain.JobStatus, error)
+	BeginCompletion(ctx context.Context, c store.JobClaim) (*store.Completion, error)
+	ImportResult(ctx context.Context, id uuid.UUID, csv []byte) (bool, error)
 }
 
 // SnapshotReader is what a run needs to read the transactions: one
@@ -59,7 +59,10 @@ type Config struct {
 	Workers int
 	// BatchSize is about how many transactions one batch covers (default 10000).
 	BatchSize int
-	// Dir is where CSV files are published (SETTLEMENT_DIR); created if missing.
+	// Dir is optional (SETTLEMENT_DIR): results live in the database. When
+	// set, Run imports the <job_id>.csv files found there (written by
+	// earlier versions) as the results of their COMPLETED jobs that have
+	// none, and leaves the files in place.
 	Dir string
 	// Plan forces how jobs cut their range into batches; PlanAuto (the
 	// default) picks per job from the table's layout.
@@ -99,10 +102,6 @@ const (
 	DefaultRetryBackoff      = 2 * time.Second
 )
 
-// DefaultDir is where CSV files are published when Config.Dir is empty (the
-// default of SETTLEMENT_DIR).
-var DefaultDir = filepath.Join(os.TempDir(), "settlements")
-
 func (c *Config) setDefaults() {
 	setDefault(&c.Workers, DefaultWorkers)
 	setDefault(&c.BatchSize, DefaultBatchSize)
@@ -112,9 +111,6 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
-	if c.Dir == "" {
-		c.Dir = DefaultDir
-	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()
 		b := make([]byte, 4)
@@ -132,11 +128,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 	}
 }
 
-// Errors that end a job's run; they are the causes of its context.
-var (
-	// ErrCancelled is the cause when a user cancelled the job.
-	ErrCancelled = errors.New("settlement job cancelled")
-)
+// ErrCancelled is the cause of a run's context when a user cancelled the job.
+var ErrCancelled = errors.New("settlement job cancelled")
+
+// ErrAlreadyRunning is what a second call of Engine.Run returns: an engine
+// runs once.
+var ErrAlreadyRunning = errors.New("settlement engine already running (Run is called once)")
 
 // Engine runs settlement jobs. Create it with New, start it with Run.
 type Engine struct {
@@ -153,6 +150,9 @@ type Engine struct {
 	batches chan batch
 
 	metrics *metrics
+
+	// started is set by the first Run; a later Run returns ErrAlreadyRunning.
+	started atomic.Bool
 
 	mu      sync.Mutex
 	running map[uuid.UUID]*runningJob // jobs running here, by id
@@ -182,11 +182,11 @@ func (e *Engine) Submit(ctx context.Context, from, to time.Time) (domain.Job, er
 // Job.CreatedBy).
 func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error) {
 	if to.Before(from) {
-		return domain.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
+		return store.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
 	j, err := e.store.CreateJob(ctx, from, to, createdBy)
 	if err != nil {
-		return domain.Job{}, err
+		return store.Job{}, err
 	}
 	e.nudge()
 	return j, nil
@@ -200,27 +200,27 @@ func (e *Engine) nudge() {
 	}
 }
 
-// Get returns a job (domain.ErrJobNotFound if there is none).
-func (e *Engine) Get(ctx context.Context, id uuid.UUID) (domain.Job, error) {
+// Get returns a job (store.ErrJobNotFound if there is none).
+func (e *Engine) Get(ctx context.Context, id uuid.UUID) (store.Job, error) {
 	return e.store.GetJob(ctx, id)
 }
 
 // List returns one page of jobs, newest first, and whether more follow (see
 // store.Store.ListJobs).
-func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error) {
+func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error) {
 	return e.store.ListJobs(ctx, q)
 }
 
 // Cancel cancels a job: a QUEUED job is CANCELLED at once; a RUNNING job is
 // stopped (within HeartbeatInterval when another engine runs it, at once when
 // this one does) and ends CANCELLED; cancelling a CANCELLED job changes
-// nothing. A COMPLETED or FAILED job gives domain.ErrJobNotCancellable.
-func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error) {
+// nothing. A COMPLETED or FAILED job gives store.ErrJobNotCancellable.
+func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
 	j, err := e.store.CancelJob(ctx, id)
 	if err != nil {
 		return j, err
 	}
-	if j.Status == domain.JobRunning {
+	if j.Status == store.JobRunning {
 		e.mu.Lock()
 		r := e.running[id]
 		e.mu.Unlock()
@@ -234,9 +234,9 @@ func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 // Retry queues a FAILED or CANCELLED job again under the same id, as a new
 // run from scratch (attempts 0, no progress, error or finish time), and
 // wakes the engine; any engine on the database may run it. A QUEUED, RUNNING
-// or COMPLETED job gives domain.ErrJobNotRetryable with the job as it is, an
-// unknown one domain.ErrJobNotFound.
-func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (domain.Job, error) {
+// or COMPLETED job gives store.ErrJobNotRetryable with the job as it is, an
+// unknown one store.ErrJobNotFound.
+func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (store.Job, error) {
 	j, err := e.store.RetryJob(ctx, id)
 	if err != nil {
 		return j, err
@@ -247,13 +247,15 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 
 // Run starts the workers and claims and runs jobs until ctx ends. Then it
 // stops claiming, stops the running jobs and hands them back (QUEUED), waits
-// for the workers to drain, and returns nil. It returns an error only when
-// the settlement directory cannot be used.
+// for the workers to drain, and returns nil. An engine runs once: a second
+// Run returns ErrAlreadyRunning at once.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := os.MkdirAll(e.cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("settlement directory %s: %w (set SETTLEMENT_DIR to a writable directory)", e.cfg.Dir, err)
+	if !e.started.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
 	}
-	e.cleanTemps(ctx)
+	if e.cfg.Dir != "" {
+		e.importFiles(ctx)
+	}
 	var workers sync.WaitGroup
 	for range e.cfg.Workers {
 		workers.Add(1)
@@ -265,7 +267,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var jobs sync.WaitGroup
 	slots := make(chan struct{}, e.cfg.MaxJobs) // a slot per job running here
-	e.log.Info("settlement engine started", "workers", e.cfg.Workers, "batch_size", e.cfg.BatchSize, "dir", e.cfg.Dir)
+	e.log.Info("settlement engine started", "workers", e.cfg.Workers, "batch_size", e.cfg.BatchSize)
 
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
@@ -283,7 +285,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			jobs.Add(1)
 			go func() {
 				defer jobs.Done()
-				e.run(ctx, job)
+				e.runJob(ctx, job)
 				<-slots
 				e.nudge() // a slot is free: look for queued jobs now
 			}()
@@ -302,15 +304,24 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// claimTimeout bounds one claim statement.
+const claimTimeout = 5 * time.Second
+
 // claim claims one queued job, logging (not returning) database errors: the
-// loop tries again at the next poll.
-func (e *Engine) claim(ctx context.Context) (domain.Job, bool) {
-	job, ok, err := e.store.ClaimJob(ctx, e.cfg.Owner, e.cfg.Lease)
+// loop tries again at the next poll. The statement is not cancelled by a
+// shutdown: a claim cancelled in flight may still commit in the database,
+// leaving a RUNNING job that no run of this engine knows (until its lease
+// expires). Run instead always learns of its claim, and a run that starts
+// during the shutdown hands its job straight back.
+func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	job, ok, err := e.store.ClaimJob(cctx, e.cfg.Owner, e.cfg.Lease)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claiming a settlement job failed; retrying at the next poll", "err", err)
 		}
-		return domain.Job{}, false
+		return store.Job{}, false
 	}
 	return job, ok
 }
@@ -327,7 +338,5 @@ func (e *Engine) reap(ctx context.Context) {
 	for _, j := range jobs {
 		e.metrics.finished(j.Status)
 		e.log.Warn("settlement job lost its engine (lease expired)", "job", j.ID, "attempts", j.Attempts, "now", j.Status)
-		// Its engine is gone: a temporary file it left can go.
-		removeJobTemps(e.cfg.Dir, j.ID, e.log)
 	}
 }

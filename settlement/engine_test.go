@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +55,7 @@ func TestSettlementMatchesSQLReference(t *testing.T) {
 					if j.Status != store.JobCompleted {
 						t.Fatalf("job ended %s: %v", j.Status, j.Error)
 					}
-					got := readFile(t, eng.Path(j.ID))
+					got := resultCSV(t, st, j.ID)
 					if !bytes.Equal(got, want) {
 						t.Fatalf("CSV differs from the SQL reference: %s", firstDiff(got, want))
 					}
@@ -101,7 +99,7 @@ func TestRerunIsIdempotent(t *testing.T) {
 	if j1.Status != store.JobCompleted || j2.Status != store.JobCompleted {
 		t.Fatalf("jobs ended %s and %s", j1.Status, j2.Status)
 	}
-	csv1, csv2 := readFile(t, eng.Path(j1.ID)), readFile(t, eng.Path(j2.ID))
+	csv1, csv2 := resultCSV(t, st, j1.ID), resultCSV(t, st, j2.ID)
 	if !bytes.Equal(csv1, csv2) {
 		t.Fatalf("re-run CSV differs: %s", firstDiff(csv2, csv1))
 	}
@@ -128,7 +126,7 @@ func TestEmptyRange(t *testing.T) {
 	if j.Status != store.JobCompleted || j.Progress != 100 || j.Total != 0 || j.Processed != 0 {
 		t.Fatalf("job = %s progress %v total %d processed %d", j.Status, j.Progress, j.Total, j.Processed)
 	}
-	if got := string(readFile(t, eng.Path(j.ID))); got != settlement.CSVHeader {
+	if got := string(resultCSV(t, st, j.ID)); got != settlement.CSVHeader {
 		t.Fatalf("CSV = %q, want the header only", got)
 	}
 }
@@ -198,9 +196,7 @@ func TestCancelRunningStopsInFlightSQL(t *testing.T) {
 			if took > 2*time.Second {
 				t.Errorf("cancel took %v, want <= 2 s", took)
 			}
-			if files := csvFiles(t, cfg.Dir); len(files) != 0 {
-				t.Errorf("a cancelled job left files: %v", files)
-			}
+			noResult(t, st, job.ID)
 			if n, _ := st.SettlementsBetween(context.Background(), from, to); len(n) != 0 {
 				t.Errorf("a cancelled job left %d settlements", len(n))
 			}
@@ -253,30 +249,27 @@ func TestFailedJobRetriesThenFails(t *testing.T) {
 	cfg := testConfig(t, 2, 100)
 	idle := settlement.New(st, cfg)
 	job, _ := idle.Submit(context.Background(), from, to)
-	// A directory where the CSV must go makes every publish fail.
-	if err := os.Mkdir(filepath.Join(cfg.Dir, settlement.FileName(job.ID)), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	startEngine(t, st, cfg)
+	// Every completion fails, with an error that is no database fault.
+	startEngine(t, failingCompletions{st}, cfg)
 	j := waitJob(t, st, job.ID)
 	if j.Status != store.JobFailed || j.Attempts != settlement.DefaultMaxAttempts || j.Error == nil {
 		t.Fatalf("job = %s after %d attempts, error %v", j.Status, j.Attempts, j.Error)
 	}
 	t.Logf("error shown: %s", *j.Error)
-	if !strings.Contains(*j.Error, "writing the settlement file failed") {
-		t.Errorf("error %q does not say that writing the file failed", *j.Error)
-	}
-	if strings.Contains(*j.Error, cfg.Dir) || strings.Contains(*j.Error, job.ID.String()) {
-		t.Errorf("the error shows a server path: %q", *j.Error)
+	if !strings.Contains(*j.Error, "failed unexpectedly") || strings.Contains(*j.Error, "secret") {
+		t.Errorf("error %q is not the public text of an unexpected failure", *j.Error)
 	}
 	if rows, _ := st.SettlementsBetween(context.Background(), from, to); len(rows) != 0 {
 		t.Errorf("a failed job left %d settlements", len(rows))
 	}
-	for _, f := range csvFiles(t, cfg.Dir) {
-		if info, err := os.Stat(f); err == nil && !info.IsDir() {
-			t.Errorf("a failed job left the file %s", f)
-		}
-	}
+	noResult(t, st, job.ID)
+}
+
+// failingCompletions is the real store whose completions always fail.
+type failingCompletions struct{ *store.Store }
+
+func (failingCompletions) BeginCompletion(context.Context, store.JobClaim) (*store.Completion, error) {
+	return nil, errors.New("completion refused: secret details")
 }
 
 // TestProgressNeverDecreases watches a job with many batches: progress and
@@ -332,14 +325,11 @@ func TestTwoEnginesShareTheQueue(t *testing.T) {
 	load(t, st, txnSpec{n: 3000, merchants: 20, from: from, to: to, seed: 7}.rows())
 	want := referenceCSV(t, st, from, to)
 
-	dir := t.TempDir() // shared storage
 	counters := []*claimCounter{{Store: st}, {Store: st}}
 	for _, c := range counters {
-		cfg := testConfig(t, 2, 250)
-		cfg.Dir = dir
-		startEngine(t, c, cfg)
+		startEngine(t, c, testConfig(t, 2, 250))
 	}
-	reader := settlement.New(st, settlement.Config{Dir: dir, Logger: testkit.Quiet})
+	reader := settlement.New(st, settlement.Config{Logger: testkit.Quiet})
 
 	const n = 8
 	var ids []string
@@ -355,7 +345,7 @@ func TestTwoEnginesShareTheQueue(t *testing.T) {
 		if j.Status != store.JobCompleted || j.Attempts != 1 {
 			t.Fatalf("job %s: %s after %d attempts", id, j.Status, j.Attempts)
 		}
-		if got := readFile(t, reader.Path(j.ID)); !bytes.Equal(got, want) {
+		if got := resultCSV(t, st, j.ID); !bytes.Equal(got, want) {
 			t.Fatalf("job %s CSV differs: %s", id, firstDiff(got, want))
 		}
 	}

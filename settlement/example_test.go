@@ -37,7 +37,7 @@ func ExampleEngine() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	eng := settlement.New(st, settlement.Config{Workers: 4, BatchSize: 10000, Dir: "/var/lib/ordersettle"})
+	eng := settlement.New(st, settlement.Config{Workers: 4, BatchSize: 10000})
 	go func() {
 		if err := eng.Run(ctx); err != nil {
 			log.Fatal(err)
@@ -55,5 +55,9 @@ func ExampleEngine() {
 		}
 		log.Printf("%s %.0f%% (%d/%d)", job.Status, job.Progress, job.Processed, job.Total)
 	}
-	log.Printf("CSV at %s", eng.Path(job.ID))
+	csv, err := st.ReadResult(ctx, job.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("CSV of %d bytes", len(csv))
 }

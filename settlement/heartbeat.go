@@ -3,21 +3,17 @@ package settlement
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/ordersettle/ordersettle/domain"
+	"github.com/ordersettle/ordersettle/store"
 )
 
-// startHeartbeat renews the job's lease and persists its progress every
+// startHeartbeat renews the run's lease and persists its progress every
 // HeartbeatInterval until the returned stop is called (idempotent). It cancels
-// the job when a cancel was requested (ErrCancelled) or the job was lost
-// (domain.ErrJobLost), including when heartbeats have failed for a whole lease.
-func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, processed *atomic.Int64, log *slog.Logger) (stop func()) {
+// the run when a cancel was requested (ErrCancelled) or the claim was lost
+// (store.ErrJobLost), including when heartbeats have failed for a whole lease.
+func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, r *run) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -33,21 +29,21 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 				return
 			case <-t.C:
 			}
-			cancelRequested, err := e.store.Heartbeat(ctx, id, e.cfg.Owner, processed.Load(), e.cfg.Lease)
+			cancelRequested, err := e.store.Heartbeat(ctx, r.claim, r.prog.report(), e.cfg.Lease)
 			switch {
-			case errors.Is(err, domain.ErrJobLost):
-				cancel(domain.ErrJobLost)
+			case errors.Is(err, store.ErrJobLost):
+				cancel(store.ErrJobLost)
 				return
 			case err != nil:
 				if ctx.Err() != nil {
 					return
 				}
 				if time.Since(lastOK) > e.cfg.Lease {
-					log.Error("heartbeats failed for a whole lease; giving the job up", "err", err)
-					cancel(domain.ErrJobLost)
+					r.log.Error("heartbeats failed for a whole lease; giving the job up", "err", err)
+					cancel(store.ErrJobLost)
 					return
 				}
-				log.Warn("heartbeat failed; retrying", "err", err)
+				r.log.Warn("heartbeat failed; retrying", "err", err)
 			case cancelRequested:
 				cancel(ErrCancelled)
 				return

@@ -4,27 +4,25 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"iter"
-	"log/slog"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// finishTimeout bounds the database updates that record how a run ended; they
-// run even when the job's context was cancelled.
-const finishTimeout = 30 * time.Second
-
-// run runs one claimed job to its end and records how it ended.
-func (e *Engine) run(parent context.Context, job domain.Job) {
-	log := e.log.With("job", job.ID, "from", job.From.Format(time.DateOnly), "to", job.To.Format(time.DateOnly), "attempt", job.Attempts)
-	log.Info("settlement job started")
+// runJob runs one claimed job to its end: it executes the run, decides the
+// outcome from how it went (decide, pure) and records it with one guarded
+// store transition (end).
+func (e *Engine) runJob(parent context.Context, job store.Job) {
+	r := &run{
+		e:     e,
+		job:   job,
+		claim: store.ClaimOf(job),
+		log:   e.log.With("job", job.ID, "from", job.From.Format(time.DateOnly), "to", job.To.Format(time.DateOnly), "attempt", job.Attempts),
+		prog:  newProgress(),
+	}
+	r.log.Info("settlement job started")
 	started := time.Now()
 
 	ctx, cancel := context.WithCancelCause(parent)
@@ -44,140 +42,154 @@ func (e *Engine) run(parent context.Context, job domain.Job) {
 		e.mu.Unlock()
 	}()
 
-	// This engine owns the job now: a temporary file of an earlier run of
-	// it (a crashed or lost one) can go.
-	removeJobTemps(e.cfg.Dir, job.ID, log)
-
-	var processed atomic.Int64
-	stopHeartbeat := e.startHeartbeat(ctx, cancel, job.ID, &processed, log)
-	stats, err := e.execute(ctx, log, job, &processed, stopHeartbeat)
+	stopHeartbeat := e.startHeartbeat(ctx, cancel, r)
+	err := r.execute(ctx, stopHeartbeat)
 	stopHeartbeat()
 
+	out := decide(err, context.Cause(ctx), parent.Err() != nil)
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()
-	cause := context.Cause(ctx)
-	took := time.Since(started)
+	r.end(fctx, out, time.Since(started))
+}
+
+// outcomeKind is how a run ended.
+type outcomeKind int
+
+const (
+	// outcomeCompleted: the completion committed; nothing is left to record.
+	outcomeCompleted outcomeKind = iota
+	// outcomeCancelled: a user cancelled the job.
+	outcomeCancelled
+	// outcomeLost: the claim was taken over (lease expired); this run must
+	// write nothing more.
+	outcomeLost
+	// outcomeShutdown: the engine is stopping; the job is handed back
+	// without counting the attempt.
+	outcomeShutdown
+	// outcomeFault: the database connection failed; the job is handed back
+	// without counting the attempt, to run again after the retry backoff.
+	outcomeFault
+	// outcomeFailed: the attempt failed; it counts.
+	outcomeFailed
+)
+
+// outcome is what decide makes of a run's end.
+type outcome struct {
+	kind outcomeKind
+	err  error // the run's error (the log's)
+}
+
+// decide says how a run ended from its error, its context's cause and
+// whether the engine is shutting down. It is pure: recording the outcome is
+// end's job.
+func decide(err, cause error, shuttingDown bool) outcome {
 	switch {
 	case err == nil:
-		e.metrics.finished(domain.JobCompleted)
-		e.metrics.duration.Observe(took.Seconds())
-		log.Info("settlement job completed", "rows", processed.Load(), "settlements", stats.settlements,
-			"plan", stats.plan, "batches", stats.batches, "took", took.Round(time.Millisecond),
-			"aggregate", stats.aggregate.Round(time.Millisecond), "write_csv", stats.write.Round(time.Millisecond),
-			"commit", stats.complete.Round(time.Millisecond))
-	case errors.Is(err, domain.ErrCancelRequested) || errors.Is(cause, ErrCancelled):
-		if err := e.store.CancelRunningJob(fctx, job.ID, e.cfg.Owner); err != nil {
-			log.Error("recording the cancel failed; the job is reaped when its lease expires", "err", err)
-			return
-		}
-		e.metrics.finished(domain.JobCancelled)
-		log.Info("settlement job cancelled", "took", took.Round(time.Millisecond))
-	case errors.Is(err, domain.ErrJobLost) || errors.Is(cause, domain.ErrJobLost):
-		log.Warn("settlement job was taken away from this engine (lease expired); another run will finish it")
-	case parent.Err() != nil:
-		status, err := e.store.ReleaseJob(fctx, job.ID, e.cfg.Owner)
-		if err != nil {
-			log.Error("handing the job back failed; it is reaped when its lease expires", "err", err)
-			return
-		}
-		e.metrics.finished(status)
-		log.Info("settlement job handed back for another run (shutdown)", "now", status)
+		return outcome{kind: outcomeCompleted}
+	case errors.Is(err, store.ErrCancelRequested), errors.Is(cause, ErrCancelled):
+		return outcome{kind: outcomeCancelled, err: err}
+	case errors.Is(err, store.ErrJobLost), errors.Is(cause, store.ErrJobLost):
+		return outcome{kind: outcomeLost, err: err}
+	case shuttingDown:
+		return outcome{kind: outcomeShutdown, err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return outcome{kind: outcomeFault, err: err}
 	default:
-		msg := publicError(err)
-		status, ferr := e.store.FailJob(fctx, job.ID, e.cfg.Owner, msg, e.cfg.MaxAttempts, e.cfg.RetryBackoff)
-		if ferr != nil {
-			log.Error("recording the failure failed; the job is reaped when its lease expires", "err", ferr, "cause", err)
-			return
+		return outcome{kind: outcomeFailed, err: err}
+	}
+}
+
+// Backoff of end's retries when the database is unreachable: from
+// endRetryFirst, doubling up to endRetryMax, until finishTimeout.
+const (
+	endRetryFirst = 50 * time.Millisecond
+	endRetryMax   = 2 * time.Second
+)
+
+// end records the outcome with one store transition guarded by the run's
+// claim, retried with backoff while the database is unreachable (so a
+// transient fault costs the backoff, not the lease), and logs it.
+func (r *run) end(ctx context.Context, out outcome, took time.Duration) {
+	e, log := r.e, r.log
+	var (
+		kind    store.RunEnd
+		backoff time.Duration
+		msg     string
+	)
+	switch out.kind {
+	case outcomeCompleted:
+		e.metrics.finished(store.JobCompleted)
+		e.metrics.duration.Observe(took.Seconds())
+		s := r.stats
+		log.Info("settlement job completed", "rows", r.prog.processedRows(), "settlements", s.settlements,
+			"plan", s.plan, "batches", s.batches, "took", took.Round(time.Millisecond),
+			"aggregate", s.aggregate.Round(time.Millisecond), "write_csv", s.write.Round(time.Millisecond),
+			"commit", s.complete.Round(time.Millisecond))
+		return
+	case outcomeLost:
+		log.Warn("settlement job was taken away from this engine (lease expired); another run will finish it")
+		return
+	case outcomeCancelled:
+		kind = store.EndCancelled
+	case outcomeShutdown:
+		kind = store.EndReleased
+	case outcomeFault:
+		kind, backoff = store.EndReleased, e.cfg.RetryBackoff
+	case outcomeFailed:
+		kind, backoff, msg = store.EndFailed, e.cfg.RetryBackoff, publicError(out.err)
+	}
+	status, err := r.endRun(ctx, kind, msg, backoff)
+	switch {
+	case errors.Is(err, store.ErrJobLost):
+		log.Warn("settlement job was taken away from this engine before its end was recorded", "cause", out.err)
+		return
+	case err != nil:
+		log.Error("recording the job's end failed; the job is reaped when its lease expires", "err", err, "cause", out.err)
+		return
+	}
+	e.metrics.finished(status)
+	switch out.kind {
+	case outcomeCancelled:
+		log.Info("settlement job cancelled", "took", took.Round(time.Millisecond), "now", status)
+	case outcomeShutdown:
+		log.Info("settlement job handed back for another run (shutdown)", "now", status)
+	case outcomeFault:
+		log.Warn("settlement job handed back for another run (database fault; the attempt does not count)", "err", out.err, "now", status)
+	default:
+		log.Error("settlement job attempt failed", "err", out.err, "attempts", r.job.Attempts, "max_attempts", e.cfg.MaxAttempts, "now", status)
+	}
+}
+
+// endRun is store.EndRun for this run's claim, retried with backoff while
+// the database is unreachable.
+func (r *run) endRun(ctx context.Context, kind store.RunEnd, msg string, backoff time.Duration) (store.JobStatus, error) {
+	wait := endRetryFirst
+	for {
+		status, err := r.e.store.EndRun(ctx, r.claim, kind, msg, r.e.cfg.MaxAttempts, backoff)
+		if !errors.Is(err, store.ErrUnavailable) {
+			return status, err
 		}
-		e.metrics.finished(status)
-		log.Error("settlement job attempt failed", "err", err, "attempts", job.Attempts, "max_attempts", e.cfg.MaxAttempts, "now", status)
+		r.log.Warn("recording the job's end failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, endRetryMax)
 	}
-}
-
-// execute computes the job's settlements and completes it.
-func (e *Engine) execute(ctx context.Context, log *slog.Logger, job domain.Job, processed *atomic.Int64, stopHeartbeat func()) (stats runStats, err error) {
-	from := job.From.UTC()
-	end := job.To.UTC().AddDate(0, 0, 1) // exclusive: the day after the last day, 00:00
-
-	t0 := time.Now()
-	totals, err := e.aggregate(ctx, log, job.ID, from, end, processed, &stats)
-	if err != nil {
-		return stats, err
-	}
-	stats.settlements = totals.len()
-	rows := totals.sorted() // sorted once; the CSV and the completion both read it
-	t1 := time.Now()
-	stats.aggregate = t1.Sub(t0)
-
-	tmp, err := writeTempCSV(e.cfg.Dir, job.ID, rows)
-	if err != nil {
-		return stats, err
-	}
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := ctx.Err(); err != nil {
-		return stats, context.Cause(ctx)
-	}
-	t2 := time.Now()
-	stats.write = t2.Sub(t1)
-
-	// The heartbeat must not touch the job row while the completion holds it.
-	stopHeartbeat()
-	// Completion is short; a shutdown that starts now waits for it rather
-	// than throwing the finished work away.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	err = e.complete(cctx, job.ID, rows, tmp)
-	stats.complete = time.Since(t2)
-	return stats, err
-}
-
-// runStats describe a finished run, for the log.
-type runStats struct {
-	plan        string // "index" or "blocks"
-	batches     int64
-	settlements int
-	aggregate   time.Duration // planning and aggregation, overlapped
-	write       time.Duration // the CSV file
-	complete    time.Duration // the completion transaction
-}
-
-// complete stores the settlements and marks the job COMPLETED in one
-// transaction, publishing the CSV (rename) just before the commit; if the
-// commit fails the file is removed again.
-func (e *Engine) complete(ctx context.Context, id uuid.UUID, rows iter.Seq[store.Settlement], tmp string) error {
-	c, err := e.store.BeginCompletion(ctx, id, e.cfg.Owner)
-	if err != nil {
-		return err
-	}
-	defer c.Rollback()
-	final := e.Path(id)
-	if err := c.Settle(ctx, rows); err != nil {
-		return err
-	}
-	if err := publish(tmp, final); err != nil {
-		return err
-	}
-	if err := c.Commit(); err != nil {
-		_ = os.Remove(final)
-		return err
-	}
-	return nil
 }
 
 // publicError is the text a FAILED job shows: what went wrong and what to do,
 // without file paths, SQL or driver details (the server log has those).
 func publicError(err error) string {
 	var pathErr *os.PathError
-	var linkErr *os.LinkError
 	switch {
-	case errors.Is(err, domain.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable):
 		return "the database was unavailable during the run; the server log has the details"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return "no space left in the settlement directory (SETTLEMENT_DIR)"
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
-		return "the settlement directory (SETTLEMENT_DIR) is not writable"
-	case errors.As(err, &pathErr), errors.As(err, &linkErr):
-		return "writing the settlement file failed; check SETTLEMENT_DIR; the server log has the details"
+		return "no space left for the settlement result"
+	case errors.Is(err, fs.ErrPermission), errors.As(err, &pathErr):
+		return "reading or writing a settlement file failed; the server log has the details"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the run timed out; the server log has the details"
 	default:

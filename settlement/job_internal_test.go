@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"syscall"
@@ -23,11 +24,9 @@ func TestPublicErrorHidesDetails(t *testing.T) {
 		err  error
 		want string
 	}{
-		{pathErr(syscall.ENOSPC), "no space left in the settlement directory"},
-		{pathErr(syscall.EACCES), "settlement directory (SETTLEMENT_DIR) is not writable"},
-		{pathErr(syscall.EROFS), "settlement directory (SETTLEMENT_DIR) is not writable"},
-		{pathErr(syscall.EISDIR), "writing the settlement file failed"},
-		{fmt.Errorf("publish settlement file: %w", &os.LinkError{Op: "rename", Old: secret, New: secret + "x", Err: syscall.EEXIST}), "writing the settlement file failed"},
+		{pathErr(syscall.ENOSPC), "no space left"},
+		{pathErr(syscall.EACCES), "settlement file failed"},
+		{pathErr(syscall.EISDIR), "settlement file failed"},
 		{fmt.Errorf("aggregate batch: %w: pq: relation \"transactions\" does not exist (SELECT … FROM transactions)", store.ErrUnavailable), "database was unavailable"},
 		{errors.New(`pq: syntax error at or near "SELECT" in SELECT merchant_id FROM transactions`), "failed unexpectedly"},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), "timed out"},
@@ -44,20 +43,92 @@ func TestPublicErrorHidesDetails(t *testing.T) {
 	}
 }
 
-func TestTempJobID(t *testing.T) {
-	id := "0b7f3f7e-2a55-4a55-9d3c-3d6a3b1c2e10"
-	for name, want := range map[string]bool{
-		"." + id + ".csv.tmp-123456": true,
-		"." + id + ".csv.tmp-":       true,
-		id + ".csv":                  false,
-		"." + id + ".csv":            false,
-		".notauuid.csv.tmp-1":        false,
-		"x" + id + ".csv.tmp-1":      false,
-		".0B7F3F7E-2A55-4A55-9D3C-3D6A3B1C2E10.csv.tmp-1": false, // not a name this engine writes
+// TestDecide: the outcome of a run follows from its error, its context's
+// cause and whether the engine stops, in this order of precedence.
+func TestDecide(t *testing.T) {
+	other := errors.New("boom")
+	fault := fmt.Errorf("aggregate batch: %w", store.ErrUnavailable)
+	for _, tc := range []struct {
+		name         string
+		err, cause   error
+		shuttingDown bool
+		want         outcomeKind
+	}{
+		{"completed", nil, nil, false, outcomeCompleted},
+		{"completed during shutdown", nil, context.Canceled, true, outcomeCompleted},
+		{"cancel found at completion", store.ErrCancelRequested, nil, false, outcomeCancelled},
+		{"cancelled by the user", context.Canceled, ErrCancelled, false, outcomeCancelled},
+		{"cancelled while shutting down", context.Canceled, ErrCancelled, true, outcomeCancelled},
+		{"claim lost at completion", store.ErrJobLost, nil, false, outcomeLost},
+		{"claim lost by the heartbeat", context.Canceled, store.ErrJobLost, true, outcomeLost},
+		{"shutdown", context.Canceled, context.Canceled, true, outcomeShutdown},
+		{"database fault", fault, nil, false, outcomeFault},
+		{"database fault while shutting down", fault, context.Canceled, true, outcomeShutdown},
+		{"failure", other, nil, false, outcomeFailed},
 	} {
-		got, ok := tempJobID(name)
-		if ok != want || (ok && got.String() != id) {
-			t.Errorf("tempJobID(%q) = %v, %v; want ok=%v", name, got, ok, want)
+		if got := decide(tc.err, tc.cause, tc.shuttingDown); got.kind != tc.want {
+			t.Errorf("%s: decide = %v, want %v", tc.name, got.kind, tc.want)
+		}
+	}
+}
+
+// TestSortedIntegerSafe: merchants at both ends of the INTEGER range sort
+// as integers (a subtraction of int32s would wrap and misorder them).
+func TestSortedIntegerSafe(t *testing.T) {
+	d := newDailyTotals()
+	for _, m := range []int32{math.MaxInt32, 1, math.MinInt32, -1, 0, math.MinInt32 + 1, math.MaxInt32 - 1} {
+		for _, day := range []int32{math.MaxInt16, 0, -5} {
+			d.add(store.DailyTotal{MerchantID: m, Day: day, TxnCount: 1, GrossCents: 1})
+		}
+	}
+	var got []dayKey
+	for s := range d.sorted() {
+		got = append(got, dayKey{day: int32(s.Date.Unix() / 86400), merchant: s.MerchantID})
+	}
+	if len(got) != 21 {
+		t.Fatalf("%d rows, want 21", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if a.day > b.day || (a.day == b.day && a.merchant >= b.merchant) {
+			t.Fatalf("rows %d and %d out of order: %+v then %+v", i-1, i, a, b)
+		}
+	}
+	if compareKeys(dayKey{merchant: math.MinInt32}, dayKey{merchant: math.MaxInt32}) >= 0 {
+		t.Fatal("MinInt32 must sort before MaxInt32")
+	}
+}
+
+// TestProgressNeverGoesBack: the reported progress and processed never
+// decrease, the total is never below processed, and an exact total is
+// reported only with progress = 100 × processed / total.
+func TestProgressNeverGoesBack(t *testing.T) {
+	for _, byBlock := range []bool{true, false} {
+		p := newProgress()
+		p.start(batchPlan{byBlock: byBlock, batches: 10}, store.Layout{Blocks: 100, SampledBlocks: 100, SampledRows: 10000, InRange: 5000}, 500)
+		var last store.JobProgress
+		check := func(r store.JobProgress) {
+			t.Helper()
+			if r.Percent < last.Percent || r.Processed < last.Processed || r.Total < r.Processed || r.Percent > 100 {
+				t.Fatalf("byBlock=%v: %+v after %+v", byBlock, r, last)
+			}
+			if !r.TotalEstimated && r.Total > 0 && math.Abs(r.Percent-100*float64(r.Processed)/float64(r.Total)) > 1e-9 {
+				t.Fatalf("byBlock=%v: exact total but progress %v != 100 × %d / %d", byBlock, r.Percent, r.Processed, r.Total)
+			}
+			last = r
+		}
+		check(p.report())
+		for i := range 10 {
+			p.planned(int64(i + 1))
+			p.batchDone(int64(300 + 100*(i%3)))
+			check(p.report())
+			if i == 4 {
+				p.exact(4000) // exact, and lower than the estimate so far
+				check(p.report())
+			}
+		}
+		if last.Percent <= 0 {
+			t.Fatalf("byBlock=%v: progress never moved", byBlock)
 		}
 	}
 }

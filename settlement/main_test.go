@@ -3,10 +3,10 @@ package settlement_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -40,7 +40,6 @@ func testConfig(t testing.TB, workers, batchSize int) settlement.Config {
 	return settlement.Config{
 		Workers:           workers,
 		BatchSize:         batchSize,
-		Dir:               t.TempDir(),
 		HeartbeatInterval: 50 * time.Millisecond,
 		PollInterval:      50 * time.Millisecond,
 		Lease:             2 * time.Second,
@@ -235,6 +234,24 @@ func storedCSV(t testing.TB, st *store.Store, from, to time.Time, run uuid.UUID)
 	return b.Bytes()
 }
 
+// resultCSV is job id's stored CSV.
+func resultCSV(t testing.TB, st *store.Store, id uuid.UUID) []byte {
+	t.Helper()
+	b, err := st.ReadResult(context.Background(), id)
+	if err != nil {
+		t.Fatalf("result of job %s: %v", id, err)
+	}
+	return b
+}
+
+// noResult fails the test when job id has a stored result.
+func noResult(t testing.TB, st *store.Store, id uuid.UUID) {
+	t.Helper()
+	if _, err := st.GetResult(context.Background(), id); !errors.Is(err, store.ErrResultNotFound) {
+		t.Errorf("job %s has a result (err %v), want none", id, err)
+	}
+}
+
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -242,20 +259,6 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// csvFiles lists the files (final or temporary) in dir.
-func csvFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, filepath.Join(dir, e.Name()))
-	}
-	return names
 }
 
 func firstDiff(a, b []byte) string {

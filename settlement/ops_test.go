@@ -5,8 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,70 +59,68 @@ func TestLayoutTellsTheOrders(t *testing.T) {
 	}
 }
 
-// TestTempFilesCleaned: at start an engine removes the temporary files of
-// jobs that are not RUNNING (gone, or finished) and keeps a RUNNING job's,
-// which another server may be writing; that one goes when the job's dead
-// run is reaped and the job runs again.
-func TestTempFilesCleaned(t *testing.T) {
+// TestImportsExistingFiles: an engine given a settlement directory stores
+// the <job_id>.csv files found there as the results of their COMPLETED jobs
+// that have none (files written before results lived in the database), and
+// touches nothing else.
+func TestImportsExistingFiles(t *testing.T) {
 	t.Parallel()
 	st := dbtest.New(t)
 	ctx := context.Background()
 	from := day("2025-02-01")
 	load(t, st, txnSpec{n: 200, merchants: 3, from: from, to: from, seed: 12}.rows())
-	cfg := testConfig(t, 2, 100)
 
-	done, err := st.CreateJob(ctx, from, from, "")
-	if err != nil {
+	eng := startEngine(t, st, testConfig(t, 2, 100))
+	old, _ := eng.Submit(ctx, from, from)
+	kept, _ := eng.Submit(ctx, from, from)
+	waitJob(t, st, old.ID)
+	waitJob(t, st, kept.ID)
+	want := resultCSV(t, st, kept.ID)
+	// As if old had completed before results lived in the database.
+	if _, err := st.DB().Exec(`DELETE FROM job_results WHERE job_id = $1`, old.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.DB().Exec(`UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE job_id = $1`, done.ID); err != nil {
-		t.Fatal(err)
+	queued, _ := st.CreateJob(ctx, from, from, "")
+
+	dir := t.TempDir()
+	files := map[uuid.UUID][]byte{
+		old.ID:    []byte("from the old file\n"),
+		kept.ID:   []byte("must not replace the stored result\n"),
+		queued.ID: []byte("not COMPLETED: ignored\n"),
 	}
-	running, err := st.CreateJob(ctx, from, from, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Claimed by an engine that is "alive" for a while yet, then dies.
-	if _, ok, err := st.ClaimJob(ctx, "another-server", 1500*time.Millisecond); err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	temp := func(id uuid.UUID) string { return filepath.Join(cfg.Dir, "."+id.String()+".csv.tmp-1234") }
-	gone, finished, live := temp(uuid.New()), temp(done.ID), temp(running.ID)
-	other := filepath.Join(cfg.Dir, "README.txt") // not ours: left alone
-	for _, f := range []string{gone, finished, live, other} {
-		if err := os.WriteFile(f, []byte("partial"), 0o644); err != nil {
+	for id, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, id.String()+".csv"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-
+	if err := os.WriteFile(filepath.Join(dir, "README.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE job_id = $1`, queued.ID); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, 1, 100)
+	cfg.Dir = dir
 	startEngine(t, st, cfg)
 	deadline := time.Now().Add(5 * time.Second)
-	for exists(gone) || exists(finished) {
+	for {
+		if got, err := st.ReadResult(ctx, old.ID); err == nil {
+			if string(got) != string(files[old.ID]) {
+				t.Fatalf("imported %q", got)
+			}
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("temporary files of finished or unknown jobs still there: %v", csvFiles(t, cfg.Dir))
+			t.Fatal("the old file was not imported")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Gone while the first claim still holds (a reap or a new claim would
-	// have moved the job on first): removed under a live server.
-	if !exists(live) {
-		if j, _ := st.GetJob(ctx, running.ID); j.Status == store.JobRunning && j.Attempts == 1 {
-			t.Fatal("the RUNNING job's temporary file was removed while its lease was alive")
-		}
+	if got := resultCSV(t, st, kept.ID); string(got) != string(want) {
+		t.Fatalf("a stored result was replaced by a file: %q", got)
 	}
-	j := waitJob(t, st, running.ID)
-	if j.Status != store.JobCompleted {
-		t.Fatalf("the reaped job ended %s", j.Status)
-	}
-	var names []string
-	for _, f := range csvFiles(t, cfg.Dir) {
-		names = append(names, filepath.Base(f))
-	}
-	want := []string{"README.txt", running.ID.String() + ".csv"}
-	slices.Sort(names)
-	slices.Sort(want)
-	if strings.Join(names, " ") != strings.Join(want, " ") {
-		t.Fatalf("settlement directory holds %v, want %v", names, want)
+	noResult(t, st, queued.ID)
+	if !exists(filepath.Join(dir, old.ID.String()+".csv")) {
+		t.Fatal("the imported file was removed; it must stay")
 	}
 }
 

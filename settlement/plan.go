@@ -3,6 +3,7 @@ package settlement
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -71,6 +72,21 @@ const layoutSampleBlocks = 300
 // group, so small block batches would send about as many rows as they read.
 const groupsPerBlockBatch = 32
 
+// progressWaves is how many batches per worker the block plan cuts at
+// least (when its batches stay big enough, see minRowsPerGroupForProgress),
+// so that its progress moves in steps of about 100 / progressWaves points
+// as the workers finish batches in waves.
+var progressWaves atomic.Int64
+
+func init() { progressWaves.Store(defaultProgressWaves) }
+
+const defaultProgressWaves = 6
+
+// minRowsPerGroupForProgress keeps the batches cut for progress big next to
+// the groups each one answers (a row per merchant and day): below it, more
+// batches would cost more in answers than progress is worth.
+const minRowsPerGroupForProgress = 1
+
 // batchPlan is what a job does: walk the index, or read block ranges.
 type batchPlan struct {
 	byBlock       bool
@@ -114,6 +130,14 @@ func choosePlan(forced Plan, batchSize, workers int, l store.Layout) batchPlan {
 	// Keep every worker busy when the table is big enough for it.
 	if even := (l.Blocks + int64(workers) - 1) / int64(workers); perBatch > even && float64(even)*l.RowsPerBlock()*share >= float64(batchSize) {
 		perBatch = even
+	}
+	// Enough batches for progress to move: the workers finish batches in
+	// waves, and a job of a few big batches would jump from 0 to 100.
+	if waves := progressWaves.Load(); waves > 0 {
+		fine := l.Blocks / (waves * int64(workers))
+		minRows := float64(max(minRowsPerGroupForProgress*max(l.Merchants, 1)*max(l.Days, 1), int64(batchSize)))
+		floor := int64(math.Ceil(minRows / math.Max(share, 1e-9) / l.RowsPerBlock()))
+		perBatch = min(perBatch, max(fine, floor, 1))
 	}
 	p.blocksPerPlan = max(perBatch, 1)
 	p.batches = max((l.Blocks+p.blocksPerPlan-1)/p.blocksPerPlan, 1)

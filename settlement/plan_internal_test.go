@@ -59,10 +59,17 @@ func TestChoosePlan(t *testing.T) {
 // its groups are few next to its rows, at least BatchSize, and the table is
 // split at least once per worker when it is big enough.
 func TestBlockBatchSize(t *testing.T) {
-	// 10M rows, all in range, 31,000 groups: batches of 32 × 31,000 rows.
+	// 10M rows, all in range, 31,000 groups: batches of 32 × 31,000 rows
+	// would be 10 batches; for progress to move, 6 per worker (48) of
+	// 208,300 rows, still far more rows than groups.
 	p := choosePlan(PlanBlocks, DefaultBatchSize, DefaultWorkers, layoutOf(100_000, 1, 0))
-	if got := p.blocksPerPlan * 100; got < 32*31_000 || got > 33*31_000 {
-		t.Errorf("batch covers %d rows, want about %d", got, 32*31_000)
+	if p.batches < defaultProgressWaves*DefaultWorkers || p.blocksPerPlan*100 < 31_000 {
+		t.Errorf("%d batches of %d rows, want at least %d of more than 31,000", p.batches, p.blocksPerPlan*100, defaultProgressWaves*DefaultWorkers)
+	}
+	// 1M rows: progress's batches stop at as many rows as groups (32).
+	mid := choosePlan(PlanBlocks, DefaultBatchSize, DefaultWorkers, layoutOf(10_000, 1, 0))
+	if mid.blocksPerPlan*100 < 31_000 || mid.batches < 30 {
+		t.Errorf("%d batches of %d rows for 31,000 groups, want about 32", mid.batches, mid.blocksPerPlan*100)
 	}
 	// A tenth of the table in range: the batch covers ten times more blocks.
 	p10 := choosePlan(PlanBlocks, DefaultBatchSize, 1, layoutOf(1_000_000, 0.1, 0))

@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 	"sync"
@@ -53,6 +54,15 @@ func (d *dailyTotals) len() int {
 	return len(d.m)
 }
 
+// compareKeys orders by day, then merchant, as integers: cmp.Compare never
+// overflows, where subtracting two int32s (−2^31 − 1) would wrap.
+func compareKeys(a, b dayKey) int {
+	if c := cmp.Compare(a.day, b.day); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.merchant, b.merchant)
+}
+
 // sorted yields the settlements ordered by date, then merchant_id. Only the
 // keys are sorted (once, here); rows are built one at a time as they are
 // consumed, and the sequence can be read more than once.
@@ -63,12 +73,7 @@ func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
 	for k := range d.m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b dayKey) int {
-		if a.day != b.day {
-			return int(a.day - b.day)
-		}
-		return int(a.merchant - b.merchant)
-	})
+	slices.SortFunc(keys, compareKeys)
 	return func(yield func(store.Settlement) bool) {
 		for _, k := range keys {
 			s := d.m[k]

@@ -1,6 +1,6 @@
 // Package store is the service's data access layer: sqlx over lib/pq, one file
 // per aggregate (products, orders, idempotency keys, transactions,
-// settlements, jobs).
+// settlements, jobs, job results).
 //
 // Methods take and return plain structs. Driver errors never leave this
 // package: sql.ErrNoRows and *pq.Error codes are translated into the sentinel

@@ -23,7 +23,7 @@ type Job = domain.Job
 
 const jobColumns = `job_id, from_date, to_date, status, progress, processed_count, total_count,
 	error, attempts, cancel_requested, created_at, updated_at, started_at, finished_at,
-	settlement_count, created_by`
+	settlement_count, created_by, total_estimated, claim_token`
 
 // CreateJob queues a job for the days from..to (both included), queued by
 // the principal createdBy ("" when there is none).
@@ -104,7 +104,7 @@ func (s *Store) RetryJob(ctx context.Context, id uuid.UUID) (Job, error) {
 		err := s.db.GetContext(ctx, &j, jobSQL(`
 			UPDATE jobs SET
 				status = {QUEUED}, attempts = 0, run_after = now(), updated_at = now(),
-				progress = 0, processed_count = 0, total_count = 0,
+				progress = 0, processed_count = 0, total_count = 0, total_estimated = true,
 				error = NULL, started_at = NULL, finished_at = NULL,
 				settlement_count = NULL,
 				cancel_requested = false, owner = NULL, lease_expires_at = NULL
@@ -129,7 +129,7 @@ func (s *Store) RetryJob(ctx context.Context, id uuid.UUID) (Job, error) {
 }
 
 // ClaimJob makes the oldest runnable QUEUED job RUNNING under owner with a
-// lease, counting an attempt. Engines on other processes skip jobs being
+// lease and a new claim token (Job.ClaimToken), counting an attempt. Engines on other processes skip jobs being
 // claimed (FOR UPDATE SKIP LOCKED), so each claim goes to one engine. It
 // returns false when no job is waiting.
 func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration) (Job, bool, error) {
@@ -138,7 +138,8 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration)
 		UPDATE jobs SET
 			status = {RUNNING}, owner = $1, lease_expires_at = now() + make_interval(secs => $2),
 			attempts = attempts + 1, started_at = now(), updated_at = now(),
-			processed_count = 0, total_count = 0, progress = 0
+			processed_count = 0, total_count = 0, progress = 0, total_estimated = true,
+			claim_token = claim_token + 1
 		WHERE job_id = (
 			SELECT job_id FROM jobs
 			WHERE status = {QUEUED} AND run_after <= now()
@@ -169,7 +170,10 @@ func (s *Store) ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]Job, er
 			error = CASE WHEN cancel_requested THEN error
 			             ELSE format('attempt %s of %s stopped without finishing: the process running it went away', attempts, $1::int) END,
 			finished_at = CASE WHEN cancel_requested OR attempts >= $1 THEN now() END,
-			`+resetWhenQueued(`NOT cancel_requested AND attempts < $1`)+`,
+			processed_count = CASE WHEN NOT cancel_requested AND attempts < $1 THEN 0 ELSE processed_count END,
+			total_count = CASE WHEN NOT cancel_requested AND attempts < $1 THEN 0 ELSE total_count END,
+			progress = CASE WHEN NOT cancel_requested AND attempts < $1 THEN 0 ELSE progress END,
+			total_estimated = CASE WHEN NOT cancel_requested AND attempts < $1 THEN true ELSE total_estimated END,
 			owner = NULL, lease_expires_at = NULL, run_after = now(), updated_at = now()
 		WHERE status = {RUNNING} AND lease_expires_at < now()
 		RETURNING `)+jobColumns, maxAttempts)
@@ -179,19 +183,45 @@ func (s *Store) ReapExpiredJobs(ctx context.Context, maxAttempts int) ([]Job, er
 	return jobs, nil
 }
 
-// Heartbeat renews the lease of a running job and records its progress
-// (processed rows; progress follows). It reports whether a cancel was
-// requested, and ErrJobLost when owner no longer runs the job.
-func (s *Store) Heartbeat(ctx context.Context, id uuid.UUID, owner string, processed int64, lease time.Duration) (cancelRequested bool, err error) {
+// JobClaim names one claim of a job: the job and the token its claim got. Every
+// write of a running job is guarded by it (WHERE job_id AND claim_token), so
+// that a run whose claim was taken over — its lease expired while its process
+// was paused, and the job was reaped or claimed again — writes nothing.
+type JobClaim struct {
+	ID    uuid.UUID
+	Token int64
+}
+
+// ClaimOf returns the claim a job's row names (after ClaimJob).
+func ClaimOf(j Job) JobClaim { return JobClaim{ID: j.ID, Token: j.ClaimToken} }
+
+// JobProgress is what a running job reports of its progress.
+type JobProgress struct {
+	// Processed is the rows aggregated so far.
+	Processed int64
+	// Total is the range's row count, an estimate when TotalEstimated.
+	Total          int64
+	TotalEstimated bool
+	// Percent is the share of the planned work done, 0..100.
+	Percent float64
+}
+
+// Heartbeat renews the lease of a running claim and records its progress.
+// Processed and progress never decrease, and total never falls below
+// processed. It reports whether a cancel was requested, and ErrJobLost when
+// the claim is no longer the job's (its lease expired and the job was reaped
+// or claimed again).
+func (s *Store) Heartbeat(ctx context.Context, c JobClaim, p JobProgress, lease time.Duration) (cancelRequested bool, err error) {
 	err = s.db.GetContext(ctx, &cancelRequested, jobSQL(`
 		UPDATE jobs SET
-			processed_count = GREATEST(processed_count, LEAST($3, total_count)),
-			progress = CASE WHEN total_count = 0 THEN 0
-			                ELSE round(100.0 * GREATEST(processed_count, LEAST($3, total_count)) / total_count, 2) END,
-			lease_expires_at = now() + make_interval(secs => $4),
+			processed_count = GREATEST(processed_count, $3),
+			total_count = GREATEST($4, processed_count, $3),
+			total_estimated = $5,
+			progress = GREATEST(progress, LEAST(round($6::numeric, 2), 100)),
+			lease_expires_at = now() + make_interval(secs => $7),
 			updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}
-		RETURNING cancel_requested`), id, owner, processed, lease.Seconds())
+		WHERE job_id = $1 AND claim_token = $2 AND status = {RUNNING}
+		RETURNING cancel_requested`), c.ID, c.Token, p.Processed, p.Total, p.TotalEstimated, p.Percent, lease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, ErrJobLost
 	}
@@ -201,90 +231,58 @@ func (s *Store) Heartbeat(ctx context.Context, id uuid.UUID, owner string, proce
 	return cancelRequested, nil
 }
 
-// SetJobTotal records how many transactions the running job covers.
-func (s *Store) SetJobTotal(ctx context.Context, id uuid.UUID, owner string, total int64) error {
-	return s.updateOwnedJob(ctx, "set job total",
-		jobSQL(`UPDATE jobs SET total_count = $3, updated_at = now()
-		 WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}`), id, owner, total)
-}
+// RunEnd is how a run that did not complete ends; EndRun records it.
+type RunEnd int
 
-// FailJob ends an attempt that went wrong: the job is queued again after
-// backoff × attempts (its progress back at 0), or FAILED with errMsg once it
-// has had maxAttempts, or CANCELLED when a cancel was requested meanwhile. It
-// returns the job's new status.
-func (s *Store) FailJob(ctx context.Context, id uuid.UUID, owner, errMsg string, maxAttempts int, backoff time.Duration) (JobStatus, error) {
-	return s.endOwnedRun(ctx, "fail job", jobSQL(`
-		UPDATE jobs SET
-			status = CASE WHEN cancel_requested THEN {CANCELLED}
-			              WHEN attempts >= $4 THEN {FAILED} ELSE {QUEUED} END,
-			error = $3,
-			finished_at = CASE WHEN cancel_requested OR attempts >= $4 THEN now() END,
-			`+resetWhenQueued(`NOT cancel_requested AND attempts < $4`)+`,
-			run_after = now() + make_interval(secs => $5::float8 * attempts),
-			owner = NULL, lease_expires_at = NULL, updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}
-		RETURNING status`),
-		id, owner, errMsg, maxAttempts, backoff.Seconds())
-}
+// The ends of a run other than completion.
+const (
+	// EndFailed: the attempt failed with an error. The job is queued again
+	// after the backoff × attempts, or FAILED once it has had its attempts.
+	EndFailed RunEnd = iota + 1
+	// EndCancelled: the run stopped on a cancel request; CANCELLED.
+	EndCancelled
+	// EndReleased: the run is handed back without counting its attempt (a
+	// shutdown, or a fault of the database connection); queued again after
+	// the backoff (once, not per attempt).
+	EndReleased
+)
 
-// CancelRunningJob ends a running job whose cancel was requested.
-func (s *Store) CancelRunningJob(ctx context.Context, id uuid.UUID, owner string) error {
-	return s.updateOwnedJob(ctx, "cancel running job", jobSQL(`
-		UPDATE jobs SET status = {CANCELLED}, finished_at = now(),
-			owner = NULL, lease_expires_at = NULL, updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}`), id, owner)
-}
-
-// ReleaseJob hands a running job back when its engine shuts down: it is
-// queued again with its progress back at 0 (the attempt does not count) or,
-// when a cancel was requested, CANCELLED. It returns the job's new status.
-func (s *Store) ReleaseJob(ctx context.Context, id uuid.UUID, owner string) (JobStatus, error) {
-	return s.endOwnedRun(ctx, "release job", jobSQL(`
-		UPDATE jobs SET
-			status = CASE WHEN cancel_requested THEN {CANCELLED} ELSE {QUEUED} END,
-			finished_at = CASE WHEN cancel_requested THEN now() END,
-			attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
-			`+resetWhenQueued(`NOT cancel_requested`)+`,
-			owner = NULL, lease_expires_at = NULL, run_after = now(), updated_at = now()
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING}
-		RETURNING status`), id, owner)
-}
-
-// resetWhenQueued is the SET list that puts a job's progress back at 0 when
-// queued (the condition holds): a queued job shows no progress, and its
-// next run starts from scratch.
-func resetWhenQueued(queued string) string {
-	return `processed_count = CASE WHEN ` + queued + ` THEN 0 ELSE processed_count END,
-			total_count = CASE WHEN ` + queued + ` THEN 0 ELSE total_count END,
-			progress = CASE WHEN ` + queued + ` THEN 0 ELSE progress END`
-}
-
-// endOwnedRun runs an update guarded by owner that returns the job's new
-// status; no row means ErrJobLost.
-func (s *Store) endOwnedRun(ctx context.Context, what, query string, args ...any) (JobStatus, error) {
+// EndRun records how claim c's run ended, in one guarded statement: end says
+// how; errMsg is the job's error for EndFailed. A cancel requested meanwhile
+// makes any end CANCELLED. A job queued again shows no progress and starts
+// from scratch. It returns the job's new status, or ErrJobLost when the claim
+// is no longer the job's.
+func (s *Store) EndRun(ctx context.Context, c JobClaim, end RunEnd, errMsg string, maxAttempts int, backoff time.Duration) (JobStatus, error) {
 	var status JobStatus
-	err := s.db.GetContext(ctx, &status, query, args...)
+	err := s.db.GetContext(ctx, &status, jobSQL(`
+		WITH run AS (
+			SELECT job_id, attempts,
+				CASE WHEN cancel_requested OR $3 = 2 THEN {CANCELLED}
+				     WHEN $3 = 3 THEN {QUEUED}
+				     WHEN attempts >= $5 THEN {FAILED}
+				     ELSE {QUEUED} END AS next
+			FROM jobs
+			WHERE job_id = $1 AND claim_token = $2 AND status = {RUNNING}
+			FOR UPDATE
+		)
+		UPDATE jobs SET
+			status = run.next,
+			error = CASE WHEN $3 = 1 THEN $4 ELSE jobs.error END,
+			attempts = CASE WHEN $3 = 3 AND run.next = {QUEUED} THEN run.attempts - 1 ELSE run.attempts END,
+			finished_at = CASE WHEN run.next <> {QUEUED} THEN now() END,
+			run_after = now() + make_interval(secs => $6::float8 * CASE WHEN $3 = 3 THEN 1 ELSE run.attempts END),
+			processed_count = CASE WHEN run.next = {QUEUED} THEN 0 ELSE processed_count END,
+			total_count = CASE WHEN run.next = {QUEUED} THEN 0 ELSE total_count END,
+			progress = CASE WHEN run.next = {QUEUED} THEN 0 ELSE progress END,
+			total_estimated = CASE WHEN run.next = {QUEUED} THEN true ELSE total_estimated END,
+			owner = NULL, lease_expires_at = NULL, updated_at = now()
+		FROM run WHERE jobs.job_id = run.job_id
+		RETURNING jobs.status`), c.ID, c.Token, int(end), errMsg, maxAttempts, backoff.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrJobLost
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, translate(err))
+		return "", fmt.Errorf("end job run: %w", translate(err))
 	}
 	return status, nil
-}
-
-// updateOwnedJob runs a job update guarded by owner; no row means ErrJobLost.
-func (s *Store) updateOwnedJob(ctx context.Context, what, query string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, translate(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, translate(err))
-	}
-	if n == 0 {
-		return ErrJobLost
-	}
-	return nil
 }

@@ -257,3 +257,63 @@ func TestRetryRacingCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimTokenFences: a claim taken over (reaped, then claimed again) can
+// no longer heartbeat, end its run or complete; the new claim can.
+func TestClaimTokenFences(t *testing.T) {
+	t.Parallel()
+	st := dbtest.New(t)
+	ctx := context.Background()
+	j, err := st.CreateJob(ctx, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, ok, err := st.ClaimJob(ctx, "same-engine", time.Millisecond)
+	if err != nil || !ok || first.ID != j.ID {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := st.ReapExpiredJobs(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	// The same owner string claims again: only the token tells the runs apart.
+	second, ok, err := st.ClaimJob(ctx, "same-engine", time.Minute)
+	if err != nil || !ok || second.ClaimToken == first.ClaimToken || second.Attempts != 2 {
+		t.Fatalf("second claim: %v %v, tokens %d then %d, attempts %d", ok, err, first.ClaimToken, second.ClaimToken, second.Attempts)
+	}
+	stale := store.ClaimOf(first)
+	if _, err := st.Heartbeat(ctx, stale, store.JobProgress{Processed: 5, Total: 5, Percent: 100}, time.Minute); !errors.Is(err, store.ErrJobLost) {
+		t.Errorf("stale heartbeat: %v, want ErrJobLost", err)
+	}
+	for _, end := range []store.RunEnd{store.EndFailed, store.EndCancelled, store.EndReleased} {
+		if _, err := st.EndRun(ctx, stale, end, "stale", 3, 0); !errors.Is(err, store.ErrJobLost) {
+			t.Errorf("stale end %d: %v, want ErrJobLost", end, err)
+		}
+	}
+	if _, err := st.BeginCompletion(ctx, stale); !errors.Is(err, store.ErrJobLost) {
+		t.Errorf("stale completion: %v, want ErrJobLost", err)
+	}
+	now, _ := st.GetJob(ctx, j.ID)
+	if now.Status != store.JobRunning || now.Processed != 0 || now.Progress != 0 || now.Attempts != 2 {
+		t.Fatalf("the stale claim changed the job: %+v", now)
+	}
+	live := store.ClaimOf(second)
+	if _, err := st.Heartbeat(ctx, live, store.JobProgress{Processed: 3, Total: 10, TotalEstimated: true, Percent: 30}, time.Minute); err != nil {
+		t.Fatalf("live heartbeat: %v", err)
+	}
+	// Progress and processed never go back, the total never below processed.
+	if _, err := st.Heartbeat(ctx, live, store.JobProgress{Processed: 2, Total: 1, TotalEstimated: true, Percent: 10}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	now, _ = st.GetJob(ctx, j.ID)
+	if now.Processed != 3 || now.Total != 3 || now.Progress != 30 || !now.TotalEstimated {
+		t.Fatalf("after a lower report: processed %d total %d progress %v estimated %v", now.Processed, now.Total, now.Progress, now.TotalEstimated)
+	}
+	if status, err := st.EndRun(ctx, live, store.EndReleased, "", 3, 0); err != nil || status != store.JobQueued {
+		t.Fatalf("live release: %s %v", status, err)
+	}
+	now, _ = st.GetJob(ctx, j.ID)
+	if now.Attempts != 1 || now.Processed != 0 || now.Total != 0 || now.Progress != 0 || !now.TotalEstimated {
+		t.Fatalf("released job: %+v", now)
+	}
+}

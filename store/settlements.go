@@ -25,26 +25,26 @@ type Settlement struct {
 // completions, so that of two overlapping jobs the last to commit wins whole.
 const settlementCommitLock = 0x5e771e // "settle"
 
-// Completion is the transaction that completes a job: settlements and the
-// COMPLETED status commit together. Publish the job's file between Settle and
-// Commit; Rollback (deferred) undoes everything that was not committed.
+// Completion is the transaction that completes a job: settlements, the
+// job's CSV and the COMPLETED status commit together. Rollback (deferred)
+// undoes everything that was not committed.
 type Completion struct {
 	tx    *sqlx.Tx
 	job   Job
-	owner string
+	claim JobClaim
 }
 
-// BeginCompletion starts completing the job owner runs. It waits for other
+// BeginCompletion starts completing claim c's run. It waits for other
 // completions, then locks the job row: a concurrent cancel either came first
 // (ErrCancelRequested) or waits and then finds the job COMPLETED. It returns
-// ErrJobLost when owner no longer runs the job.
-func (s *Store) BeginCompletion(ctx context.Context, id uuid.UUID, owner string) (*Completion, error) {
+// ErrJobLost when the claim is no longer the job's.
+func (s *Store) BeginCompletion(ctx context.Context, claim JobClaim) (*Completion, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin completion: %w", translate(err))
 	}
-	c := &Completion{tx: tx, owner: owner}
-	if err := c.begin(ctx, id); err != nil {
+	c := &Completion{tx: tx, claim: claim}
+	if err := c.begin(ctx, claim.ID); err != nil {
 		_ = tx.Rollback()
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
 		return fmt.Errorf("begin completion: %w", translate(err))
 	}
 	rows, err := c.tx.QueryxContext(ctx, jobSQL(`SELECT `+jobColumns+` FROM jobs
-		WHERE job_id = $1 AND owner = $2 AND status = {RUNNING} FOR UPDATE`), id, c.owner)
+		WHERE job_id = $1 AND claim_token = $2 AND status = {RUNNING} FOR UPDATE`), id, c.claim.Token)
 	if err != nil {
 		return fmt.Errorf("begin completion: %w", translate(err))
 	}
@@ -78,11 +78,11 @@ func (c *Completion) begin(ctx context.Context, id uuid.UUID) error {
 
 // Settle makes the settlements of the job's days exactly rows: it upserts
 // them on (merchant_id, date) with unique_run_id = the job's id, deletes the
-// rows of those days that this run did not produce, and marks the job
-// COMPLETED. The rows are streamed to the server with
-// COPY into a temporary table, so they are never all in memory at once.
-// Nothing is visible before Commit.
-func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) error {
+// rows of those days that this run did not produce, stores csv as the job's
+// result and marks the job COMPLETED with total rows (exact), all processed.
+// The rows are streamed to the server with COPY into a temporary table, so
+// they are never all in memory at once. Nothing is visible before Commit.
+func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement], total int64, csv []byte) error {
 	if _, err := c.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE settlement_run (
 			merchant_id integer, date date, gross_cents bigint, fee_cents bigint, txn_count integer
 		) ON COMMIT DROP`); err != nil {
@@ -122,12 +122,16 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) erro
 	if err != nil {
 		return fmt.Errorf("delete stale settlements: %w", translate(err))
 	}
+	if err := storeResult(ctx, c.tx, c.job.ID, csv); err != nil {
+		return err
+	}
 	_, err = c.tx.ExecContext(ctx, jobSQL(`
-		UPDATE jobs SET status = {COMPLETED}, progress = 100, processed_count = total_count,
+		UPDATE jobs SET status = {COMPLETED}, progress = 100,
+			processed_count = $2, total_count = $2, total_estimated = false,
 			error = NULL, finished_at = now(), updated_at = now(),
 			owner = NULL, lease_expires_at = NULL,
 			settlement_count = (SELECT count(*) FROM settlements s WHERE s.unique_run_id = $1 AND s.date BETWEEN jobs.from_date AND jobs.to_date)
-		WHERE job_id = $1`), c.job.ID)
+		WHERE job_id = $1`), c.job.ID, total)
 	if err != nil {
 		return fmt.Errorf("complete job: %w", translate(err))
 	}
@@ -135,10 +139,12 @@ func (c *Completion) Settle(ctx context.Context, rows iter.Seq[Settlement]) erro
 }
 
 // Commit commits the completion. A failed commit is an error: the job is not
-// COMPLETED and its settlements did not change.
+// COMPLETED and its settlements did not change — unless the error is
+// ErrCommitUnknown (the connection broke after COMMIT was sent): then read
+// the job to learn the truth.
 func (c *Completion) Commit() error {
 	if err := c.tx.Commit(); err != nil {
-		return fmt.Errorf("commit completion: %w", translate(err))
+		return fmt.Errorf("commit completion: %w", translateCommit(err))
 	}
 	return nil
 }

@@ -58,7 +58,6 @@ var packageDefaults = map[string]string{
 	"DB_MAX_CONNS":     strconv.Itoa(store.DefaultMaxOpenConns),
 	"WORKERS":          strconv.Itoa(settlement.DefaultWorkers),
 	"BATCH_SIZE":       strconv.Itoa(settlement.DefaultBatchSize),
-	"SETTLEMENT_DIR":   settlement.DefaultDir,
 	"JOB_LEASE":        settlement.DefaultLease.String(),
 	"REQUEST_TIMEOUT":  server.DefaultRequestTimeout.String(),
 	"MAX_IN_FLIGHT":    strconv.Itoa(server.DefaultMaxInFlight),

@@ -249,3 +249,85 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDelay: after SIGTERM, for SHUTDOWN_DELAY /readyz answers 503
+// while requests are still served; then the listener closes and the process
+// exits 0.
+func TestShutdownDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 2 * time.Second
+	port := strconv.Itoa(freePort(t))
+	base := "http://127.0.0.1:" + port
+	env := []string{"DATABASE_URL=" + dbtest.NewDSN(t), "PORT=" + port, "SHUTDOWN_DELAY=" + delay.String()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := clitest.Command(ctx, t, env)
+	var stderr testkit.SyncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for clitest.Run(t, []string{"PORT=" + port}, "healthcheck").Code != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never became ready; its log:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A fresh connection per request: the listener must still accept.
+	get := func(path string) (int, error) {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+		resp, err := c.Get(base + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var sawNotReady, servedWhileNotReady bool
+	for time.Since(signalled) < delay/2 {
+		ready, err := get("/readyz")
+		if err != nil {
+			t.Fatalf("within SHUTDOWN_DELAY (%v after SIGTERM) /readyz failed: %v", time.Since(signalled), err)
+		}
+		if ready == http.StatusServiceUnavailable {
+			sawNotReady = true
+			if status, err := get("/products"); err == nil && status == http.StatusOK {
+				servedWhileNotReady = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawNotReady || !servedWhileNotReady {
+		t.Fatalf("during SHUTDOWN_DELAY: /readyz 503 seen %v, requests served meanwhile %v", sawNotReady, servedWhileNotReady)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v; want exit 0. Log:\n%s", err, stderr.String())
+		}
+		if took := time.Since(signalled); took < delay {
+			t.Fatalf("exited %v after SIGTERM, before SHUTDOWN_DELAY %v", took, delay)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not stop within 30 s of SIGTERM; its log:\n%s", stderr.String())
+	}
+	if _, err := get("/livez"); err == nil {
+		t.Fatal("the listener still accepts after the process exited")
+	}
+}

@@ -17,7 +17,7 @@ import (
 // and returns the number of bytes written. A file appears only complete: the
 // body goes to a temporary file in the same directory, renamed into place.
 func (s *session) download(ctx context.Context, id uuid.UUID, out string) (int64, error) {
-	resp, err := s.api.DownloadSettlementCSV(ctx, id)
+	resp, err := s.api.DownloadSettlementCSV(ctx, id, nil)
 	if err != nil {
 		return 0, s.fail(err)
 	}

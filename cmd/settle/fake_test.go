@@ -485,6 +485,7 @@ func (f *fakeAPI) download(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/csv")
 	w.Header().Set("Content-Disposition", `attachment; filename="settlement-`+fakeJobID.String()+`.csv"`)
+	w.Header().Set("ETag", `"fake-etag"`)
 	body := fakeCSV
 	if truncate {
 		// Promise the whole file, send the header line: the connection drops.

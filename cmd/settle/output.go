@@ -107,12 +107,21 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
-// progressText is a job's progress in words, e.g. "63.0% (630,000 of 1,000,000 rows)".
+// progressText is a job's progress in words, e.g. "63.0% (630,000 of
+// 1,000,000 rows)", or "of ≈1,000,000 rows" while the total is an estimate.
 func progressText(j *client.Job) string {
 	if j.Total == 0 && !isFinal(j.Status) {
 		return fmt.Sprintf("%.1f%% (rows not counted yet)", j.Progress)
 	}
-	return fmt.Sprintf("%.1f%% (%s of %s)", j.Progress, thousands(j.Processed), plural(j.Total, "row"))
+	return fmt.Sprintf("%.1f%% (%s of %s%s)", j.Progress, thousands(j.Processed), approx(j), plural(j.Total, "row"))
+}
+
+// approx is "≈" when the job's total is an estimate.
+func approx(j *client.Job) string {
+	if j.TotalEstimated && j.Status != client.JobCompleted {
+		return "≈"
+	}
+	return ""
 }
 
 // plural formats n with thousands separators and the noun, e.g. "1,000 rows".

@@ -213,7 +213,7 @@ func describe(j *client.Job) string {
 	case j.Total == 0 && j.Status == client.JobRunning:
 		return "RUNNING counting rows"
 	}
-	return fmt.Sprintf("%s %s/%s rows", j.Status, thousands(j.Processed), thousands(j.Total))
+	return fmt.Sprintf("%s %s/%s%s rows", j.Status, thousands(j.Processed), approx(j), thousands(j.Total))
 }
 
 // lineProgress prints a line such as "RUNNING 63.0% 630000/1000000" when the
@@ -237,7 +237,7 @@ func (p *lineProgress) end(j *client.Job) {
 }
 
 func (p *lineProgress) print(j *client.Job) {
-	line := fmt.Sprintf("%s %.1f%% %d/%d", j.Status, j.Progress, j.Processed, j.Total)
+	line := fmt.Sprintf("%s %.1f%% %d/%s%d", j.Status, j.Progress, j.Processed, approx(j), j.Total)
 	if line == p.lastLine {
 		return
 	}

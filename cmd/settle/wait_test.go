@@ -43,6 +43,29 @@ func TestProgressLinesAtMostOncePerSecond(t *testing.T) {
 	}
 }
 
+// TestEstimatedTotalShownAsSuch: an estimated total reads "≈" in the bar,
+// the progress lines and `jobs get`; an exact one does not.
+func TestEstimatedTotalShownAsSuch(t *testing.T) {
+	t.Parallel()
+	est := &client.Job{Status: client.JobRunning, Progress: 40, Processed: 400_000, Total: 1_000_000, TotalEstimated: true}
+	exact := &client.Job{Status: client.JobRunning, Progress: 40, Processed: 400_000, Total: 1_000_000}
+	if got := describe(est); got != "RUNNING 400,000/≈1,000,000 rows" {
+		t.Errorf("bar label %q", got)
+	}
+	if got := describe(exact); got != "RUNNING 400,000/1,000,000 rows" {
+		t.Errorf("bar label %q", got)
+	}
+	if got := progressText(est); got != "40.0% (400,000 of ≈1,000,000 rows)" {
+		t.Errorf("progress %q", got)
+	}
+	var buf bytes.Buffer
+	p := &lineProgress{w: &buf}
+	p.print(est)
+	if buf.String() != "RUNNING 40.0% 400000/≈1000000\n" {
+		t.Errorf("line %q", buf.String())
+	}
+}
+
 func TestThousands(t *testing.T) {
 	t.Parallel()
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 630000: "630,000", 1000000: "1,000,000", -12345: "-12,345"} {

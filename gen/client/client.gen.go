@@ -418,7 +418,7 @@ type Job struct {
 
 	// Error Only when FAILED; what went wrong.
 	//
-	// Example: settlement directory is not writable
+	// Example: the run failed unexpectedly; the server log has the details
 	Error *string `json:"error,omitempty"`
 
 	// FinishedAt When the job ended; present exactly when COMPLETED, FAILED or CANCELLED.
@@ -432,12 +432,18 @@ type Job struct {
 	// JobID Example: 5d0c7e0a-4a8e-4b8a-9f5e-0f6f1d2c3b4a
 	JobID openapi_types.UUID `json:"job_id"`
 
-	// Processed Transactions scanned so far.
+	// Processed Transactions aggregated so far; never decreases while RUNNING.
+	// Equals `total` when COMPLETED.
+	//
 	//
 	// Example: 630000
 	Processed int64 `json:"processed"`
 
-	// Progress 100 × processed / total; 0 until the rows are counted.
+	// Progress While RUNNING, the share of the run's planned work done (blocks
+	// or index intervals); it never decreases. When `total_estimated`
+	// is false it is 100 × processed / total. 100 when COMPLETED; 0
+	// while QUEUED.
+	//
 	//
 	// Example: 63
 	Progress float64 `json:"progress"`
@@ -462,10 +468,21 @@ type Job struct {
 	// To Example: 2025-01-31
 	To openapi_types.Date `json:"to"`
 
-	// Total Transactions in the range (any status); 0 until counted.
+	// Total Transactions in the range (any status): exact when
+	// `total_estimated` is false, else an estimate (from the plan's
+	// sample, then from the batches done) never below `processed`.
+	// 0 while QUEUED.
+	//
 	//
 	// Example: 1000000
 	Total int64 `json:"total"`
+
+	// TotalEstimated True while `total` is an estimate rather than the range's exact
+	// row count; always false when COMPLETED.
+	//
+	//
+	// Example: false
+	TotalEstimated bool `json:"total_estimated"`
 
 	// UpdatedAt Example: 2025-02-01T00:00:02Z
 	UpdatedAt time.Time `json:"updated_at"`
@@ -798,8 +815,14 @@ type SettlementPage struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// DownloadJobID defines model for DownloadJobID.
+type DownloadJobID = openapi_types.UUID
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
 
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
@@ -851,6 +874,20 @@ type Unavailable = Error
 
 // UnsupportedMediaType The body of every 4xx and 5xx response except the probes' 503.
 type UnsupportedMediaType = Error
+
+// DownloadSettlementCSVParams defines parameters for DownloadSettlementCSV.
+type DownloadSettlementCSVParams struct {
+	// IfNoneMatch ETags the client already holds (or `*`); when one matches the
+	// result's, the answer is 304 without a body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// HeadSettlementCSVParams defines parameters for HeadSettlementCSV.
+type HeadSettlementCSVParams struct {
+	// IfNoneMatch ETags the client already holds (or `*`); when one matches the
+	// result's, the answer is 304 without a body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
@@ -1028,10 +1065,22 @@ type ClientInterface interface {
 	//
 	// The CSV of a COMPLETED job: header
 	// `merchant_id,date,gross_cents,fee_cents,net_cents,txn_count`, one row
-	// per merchant and day, ordered by date then merchant_id.
+	// per merchant and day, ordered by date then merchant_id. Results are
+	// stored in the database, so every server instance serves the same
+	// bytes. `ETag` is strong (the SHA-256 of the file); a request whose
+	// `If-None-Match` matches it is answered 304 without a body. Results
+	// are kept for the server's `RESULT_RETENTION`; after it, 410.
 	//
 	// Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-	DownloadSettlementCSV(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DownloadSettlementCSV(ctx context.Context, jobID DownloadJobID, params *DownloadSettlementCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadSettlementCSV Describe a settlement CSV
+	//
+	// The headers of `GET /downloads/{job_id}.csv` (`Content-Length`,
+	// `ETag`, `Content-Disposition`) and its status, without a body.
+	//
+	// Corresponds with HEAD /downloads/{job_id}.csv (the `HeadSettlementCSV` operationId).
+	HeadSettlementCSV(ctx context.Context, jobID DownloadJobID, params *HeadSettlementCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Report service and database health
 	//
@@ -1376,11 +1425,33 @@ type ClientInterface interface {
 //
 // The CSV of a COMPLETED job: header
 // `merchant_id,date,gross_cents,fee_cents,net_cents,txn_count`, one row
-// per merchant and day, ordered by date then merchant_id.
+// per merchant and day, ordered by date then merchant_id. Results are
+// stored in the database, so every server instance serves the same
+// bytes. `ETag` is strong (the SHA-256 of the file); a request whose
+// `If-None-Match` matches it is answered 304 without a body. Results
+// are kept for the server's `RESULT_RETENTION`; after it, 410.
 //
 // Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-func (c *Client) DownloadSettlementCSV(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDownloadSettlementCSVRequest(c.Server, jobID)
+func (c *Client) DownloadSettlementCSV(ctx context.Context, jobID DownloadJobID, params *DownloadSettlementCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSettlementCSVRequest(c.Server, jobID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadSettlementCSV Describe a settlement CSV
+//
+// The headers of `GET /downloads/{job_id}.csv` (`Content-Length`,
+// `ETag`, `Content-Disposition`) and its status, without a body.
+//
+// Corresponds with HEAD /downloads/{job_id}.csv (the `HeadSettlementCSV` operationId).
+func (c *Client) HeadSettlementCSV(ctx context.Context, jobID DownloadJobID, params *HeadSettlementCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadSettlementCSVRequest(c.Server, jobID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2020,7 +2091,7 @@ func (c *Client) ListSettlements(ctx context.Context, params *ListSettlementsPar
 }
 
 // NewDownloadSettlementCSVRequest constructs an http.Request for the DownloadSettlementCSV method
-func NewDownloadSettlementCSVRequest(server string, jobID openapi_types.UUID) (*http.Request, error) {
+func NewDownloadSettlementCSVRequest(server string, jobID DownloadJobID, params *DownloadSettlementCSVParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2048,6 +2119,70 @@ func NewDownloadSettlementCSVRequest(server string, jobID openapi_types.UUID) (*
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewHeadSettlementCSVRequest constructs an http.Request for the HeadSettlementCSV method
+func NewHeadSettlementCSVRequest(server string, jobID DownloadJobID, params *HeadSettlementCSVParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job_id", jobID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/downloads/%s.csv", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -3148,12 +3283,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// The CSV of a COMPLETED job: header
 	// `merchant_id,date,gross_cents,fee_cents,net_cents,txn_count`, one row
-	// per merchant and day, ordered by date then merchant_id.
+	// per merchant and day, ordered by date then merchant_id. Results are
+	// stored in the database, so every server instance serves the same
+	// bytes. `ETag` is strong (the SHA-256 of the file); a request whose
+	// `If-None-Match` matches it is answered 304 without a body. Results
+	// are kept for the server's `RESULT_RETENTION`; after it, 410.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-	DownloadSettlementCSVWithResponse(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error)
+	DownloadSettlementCSVWithResponse(ctx context.Context, jobID DownloadJobID, params *DownloadSettlementCSVParams, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error)
+
+	// HeadSettlementCSVWithResponse Describe a settlement CSV
+	//
+	// The headers of `GET /downloads/{job_id}.csv` (`Content-Length`,
+	// `ETag`, `Content-Disposition`) and its status, without a body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /downloads/{job_id}.csv (the `HeadSettlementCSV` operationId).
+	HeadSettlementCSVWithResponse(ctx context.Context, jobID DownloadJobID, params *HeadSettlementCSVParams, reqEditors ...RequestEditorFn) (*HeadSettlementCSVResponse, error)
 
 	// GetHealthWithResponse Report service and database health
 	//
@@ -3529,7 +3678,14 @@ type ClientWithResponsesInterface interface {
 // DownloadSettlementCSVResponse200Headers the declared response headers of an HTTP 200 response for DownloadSettlementCSV
 type DownloadSettlementCSVResponse200Headers struct {
 	ContentDisposition string
+	ETag               string
 	XRequestID         string
+}
+
+// DownloadSettlementCSVResponse304Headers the declared response headers of an HTTP 304 response for DownloadSettlementCSV
+type DownloadSettlementCSVResponse304Headers struct {
+	ETag       string
+	XRequestID string
 }
 
 // DownloadSettlementCSVResponse400Headers the declared response headers of an HTTP 400 response for DownloadSettlementCSV
@@ -3596,6 +3752,8 @@ type DownloadSettlementCSVResponse struct {
 	JSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *DownloadSettlementCSVResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *DownloadSettlementCSVResponse304Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *DownloadSettlementCSVResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3677,6 +3835,151 @@ func (r DownloadSettlementCSVResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DownloadSettlementCSVResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HeadSettlementCSVResponse200Headers the declared response headers of an HTTP 200 response for HeadSettlementCSV
+type HeadSettlementCSVResponse200Headers struct {
+	ContentDisposition string
+	ETag               string
+	XRequestID         string
+}
+
+// HeadSettlementCSVResponse304Headers the declared response headers of an HTTP 304 response for HeadSettlementCSV
+type HeadSettlementCSVResponse304Headers struct {
+	ETag       string
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse400Headers the declared response headers of an HTTP 400 response for HeadSettlementCSV
+type HeadSettlementCSVResponse400Headers struct {
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse401Headers the declared response headers of an HTTP 401 response for HeadSettlementCSV
+type HeadSettlementCSVResponse401Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// HeadSettlementCSVResponse403Headers the declared response headers of an HTTP 403 response for HeadSettlementCSV
+type HeadSettlementCSVResponse403Headers struct {
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse404Headers the declared response headers of an HTTP 404 response for HeadSettlementCSV
+type HeadSettlementCSVResponse404Headers struct {
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse410Headers the declared response headers of an HTTP 410 response for HeadSettlementCSV
+type HeadSettlementCSVResponse410Headers struct {
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse429Headers the declared response headers of an HTTP 429 response for HeadSettlementCSV
+type HeadSettlementCSVResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse500Headers the declared response headers of an HTTP 500 response for HeadSettlementCSV
+type HeadSettlementCSVResponse500Headers struct {
+	XRequestID string
+}
+
+// HeadSettlementCSVResponse503Headers the declared response headers of an HTTP 503 response for HeadSettlementCSV
+type HeadSettlementCSVResponse503Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+type HeadSettlementCSVResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *HeadSettlementCSVResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *HeadSettlementCSVResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *HeadSettlementCSVResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HeadSettlementCSVResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *HeadSettlementCSVResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *HeadSettlementCSVResponse404Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *HeadSettlementCSVResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *HeadSettlementCSVResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *HeadSettlementCSVResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *HeadSettlementCSVResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HeadSettlementCSVResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HeadSettlementCSVResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HeadSettlementCSVResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r HeadSettlementCSVResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r HeadSettlementCSVResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadSettlementCSVResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadSettlementCSVResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadSettlementCSVResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadSettlementCSVResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6880,17 +7183,37 @@ func (r ListSettlementsResponse) ContentType() string {
 //
 // The CSV of a COMPLETED job: header
 // `merchant_id,date,gross_cents,fee_cents,net_cents,txn_count`, one row
-// per merchant and day, ordered by date then merchant_id.
+// per merchant and day, ordered by date then merchant_id. Results are
+// stored in the database, so every server instance serves the same
+// bytes. `ETag` is strong (the SHA-256 of the file); a request whose
+// `If-None-Match` matches it is answered 304 without a body. Results
+// are kept for the server's `RESULT_RETENTION`; after it, 410.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /downloads/{job_id}.csv (the `DownloadSettlementCSV` operationId).
-func (c *ClientWithResponses) DownloadSettlementCSVWithResponse(ctx context.Context, jobID openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error) {
-	rsp, err := c.DownloadSettlementCSV(ctx, jobID, reqEditors...)
+func (c *ClientWithResponses) DownloadSettlementCSVWithResponse(ctx context.Context, jobID DownloadJobID, params *DownloadSettlementCSVParams, reqEditors ...RequestEditorFn) (*DownloadSettlementCSVResponse, error) {
+	rsp, err := c.DownloadSettlementCSV(ctx, jobID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseDownloadSettlementCSVResponse(rsp)
+}
+
+// HeadSettlementCSVWithResponse Describe a settlement CSV
+//
+// The headers of `GET /downloads/{job_id}.csv` (`Content-Length`,
+// `ETag`, `Content-Disposition`) and its status, without a body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /downloads/{job_id}.csv (the `HeadSettlementCSV` operationId).
+func (c *ClientWithResponses) HeadSettlementCSVWithResponse(ctx context.Context, jobID DownloadJobID, params *HeadSettlementCSVParams, reqEditors ...RequestEditorFn) (*HeadSettlementCSVResponse, error) {
+	rsp, err := c.HeadSettlementCSV(ctx, jobID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadSettlementCSVResponse(rsp)
 }
 
 // GetHealthWithResponse Report service and database health
@@ -7451,6 +7774,9 @@ func ParseDownloadSettlementCSVResponse(rsp *http.Response) (*DownloadSettlement
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7519,6 +7845,13 @@ func ParseDownloadSettlementCSVResponse(rsp *http.Response) (*DownloadSettlement
 			}
 			headers.ContentDisposition = value
 		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7527,6 +7860,23 @@ func ParseDownloadSettlementCSVResponse(rsp *http.Response) (*DownloadSettlement
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers DownloadSettlementCSVResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 400:
 		var headers DownloadSettlementCSVResponse400Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -7613,6 +7963,220 @@ func ParseDownloadSettlementCSVResponse(rsp *http.Response) (*DownloadSettlement
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DownloadSettlementCSVResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHeadSettlementCSVResponse parses an HTTP response from a HeadSettlementCSVWithResponse call
+func ParseHeadSettlementCSVResponse(rsp *http.Response) (*HeadSettlementCSVResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadSettlementCSVResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case rsp.StatusCode == 400:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.StatusCode == 404:
+		break // No content-type
+
+	case rsp.StatusCode == 410:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers HeadSettlementCSVResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers HeadSettlementCSVResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers HeadSettlementCSVResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers HeadSettlementCSVResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers HeadSettlementCSVResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers HeadSettlementCSVResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 410:
+		var headers HeadSettlementCSVResponse410Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers HeadSettlementCSVResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers HeadSettlementCSVResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers HeadSettlementCSVResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -218,12 +218,8 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	base := a.URL()
 	build := buildinfo.Read()
-	dir := a.Config.SettlementDir
-	if dir == "" {
-		dir = settlement.DefaultDir
-	}
 	log.Info("ordersettle is serving", "api", base, "docs", base+"/docs/", "readyz", base+"/readyz",
-		"settlement_dir", dir, "version", build.Version, "revision", build.Revision)
+		"version", build.Version, "revision", build.Revision)
 
 	// The order committer stops after the HTTP server has shut down: the
 	// orders of requests still being served are committed and answered,
@@ -242,8 +238,12 @@ func (a *App) Run(ctx context.Context) error {
 		<-gctx.Done()
 		// Readiness turns 503 first, so that load balancers stop sending
 		// traffic, then requests in flight finish.
+		// Readiness turns 503 first; for SHUTDOWN_DELAY requests are still
+		// served so that load balancers see it and stop sending traffic;
+		// then the listener closes and requests in flight finish.
 		a.Server.BeginShutdown()
-		log.Info("shutting down")
+		log.Info("shutting down", "shutdown_delay", a.Config.ShutdownDelay)
+		time.Sleep(a.Config.ShutdownDelay)
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		err := httpServer.Shutdown(sctx)
@@ -262,6 +262,10 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		purgeIdempotencyKeys(gctx, a.Store, log)
+		return nil
+	})
+	g.Go(func() error {
+		purgeExpiredResults(gctx, a.Store, a.Config.ResultRetention, log)
 		return nil
 	})
 	return g.Wait()
@@ -283,6 +287,30 @@ func purgeIdempotencyKeys(ctx context.Context, st *store.Store, log *slog.Logger
 			} else if n > 0 {
 				log.Info("purged expired idempotency keys", "count", n)
 			}
+		}
+	}
+}
+
+// purgeExpiredResults removes the settlement results older than retention
+// at start and every PurgeInterval until ctx ends; retention 0 keeps them
+// forever.
+func purgeExpiredResults(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(PurgeInterval)
+	defer t.Stop()
+	for {
+		n, err := st.PurgeResults(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("purging expired settlement results failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged settlement results past RESULT_RETENTION", "count", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

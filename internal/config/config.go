@@ -36,9 +36,11 @@ type Config struct {
 
 	Port int // PORT
 
-	Workers       int    // WORKERS: settlement worker goroutines
-	BatchSize     int    // BATCH_SIZE: transactions per settlement batch
-	SettlementDir string // SETTLEMENT_DIR: where settlement CSVs are written
+	Workers   int // WORKERS: settlement worker goroutines
+	BatchSize int // BATCH_SIZE: transactions per settlement batch
+	// SettlementDir (SETTLEMENT_DIR, optional): results live in the
+	// database; CSV files found here (from earlier versions) are imported.
+	SettlementDir string
 	// JobLease (JOB_LEASE): a running job whose server stops renewing it for
 	// this long (the process died) is run again by another server.
 	JobLease time.Duration
@@ -82,6 +84,16 @@ type Config struct {
 	// the browser origins allowed to call the API; empty turns CORS off.
 	// CORSOrigins splits it.
 	CORSAllowedOrigins string
+
+	// Settlement you can trust (results in the database, graceful drain).
+
+	// ResultRetention (RESULT_RETENTION) is how long a completed job's CSV
+	// is kept in the database; 0 keeps it forever. After it, 410 FILE_GONE.
+	ResultRetention time.Duration
+	// ShutdownDelay (SHUTDOWN_DELAY) is how long, after SIGTERM, /readyz
+	// answers 503 while requests are still served, before the listener
+	// closes.
+	ShutdownDelay time.Duration
 }
 
 // CORSOrigins returns the origins of CORSAllowedOrigins.
@@ -133,7 +145,7 @@ var Vars = []Var{
 	{"PORT", strconv.Itoa(defaultPort), "HTTP port", ""},
 	{"WORKERS", "", "settlement worker goroutines", "settlement"},
 	{"BATCH_SIZE", "", "transactions per settlement batch (about)", "settlement"},
-	{"SETTLEMENT_DIR", "", "where settlement CSV files are written", "settlement"},
+	{"SETTLEMENT_DIR", "", "optional: results live in the database; <job_id>.csv files found here (earlier versions) are imported at start", ""},
 	{"JOB_LEASE", "", "a running job not renewed this long (its server died) is run again", "settlement"},
 	{"REQUEST_TIMEOUT", "", "bound on each API request, database waits included (then 503)", "server"},
 	{"MAX_IN_FLIGHT", "", "API requests served at once; more are answered 503 at once", "server"},
@@ -150,7 +162,20 @@ var Vars = []Var{
 	{"AUTH_JWT_AUDIENCE", "", "a value the JWTs' aud must hold (required with AUTH_JWKS_URL)", ""},
 	{"RATE_LIMIT", "", "requests per second per credential unless its key sets one; 0 = no limit", "server"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API (CORS); empty = CORS off", ""},
+	// Settlement you can trust.
+	{"RESULT_RETENTION", DefaultResultRetention.String(), "how long a completed job's CSV is kept (then 410 FILE_GONE); 0 keeps it forever", ""},
+	{"SHUTDOWN_DELAY", DefaultShutdownDelay.String(), "after SIGTERM, /readyz answers 503 this long while requests are still served, then the listener closes", ""},
 }
+
+// Defaults of the settlement results and the graceful drain.
+const (
+	// DefaultResultRetention keeps results 30 days.
+	DefaultResultRetention = 30 * 24 * time.Hour
+	// DefaultShutdownDelay: no delay (a local run stops at once); behind a
+	// load balancer, set it to the time the balancer takes to see /readyz
+	// fail.
+	DefaultShutdownDelay = time.Duration(0)
+)
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -225,6 +250,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	// -1 when unset: the server's default applies (0 means no limit).
 	c.RateLimit = intVar("RATE_LIMIT", -1, 0, 100_000)
 	c.CORSAllowedOrigins = getenv("CORS_ALLOWED_ORIGINS")
+	c.ResultRetention = DefaultResultRetention
+	if getenv("RESULT_RETENTION") != "" {
+		c.ResultRetention = durationVar("RESULT_RETENTION", 0, 720*time.Hour)
+	}
+	c.ShutdownDelay = durationVar("SHUTDOWN_DELAY", 0, 5*time.Second)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -19,7 +20,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
+	if c.Port != 8080 || c.SettlementDir != "" || c.ResultRetention != 30*24*time.Hour || c.ShutdownDelay != 0 || !c.Migrate || c.LogFormat != "text" || c.LogLevel != "info" {
 		t.Errorf("defaults = %+v", c)
 	}
 	// The settings of other packages stay zero: those packages' defaults apply.

@@ -287,7 +287,9 @@
     p.fill.className = 'fill status-' + job.status;
     p.fill.style.width = Math.min(100, Math.max(0, job.progress)) + '%';
     p.pct.textContent = value + ' %';
-    p.counts.textContent = numbers.format(job.processed) + ' / ' + numbers.format(job.total);
+    const approx = job.total_estimated && job.status !== 'COMPLETED' ? '≈' : '';
+    p.counts.textContent = numbers.format(job.processed) + ' / ' + approx + numbers.format(job.total);
+    p.counts.title = approx ? 'the total is an estimate until the rows are counted' : '';
     p.attempts.textContent = String(job.attempts);
     p.took.textContent = duration(job);
     p.when.dateTime = job.created_at;

@@ -1,0 +1,2 @@
+ALTER TABLE jobs DROP COLUMN IF EXISTS total_estimated;
+ALTER TABLE jobs DROP COLUMN IF EXISTS claim_token;
