@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ordersettle/ordersettle/auth"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -56,7 +59,7 @@ func (s *Server) HeadSettlementCSV(ctx context.Context, req gen.HeadSettlementCS
 	case err != nil:
 		return nil, err
 	case refusal != nil:
-		return headRefusal{status: refusal.status}, nil
+		return headRefusal{status: refusal.status, body: refusal.body}, nil
 	}
 	etag := resultETag(res)
 	if req.Params.IfNoneMatch != nil && etagMatches(*req.Params.IfNoneMatch, etag) {
@@ -66,8 +69,14 @@ func (s *Server) HeadSettlementCSV(ctx context.Context, req gen.HeadSettlementCS
 }
 
 // result returns a COMPLETED job's stored result, or the refusal to answer
-// instead (404 JOB_NOT_FOUND or FILE_NOT_READY, 410 FILE_GONE).
+// instead (403 FORBIDDEN for a merchant-bound credential, 404 JOB_NOT_FOUND
+// or FILE_NOT_READY, 410 FILE_GONE).
 func (s *Server) result(ctx context.Context, id uuid.UUID) (store.Result, *downloadRefusal, error) {
+	if p := auth.FromContext(ctx); p != nil && p.MerchantID != nil {
+		// A file holds every merchant's settlements.
+		return store.Result{}, &downloadRefusal{status: http.StatusForbidden, body: forbidden(
+			"the credential is bound to merchant_id %d; a settlement file holds every merchant's rows: use GET /settlements", *p.MerchantID).Body}, nil
+	}
 	j, err := s.jobs.Get(ctx, id)
 	if errors.Is(err, store.ErrJobNotFound) {
 		return store.Result{}, &downloadRefusal{status: http.StatusNotFound, body: jobNotFound(id).Body}, nil
@@ -89,7 +98,7 @@ func (s *Server) result(ctx context.Context, id uuid.UUID) (store.Result, *downl
 	return res, nil, nil
 }
 
-// downloadRefusal is a download's 404 or 410.
+// downloadRefusal is a download's 403, 404 or 410.
 type downloadRefusal struct {
 	status int
 	body   gen.Error
@@ -97,18 +106,30 @@ type downloadRefusal struct {
 
 // VisitDownloadSettlementCSVResponse writes the refusal as GET's JSON error.
 func (r *downloadRefusal) VisitDownloadSettlementCSVResponse(w http.ResponseWriter) error {
-	if r.status == http.StatusGone {
+	switch r.status {
+	case http.StatusGone:
 		return gen.DownloadSettlementCSV410JSONResponse{Body: r.body}.VisitDownloadSettlementCSVResponse(w)
+	case http.StatusForbidden:
+		return gen.DownloadSettlementCSV403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse{Body: r.body}}.VisitDownloadSettlementCSVResponse(w)
 	}
 	return gen.DownloadSettlementCSV404JSONResponse{Body: r.body}.VisitDownloadSettlementCSVResponse(w)
 }
 
-// headRefusal is HEAD's 404 or 410: GET's status and headers, no body.
-type headRefusal struct{ status int }
+// headRefusal is HEAD's 403, 404 or 410: GET's status and headers
+// (Content-Length of the JSON error GET would send included), no body.
+type headRefusal struct {
+	status int
+	body   gen.Error
+}
 
 // VisitHeadSettlementCSVResponse implements gen.HeadSettlementCSVResponseObject.
 func (r headRefusal) VisitHeadSettlementCSVResponse(w http.ResponseWriter) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(r.body); err != nil { // as GET's writer encodes it
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(r.status)
 	return nil
 }
