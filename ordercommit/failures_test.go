@@ -8,6 +8,7 @@ import (
 
 	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/pgproxy"
 	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
@@ -145,12 +146,12 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 		mode      int32
 		committed bool
 	}{
-		"committed": {cutAfterCommit, true},
-		"lost":      {cutBeforeCommit, false},
+		"committed": {pgproxy.CutAfterCommit, true},
+		"lost":      {pgproxy.CutBeforeCommit, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			proxy, dsn := newCommitCutter(t, dbtest.NewDSN(t))
+			proxy, dsn := pgproxy.NewCommitCutter(t, dbtest.NewDSN(t))
 			st, err := store.Open(context.Background(), dsn, store.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -160,9 +161,9 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			p := testkit.CreateProduct(t, st, "p", 10, 100).ID
 			o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
-			proxy.arm(tc.mode)
+			proxy.Arm(tc.mode)
 			_, err = c.Place(context.Background(), "unknown", o)
-			<-proxy.fired
+			<-proxy.Fired()
 			if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, domain.ErrCommitUnknown) {
 				t.Fatalf("err = %v, want ErrUnavailable with ErrCommitUnknown", err)
 			}

@@ -10,18 +10,19 @@ import (
 
 	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
+	"github.com/ordersettle/ordersettle/internal/pgproxy"
 	"github.com/ordersettle/ordersettle/internal/testkit"
 	"github.com/ordersettle/ordersettle/ordercommit"
 	"github.com/ordersettle/ordersettle/store"
 )
 
-// proxiedStore opens a store on a fresh database through a commitCutter,
+// proxiedStore opens a store on a fresh database through a pgproxy.CommitCutter,
 // with the claim lease given, and a direct store on the same database for
 // the test's own checks and locks.
-func proxiedStore(t *testing.T, lease time.Duration) (proxy *commitCutter, through, direct *store.Store) {
+func proxiedStore(t *testing.T, lease time.Duration) (proxy *pgproxy.CommitCutter, through, direct *store.Store) {
 	t.Helper()
 	dsn := dbtest.NewDSN(t)
-	proxy, pdsn := newCommitCutter(t, dsn)
+	proxy, pdsn := pgproxy.NewCommitCutter(t, dsn)
 	var err error
 	through, err = store.Open(context.Background(), pdsn, store.Options{ClaimLease: lease})
 	if err != nil {
@@ -49,7 +50,7 @@ func TestRetryServedWhenClaimLapses(t *testing.T) {
 	p := testkit.CreateProduct(t, direct, "p", 10, 100).ID
 	o := store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}
 
-	proxy.arm(cutBeforeCommitThenDown)
+	proxy.Arm(pgproxy.CutBeforeCommitThenDown)
 	_, err := c.Place(context.Background(), "held", o)
 	var held *ordercommit.KeyHeldError
 	if !errors.As(err, &held) || !errors.Is(err, domain.ErrUnavailable) {
@@ -58,7 +59,7 @@ func TestRetryServedWhenClaimLapses(t *testing.T) {
 	if wait := held.RetryAfter(); wait > lease+time.Second || wait < time.Second {
 		t.Errorf("RetryAfter = %v, want about the claim lease %v", wait, lease)
 	}
-	proxy.goUp()
+	proxy.GoUp()
 	if _, err := c.Place(context.Background(), "held", o); !errors.Is(err, domain.ErrIdempotencyKeyInUse) {
 		t.Errorf("a retry before the claim lapses: %v, want ErrIdempotencyKeyInUse", err)
 	}
@@ -89,10 +90,10 @@ func TestCleanupBoundedAfterDeadline(t *testing.T) {
 	started := time.Now()
 	done := placeAsync(ctx, c, "stalled", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"})
 	testkit.Eventually(t, "the batch to wait for the lock", 10*time.Second, func() bool { return len(lockWaiters(t, direct)) == 1 })
-	proxy.stall()
+	proxy.Stall()
 	r := <-done
 	took := time.Since(started)
-	proxy.unstall()
+	proxy.Unstall()
 	release()
 	var held *ordercommit.KeyHeldError
 	if !errors.As(r.err, &held) || !errors.Is(r.err, context.DeadlineExceeded) {
@@ -112,7 +113,7 @@ func TestAmbiguousCommitLogged(t *testing.T) {
 	c, _ := start(t, st, ordercommit.Config{Committers: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	p := testkit.CreateProduct(t, direct, "p", 10, 100).ID
 
-	proxy.arm(cutAfterCommit)
+	proxy.Arm(pgproxy.CutAfterCommit)
 	if _, err := c.Place(context.Background(), "", store.NewOrder{ProductID: p, Quantity: 1, BuyerID: "a"}); !errors.Is(err, domain.ErrCommitUnknown) {
 		t.Fatalf("err = %v, want ErrCommitUnknown", err)
 	}
