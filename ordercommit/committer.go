@@ -62,12 +62,12 @@ type Config struct {
 
 // Store is what the committer needs of the data layer (*store.Store).
 type Store interface {
-	ClaimIdempotencyKeys(ctx context.Context, orders []store.KeyedOrder) ([]*store.Claim, error)
-	ResolveIdempotencyKey(ctx context.Context, key string, in store.NewOrder) (*store.Claim, *store.Order, error)
-	ReleaseClaim(ctx context.Context, c store.Claim) error
-	PlaceOrders(ctx context.Context, batch []store.BatchOrder) ([]store.Placement, error)
-	ConfirmOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
-	CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, bool, error)
+	ClaimIdempotencyKeys(ctx context.Context, orders []domain.KeyedOrder) ([]*domain.Claim, error)
+	ResolveIdempotencyKey(ctx context.Context, key string, in domain.NewOrder) (*domain.Claim, *domain.Order, error)
+	ReleaseClaim(ctx context.Context, c domain.Claim) error
+	PlaceOrders(ctx context.Context, batch []domain.BatchOrder) ([]domain.Placement, error)
+	ConfirmOrder(ctx context.Context, id uuid.UUID, buyerID string) (domain.Order, bool, error)
+	CancelOrder(ctx context.Context, id uuid.UUID, buyerID string) (domain.Order, bool, error)
 	ExpireHolds(ctx context.Context, limit int) (int, error)
 	Holds(ctx context.Context) (store.HoldStats, error)
 }
@@ -328,7 +328,7 @@ func live(batch []*request) []*request {
 // when the database does not answer (the release then finishes or fails in
 // the background): the request's cleanup must fit in the time it keeps for
 // it.
-func (c *Committer) release(claim *store.Claim) error {
+func (c *Committer) release(claim *domain.Claim) error {
 	if claim == nil {
 		return nil
 	}

@@ -54,14 +54,14 @@ func decodeJobCursor(s string) (domain.JobKey, error) {
 }
 
 // encodeOrderCursor is the next_cursor of a GET /orders page ending at k.
-func encodeOrderCursor(k store.OrderKey) string {
+func encodeOrderCursor(k domain.OrderKey) string {
 	return encodeTimeIDCursor(orderCursorKind, k.CreatedAt, k.ID)
 }
 
 // decodeOrderCursor parses a cursor of GET /orders.
-func decodeOrderCursor(s string) (store.OrderKey, error) {
+func decodeOrderCursor(s string) (domain.OrderKey, error) {
 	created, id, err := decodeTimeIDCursor(orderCursorKind, s)
-	return store.OrderKey{CreatedAt: created, ID: id}, err
+	return domain.OrderKey{CreatedAt: created, ID: id}, err
 }
 
 // encodeTimeIDCursor encodes a (timestamp, uuid) key as a cursor of kind.

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -78,13 +79,13 @@ func (s *Server) result(ctx context.Context, id uuid.UUID) (store.Result, *downl
 			"the credential is bound to merchant_id %d; a settlement file holds every merchant's rows: use GET /settlements", *p.MerchantID).Body}, nil
 	}
 	j, err := s.jobs.Get(ctx, id)
-	if errors.Is(err, store.ErrJobNotFound) {
+	if errors.Is(err, domain.ErrJobNotFound) {
 		return store.Result{}, &downloadRefusal{status: http.StatusNotFound, body: jobNotFound(id).Body}, nil
 	}
 	if err != nil {
 		return store.Result{}, nil, err
 	}
-	if j.Status != store.JobCompleted {
+	if j.Status != domain.JobCompleted {
 		return store.Result{}, &downloadRefusal{status: http.StatusNotFound, body: apiError(gen.CodeFileNotReady,
 			"job %s is %s; the file is ready when it is COMPLETED", j.ID, j.Status)}, nil
 	}

@@ -118,7 +118,7 @@ func jobJSON(j domain.Job) gen.Job {
 		Progress:       j.Progress,
 		Processed:      j.Processed,
 		Total:          j.Total,
-		TotalEstimated: j.TotalEstimated && j.Status != store.JobCompleted,
+		TotalEstimated: j.TotalEstimated && j.Status != domain.JobCompleted,
 		From:           openapi_types.Date{Time: j.From},
 		To:             openapi_types.Date{Time: j.To},
 		CreatedAt:      j.CreatedAt.UTC(),

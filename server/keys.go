@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -121,7 +122,7 @@ func (s *Server) ListKeys(ctx context.Context, req gen.ListKeysRequestObject) (g
 	}
 	if more {
 		last := keys[len(keys)-1]
-		next := encodeJobCursor(store.JobKey{CreatedAt: last.CreatedAt, ID: last.ID})
+		next := encodeJobCursor(domain.JobKey{CreatedAt: last.CreatedAt, ID: last.ID})
 		page.NextCursor = &next
 	}
 	return gen.ListKeys200JSONResponse{Body: page}, nil

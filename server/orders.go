@@ -47,10 +47,10 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 	case errors.Is(err, domain.ErrOutOfStock):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeOutOfStock,
 			"product %d has not enough stock for quantity %d", in.ProductID, in.Quantity)}, nil
-	case errors.Is(err, store.ErrBuyerLimitExceeded):
+	case errors.Is(err, domain.ErrBuyerLimitExceeded):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeBuyerLimitExceeded,
 			"buyer %s would pass the per-buyer limit of product %d with quantity %d", in.BuyerID, in.ProductID, in.Quantity)}, nil
-	case errors.Is(err, store.ErrIdempotencyKeyInUse):
+	case errors.Is(err, domain.ErrIdempotencyKeyInUse):
 		return gen.CreateOrder409JSONResponse{Body: apiError(gen.CodeIdempotencyKeyInUse,
 			"a request with this Idempotency-Key is still in progress; retry shortly")}, nil
 	case errors.Is(err, domain.ErrIdempotencyKeyReused):
@@ -65,7 +65,7 @@ func (s *Server) CreateOrder(ctx context.Context, req gen.CreateOrderRequestObje
 func (s *Server) GetOrder(ctx context.Context, req gen.GetOrderRequestObject) (gen.GetOrderResponseObject, error) {
 	ctx = requestContext(ctx)
 	o, err := s.store.GetOrder(ctx, req.ID, boundBuyer(ctx))
-	if errors.Is(err, store.ErrOrderNotFound) {
+	if errors.Is(err, domain.ErrOrderNotFound) {
 		return gen.GetOrder404JSONResponse{OrderNotFoundJSONResponse: orderNotFound(req.ID.String())}, nil
 	}
 	if err != nil {
@@ -124,11 +124,11 @@ func (s *Server) ConfirmOrder(ctx context.Context, req gen.ConfirmOrderRequestOb
 	switch {
 	case err == nil:
 		return gen.ConfirmOrder200JSONResponse{Body: orderJSON(o)}, nil
-	case errors.Is(err, store.ErrOrderNotFound):
+	case errors.Is(err, domain.ErrOrderNotFound):
 		return gen.ConfirmOrder404JSONResponse{OrderNotFoundJSONResponse: orderNotFound(req.ID.String())}, nil
-	case errors.Is(err, store.ErrOrderExpired):
+	case errors.Is(err, domain.ErrOrderExpired):
 		return gen.ConfirmOrder409JSONResponse{Body: orderExpired(o)}, nil
-	case errors.Is(err, store.ErrOrderNotPending):
+	case errors.Is(err, domain.ErrOrderNotPending):
 		return gen.ConfirmOrder409JSONResponse{Body: apiError(gen.CodeOrderNotPending,
 			"order %s is %s and cannot be confirmed", req.ID, o.Status)}, nil
 	default:
@@ -143,9 +143,9 @@ func (s *Server) CancelOrder(ctx context.Context, req gen.CancelOrderRequestObje
 	switch {
 	case err == nil:
 		return gen.CancelOrder200JSONResponse{Body: orderJSON(o)}, nil
-	case errors.Is(err, store.ErrOrderNotFound):
+	case errors.Is(err, domain.ErrOrderNotFound):
 		return gen.CancelOrder404JSONResponse{OrderNotFoundJSONResponse: orderNotFound(req.ID.String())}, nil
-	case errors.Is(err, store.ErrOrderExpired):
+	case errors.Is(err, domain.ErrOrderExpired):
 		return gen.CancelOrder409JSONResponse{Body: orderExpired(o)}, nil
 	default:
 		return nil, err
@@ -162,7 +162,7 @@ func orderNotFound(id string) gen.OrderNotFoundJSONResponse {
 	return gen.OrderNotFoundJSONResponse{Body: apiError(gen.CodeOrderNotFound, "order %s not found", id)}
 }
 
-func orderExpired(o store.Order) gen.Error {
+func orderExpired(o domain.Order) gen.Error {
 	if o.ExpiresAt == nil {
 		return apiError(gen.CodeOrderExpired, "order %s expired", o.ID)
 	}
@@ -174,7 +174,7 @@ func badOrder(msg string) gen.CreateOrder400JSONResponse {
 	return gen.CreateOrder400JSONResponse{BadRequestJSONResponse: badRequest("%s", msg)}
 }
 
-func orderJSON(o store.Order) gen.Order {
+func orderJSON(o domain.Order) gen.Order {
 	out := gen.Order{
 		ID: o.ID, ProductID: o.ProductID, Quantity: o.Quantity, BuyerID: o.BuyerID,
 		TotalAmountCents: o.TotalAmountCents, Status: gen.OrderStatus(o.Status),

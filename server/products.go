@@ -88,7 +88,7 @@ func (s *Server) PatchProduct(ctx context.Context, req gen.PatchProductRequestOb
 	patch.SetMaxPerBuyer, patch.MaxPerBuyer = mergeField(body.MaxPerBuyer)
 	patch.SetHoldSeconds, patch.HoldSeconds = mergeField(body.HoldSeconds)
 	p, err := s.store.PatchProduct(ctx, req.ID, patch)
-	if errors.Is(err, store.ErrProductNotFound) {
+	if errors.Is(err, domain.ErrProductNotFound) {
 		return gen.PatchProduct404JSONResponse{ProductNotFoundJSONResponse: productNotFound(req.ID)}, nil
 	}
 	if err != nil {
@@ -117,9 +117,9 @@ func (s *Server) RestockProduct(ctx context.Context, req gen.RestockProductReque
 	switch {
 	case err == nil:
 		return gen.RestockProduct200JSONResponse{Body: productJSON(p)}, nil
-	case errors.Is(err, store.ErrProductNotFound):
+	case errors.Is(err, domain.ErrProductNotFound):
 		return gen.RestockProduct404JSONResponse{ProductNotFoundJSONResponse: productNotFound(req.ID)}, nil
-	case errors.Is(err, store.ErrStockOverflow):
+	case errors.Is(err, domain.ErrStockOverflow):
 		return gen.RestockProduct409JSONResponse{Body: apiError(gen.CodeStockOverflow,
 			"restocking product %d by %d would take its units (stock plus pending and completed orders) past 2147483647",
 			req.ID, req.Body.Quantity)}, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersettle/ordersettle/auth"
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/gen"
 	"github.com/ordersettle/ordersettle/store"
 )
@@ -20,15 +21,15 @@ import (
 // Store is what the HTTP layer needs of the data layer.
 type Store interface {
 	Ping(ctx context.Context) error
-	CreateProduct(ctx context.Context, in store.NewProduct) (store.Product, error)
-	GetProduct(ctx context.Context, id int32) (store.Product, error)
-	ListProducts(ctx context.Context, afterID int32, limit int) ([]store.Product, bool, error)
-	PatchProduct(ctx context.Context, id int32, patch store.ProductPatch) (store.Product, error)
-	RestockProduct(ctx context.Context, id int32, quantity int32) (store.Product, error)
+	CreateProduct(ctx context.Context, in domain.NewProduct) (domain.Product, error)
+	GetProduct(ctx context.Context, id int32) (domain.Product, error)
+	ListProducts(ctx context.Context, afterID int32, limit int) ([]domain.Product, bool, error)
+	PatchProduct(ctx context.Context, id int32, patch store.ProductPatch) (domain.Product, error)
+	RestockProduct(ctx context.Context, id int32, quantity int32) (domain.Product, error)
 	// GetOrder returns the order with id; a non-empty buyerID is part of the
-	// query (another buyer's order is store.ErrOrderNotFound).
-	GetOrder(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
-	ListOrders(ctx context.Context, q store.OrderQuery) ([]store.Order, bool, error)
+	// query (another buyer's order is domain.ErrOrderNotFound).
+	GetOrder(ctx context.Context, id uuid.UUID, buyerID string) (domain.Order, error)
+	ListOrders(ctx context.Context, q store.OrderQuery) ([]domain.Order, bool, error)
 	ListSettlements(ctx context.Context, q store.SettlementQuery) ([]store.StoredSettlement, bool, error)
 	// API keys: the key cache reads them (auth.KeySource), the /keys
 	// operations manage them.
@@ -45,23 +46,23 @@ type Store interface {
 type Orders interface {
 	// Place places in, under the Idempotency-Key key unless key is empty,
 	// and returns the order once it is durable.
-	Place(ctx context.Context, key string, in store.NewOrder) (store.Order, error)
+	Place(ctx context.Context, key string, in domain.NewOrder) (domain.Order, error)
 	// Confirm completes a pending order before it expires; buyerID "" means
 	// any buyer, another finds only that buyer's order.
-	Confirm(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
+	Confirm(ctx context.Context, id uuid.UUID, buyerID string) (domain.Order, error)
 	// Cancel cancels a pending or completed order, its units back in stock
 	// once; buyerID as for Confirm.
-	Cancel(ctx context.Context, id uuid.UUID, buyerID string) (store.Order, error)
+	Cancel(ctx context.Context, id uuid.UUID, buyerID string) (domain.Order, error)
 }
 
 // Jobs is what the HTTP layer needs of the settlement engine.
 type Jobs interface {
 	// SubmitBy queues a job; createdBy is the principal that queued it.
-	SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (store.Job, error)
-	Get(ctx context.Context, id uuid.UUID) (store.Job, error)
-	List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error)
-	Cancel(ctx context.Context, id uuid.UUID) (store.Job, error)
-	Retry(ctx context.Context, id uuid.UUID) (store.Job, error)
+	SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error)
+	Get(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	List(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error)
+	Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	Retry(ctx context.Context, id uuid.UUID) (domain.Job, error)
 }
 
 // Config tunes the HTTP layer. Zero values get the defaults below.

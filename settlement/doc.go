@@ -33,7 +33,7 @@
 // WHERE job_id = $1 AND claim_token = $2 AND status = 'RUNNING'. A run
 // whose process was paused past its lease, and whose job was meanwhile
 // reaped and claimed again (by another engine, or by this one under the
-// same owner name), finds no row: store.ErrJobLost. It then writes nothing
+// same owner name), finds no row: domain.ErrJobLost. It then writes nothing
 // more: no settlements, result, progress or status.
 //
 // # Outcomes
@@ -44,7 +44,7 @@
 // completed (the completion committed: nothing left to record), cancelled,
 // lost (the claim was taken over: record nothing), shutdown (handed back;
 // the attempt does not count), fault and failed. A fault is a run that
-// failed because the database connection failed (store.ErrUnavailable): it
+// failed because the database connection failed (domain.ErrUnavailable): it
 // is handed back without counting an attempt, to run again after
 // RetryBackoff, so transient connection faults never use up a job's
 // attempts (and a database that stays down keeps the job queued, not
@@ -162,7 +162,7 @@
 // together, so every server instance serves the same bytes and no instance
 // needs a directory: a cancelled or failed job leaves no settlements of its
 // own and no result. When the COMMIT's answer is lost (the connection broke
-// after COMMIT was sent, store.ErrCommitUnknown), the run reads the job
+// after COMMIT was sent, domain.ErrCommitUnknown), the run reads the job
 // back and acts on the truth: COMPLETED by its claim means the commit
 // happened (result included); still RUNNING under its claim means it did
 // not (a fault: the job runs again); another claim means the run was lost.

@@ -182,11 +182,11 @@ func (e *Engine) Submit(ctx context.Context, from, to time.Time) (domain.Job, er
 // Job.CreatedBy).
 func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy string) (domain.Job, error) {
 	if to.Before(from) {
-		return store.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
+		return domain.Job{}, fmt.Errorf("settlement range %s..%s ends before it starts", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
 	j, err := e.store.CreateJob(ctx, from, to, createdBy)
 	if err != nil {
-		return store.Job{}, err
+		return domain.Job{}, err
 	}
 	e.nudge()
 	return j, nil
@@ -200,27 +200,27 @@ func (e *Engine) nudge() {
 	}
 }
 
-// Get returns a job (store.ErrJobNotFound if there is none).
-func (e *Engine) Get(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// Get returns a job (domain.ErrJobNotFound if there is none).
+func (e *Engine) Get(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	return e.store.GetJob(ctx, id)
 }
 
 // List returns one page of jobs, newest first, and whether more follow (see
 // store.Store.ListJobs).
-func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]store.Job, bool, error) {
+func (e *Engine) List(ctx context.Context, q store.JobQuery) ([]domain.Job, bool, error) {
 	return e.store.ListJobs(ctx, q)
 }
 
 // Cancel cancels a job: a QUEUED job is CANCELLED at once; a RUNNING job is
 // stopped (within HeartbeatInterval when another engine runs it, at once when
 // this one does) and ends CANCELLED; cancelling a CANCELLED job changes
-// nothing. A COMPLETED or FAILED job gives store.ErrJobNotCancellable.
-func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// nothing. A COMPLETED or FAILED job gives domain.ErrJobNotCancellable.
+func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	j, err := e.store.CancelJob(ctx, id)
 	if err != nil {
 		return j, err
 	}
-	if j.Status == store.JobRunning {
+	if j.Status == domain.JobRunning {
 		e.mu.Lock()
 		r := e.running[id]
 		e.mu.Unlock()
@@ -234,9 +234,9 @@ func (e *Engine) Cancel(ctx context.Context, id uuid.UUID) (store.Job, error) {
 // Retry queues a FAILED or CANCELLED job again under the same id, as a new
 // run from scratch (attempts 0, no progress, error or finish time), and
 // wakes the engine; any engine on the database may run it. A QUEUED, RUNNING
-// or COMPLETED job gives store.ErrJobNotRetryable with the job as it is, an
-// unknown one store.ErrJobNotFound.
-func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (store.Job, error) {
+// or COMPLETED job gives domain.ErrJobNotRetryable with the job as it is, an
+// unknown one domain.ErrJobNotFound.
+func (e *Engine) Retry(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 	j, err := e.store.RetryJob(ctx, id)
 	if err != nil {
 		return j, err
@@ -313,7 +313,7 @@ const claimTimeout = 5 * time.Second
 // leaving a RUNNING job that no run of this engine knows (until its lease
 // expires). Run instead always learns of its claim, and a run that starts
 // during the shutdown hands its job straight back.
-func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
+func (e *Engine) claim(ctx context.Context) (domain.Job, bool) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 	defer cancel()
 	job, ok, err := e.store.ClaimJob(cctx, e.cfg.Owner, e.cfg.Lease)
@@ -321,7 +321,7 @@ func (e *Engine) claim(ctx context.Context) (store.Job, bool) {
 		if ctx.Err() == nil {
 			e.log.Warn("claiming a settlement job failed; retrying at the next poll", "err", err)
 		}
-		return store.Job{}, false
+		return domain.Job{}, false
 	}
 	return job, ok
 }

@@ -6,13 +6,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ordersettle/ordersettle/store"
+	"github.com/ordersettle/ordersettle/domain"
 )
 
 // startHeartbeat renews the run's lease and persists its progress every
 // HeartbeatInterval until the returned stop is called (idempotent). It cancels
 // the run when a cancel was requested (ErrCancelled) or the claim was lost
-// (store.ErrJobLost), including when heartbeats have failed for a whole lease.
+// (domain.ErrJobLost), including when heartbeats have failed for a whole lease.
 func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, r *run) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -31,8 +31,8 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 			}
 			cancelRequested, err := e.store.Heartbeat(ctx, r.claim, r.prog.report(), e.cfg.Lease)
 			switch {
-			case errors.Is(err, store.ErrJobLost):
-				cancel(store.ErrJobLost)
+			case errors.Is(err, domain.ErrJobLost):
+				cancel(domain.ErrJobLost)
 				return
 			case err != nil:
 				if ctx.Err() != nil {
@@ -40,7 +40,7 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 				}
 				if time.Since(lastOK) > e.cfg.Lease {
 					r.log.Error("heartbeats failed for a whole lease; giving the job up", "err", err)
-					cancel(store.ErrJobLost)
+					cancel(domain.ErrJobLost)
 					return
 				}
 				r.log.Warn("heartbeat failed; retrying", "err", err)

@@ -8,13 +8,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
 // runJob runs one claimed job to its end: it executes the run, decides the
 // outcome from how it went (decide, pure) and records it with one guarded
 // store transition (end).
-func (e *Engine) runJob(parent context.Context, job store.Job) {
+func (e *Engine) runJob(parent context.Context, job domain.Job) {
 	r := &run{
 		e:     e,
 		job:   job,
@@ -86,13 +87,13 @@ func decide(err, cause error, shuttingDown bool) outcome {
 	switch {
 	case err == nil:
 		return outcome{kind: outcomeCompleted}
-	case errors.Is(err, store.ErrCancelRequested), errors.Is(cause, ErrCancelled):
+	case errors.Is(err, domain.ErrCancelRequested), errors.Is(cause, ErrCancelled):
 		return outcome{kind: outcomeCancelled, err: err}
-	case errors.Is(err, store.ErrJobLost), errors.Is(cause, store.ErrJobLost):
+	case errors.Is(err, domain.ErrJobLost), errors.Is(cause, domain.ErrJobLost):
 		return outcome{kind: outcomeLost, err: err}
 	case shuttingDown:
 		return outcome{kind: outcomeShutdown, err: err}
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable):
 		return outcome{kind: outcomeFault, err: err}
 	default:
 		return outcome{kind: outcomeFailed, err: err}
@@ -118,7 +119,7 @@ func (r *run) end(ctx context.Context, out outcome, took time.Duration) {
 	)
 	switch out.kind {
 	case outcomeCompleted:
-		e.metrics.finished(store.JobCompleted)
+		e.metrics.finished(domain.JobCompleted)
 		e.metrics.duration.Observe(took.Seconds())
 		s := r.stats
 		log.Info("settlement job completed", "rows", r.prog.processedRows(), "settlements", s.settlements,
@@ -140,7 +141,7 @@ func (r *run) end(ctx context.Context, out outcome, took time.Duration) {
 	}
 	status, err := r.endRun(ctx, kind, msg, backoff)
 	switch {
-	case errors.Is(err, store.ErrJobLost):
+	case errors.Is(err, domain.ErrJobLost):
 		log.Warn("settlement job was taken away from this engine before its end was recorded", "cause", out.err)
 		return
 	case err != nil:
@@ -162,11 +163,11 @@ func (r *run) end(ctx context.Context, out outcome, took time.Duration) {
 
 // endRun is store.EndRun for this run's claim, retried with backoff while
 // the database is unreachable.
-func (r *run) endRun(ctx context.Context, kind store.RunEnd, msg string, backoff time.Duration) (store.JobStatus, error) {
+func (r *run) endRun(ctx context.Context, kind store.RunEnd, msg string, backoff time.Duration) (domain.JobStatus, error) {
 	wait := endRetryFirst
 	for {
 		status, err := r.e.store.EndRun(ctx, r.claim, kind, msg, r.e.cfg.MaxAttempts, backoff)
-		if !errors.Is(err, store.ErrUnavailable) {
+		if !errors.Is(err, domain.ErrUnavailable) {
 			return status, err
 		}
 		r.log.Warn("recording the job's end failed; retrying", "err", err, "in", wait)
@@ -184,7 +185,7 @@ func (r *run) endRun(ctx context.Context, kind store.RunEnd, msg string, backoff
 func publicError(err error) string {
 	var pathErr *os.PathError
 	switch {
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable):
 		return "the database was unavailable during the run; the server log has the details"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return "no space left for the settlement result"

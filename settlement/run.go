@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ordersettle/ordersettle/domain"
 	"github.com/ordersettle/ordersettle/store"
 )
 
@@ -29,7 +30,7 @@ const plannedBatchBuffer = 4096
 // from how that went and record it with one guarded store transition.
 type run struct {
 	e     *Engine
-	job   store.Job
+	job   domain.Job
 	claim store.JobClaim // fences every write of this run
 	log   *slog.Logger
 	prog  *progress
@@ -264,7 +265,7 @@ func (r *run) complete(ctx context.Context, rows iter.Seq[store.Settlement], tot
 		return err
 	}
 	err = c.Commit()
-	if !errors.Is(err, store.ErrCommitUnknown) {
+	if !errors.Is(err, domain.ErrCommitUnknown) {
 		return err
 	}
 	return r.afterLostCommit(ctx, err)
@@ -279,15 +280,15 @@ func (r *run) afterLostCommit(ctx context.Context, commitErr error) error {
 		j, err := r.e.store.GetJob(ctx, r.claim.ID)
 		switch {
 		case err == nil && j.ClaimToken != r.claim.Token:
-			return store.ErrJobLost
-		case err == nil && j.Status == store.JobCompleted:
+			return domain.ErrJobLost
+		case err == nil && j.Status == domain.JobCompleted:
 			r.log.Warn("the completion's commit answer was lost; the job is COMPLETED (read back)")
 			return nil
 		case err == nil:
 			r.log.Warn("the completion's commit answer was lost; it did not commit (read back)", "status", j.Status)
 			return commitErr
-		case errors.Is(err, store.ErrJobNotFound):
-			return store.ErrJobLost
+		case errors.Is(err, domain.ErrJobNotFound):
+			return domain.ErrJobLost
 		}
 		select {
 		case <-ctx.Done():

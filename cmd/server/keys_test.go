@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"io"
 	"net/http"
@@ -10,15 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	_ "github.com/lib/pq"
 
 	"github.com/ordersettle/ordersettle/internal/clitest"
 	"github.com/ordersettle/ordersettle/internal/dbtest"
-	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 var tokenLine = regexp.MustCompile(`^os_[0-9A-Za-z]{32,}$`)
@@ -147,29 +143,7 @@ func TestLocalBootstrap(t *testing.T) {
 // the token.
 func serveOnce(t *testing.T, env []string, port string, check func(token string)) (log, token string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := clitest.Command(ctx, t, env)
-	var stderr testkit.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() { _ = cmd.Process.Kill(); <-exited }()
-	deadline := time.Now().Add(60 * time.Second)
-	for clitest.Run(t, []string{"PORT=" + port}, "healthcheck").Code != 0 {
-		select {
-		case <-exited:
-			t.Fatalf("the server exited; its log:\n%s", stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server never became ready; its log:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv := startServed(t, env, port)
 	var pgDir string
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "LOCAL_PG_DIR="); ok {
@@ -179,7 +153,7 @@ func serveOnce(t *testing.T, env []string, port string, check func(token string)
 	path := filepath.Join(pgDir, "admin-token")
 	info, err := os.Stat(path)
 	if err != nil {
-		t.Fatalf("no admin token file: %v\n%s", err, stderr.String())
+		t.Fatalf("no admin token file: %v\n%s", err, srv.stderr.String())
 	}
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("admin-token has mode %v, want 0600", info.Mode().Perm())
@@ -193,9 +167,6 @@ func serveOnce(t *testing.T, env []string, port string, check func(token string)
 		t.Fatalf("admin-token holds %d bytes that are not a key", len(b))
 	}
 	check(token)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	return stderr.String(), token
+	srv.stop(t)
+	return srv.stderr.String(), token
 }

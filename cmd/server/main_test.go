@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -155,31 +156,7 @@ func TestServeAndStop(t *testing.T) {
 		"DATABASE_URL=" + dbtest.NewDSN(t), "PORT=" + port, "LOG_FORMAT=json",
 		"SETTLEMENT_DIR=" + t.TempDir(),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := clitest.Command(ctx, t, env)
-	var stderr testkit.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for clitest.Run(t, []string{"PORT=" + port}, "healthcheck").Code != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server never became ready; its log:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv := startServed(t, env, port)
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/products", nil)
 	req.Header.Set("X-Request-ID", "serve-and-stop")
 	resp, err := http.DefaultClient.Do(req)
@@ -191,21 +168,10 @@ func TestServeAndStop(t *testing.T) {
 		t.Errorf("GET /products: %d, X-Request-ID %q", resp.StatusCode, resp.Header.Get("X-Request-ID"))
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("after SIGTERM: %v; want exit 0. Log:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the server did not stop within 30 s of SIGTERM; its log:\n%s", stderr.String())
-	}
+	srv.stop(t)
 
 	var access, shutdown bool
-	sc := bufio.NewScanner(strings.NewReader(stderr.String()))
+	sc := bufio.NewScanner(strings.NewReader(srv.stderr.String()))
 	for sc.Scan() {
 		var line map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
@@ -220,7 +186,7 @@ func TestServeAndStop(t *testing.T) {
 		}
 	}
 	if !access || !shutdown {
-		t.Errorf("the log lacks the access-log line of GET /products (%v) or the shutdown (%v):\n%s", access, shutdown, stderr.String())
+		t.Errorf("the log lacks the access-log line of GET /products (%v) or the shutdown (%v):\n%s", access, shutdown, srv.stderr.String())
 	}
 }
 
@@ -259,30 +225,7 @@ func TestShutdownDelay(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	base := "http://127.0.0.1:" + port
 	env := []string{"DATABASE_URL=" + dbtest.NewDSN(t), "PORT=" + port, "SHUTDOWN_DELAY=" + delay.String()}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := clitest.Command(ctx, t, env)
-	var stderr testkit.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for clitest.Run(t, []string{"PORT=" + port}, "healthcheck").Code != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server never became ready; its log:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv := startServed(t, env, port)
 	// A fresh connection per request: the listener must still accept.
 	get := func(path string) (int, error) {
 		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
@@ -295,7 +238,7 @@ func TestShutdownDelay(t *testing.T) {
 	}
 
 	signalled := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	var sawNotReady, servedWhileNotReady bool
@@ -315,19 +258,72 @@ func TestShutdownDelay(t *testing.T) {
 	if !sawNotReady || !servedWhileNotReady {
 		t.Fatalf("during SHUTDOWN_DELAY: /readyz 503 seen %v, requests served meanwhile %v", sawNotReady, servedWhileNotReady)
 	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v; want exit 0. Log:\n%s", err, stderr.String())
-		}
-		if took := time.Since(signalled); took < delay {
-			t.Fatalf("exited %v after SIGTERM, before SHUTDOWN_DELAY %v", took, delay)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the server did not stop within 30 s of SIGTERM; its log:\n%s", stderr.String())
+	srv.wait(t)
+	if took := time.Since(signalled); took < delay {
+		t.Fatalf("exited %v after SIGTERM, before SHUTDOWN_DELAY %v", took, delay)
 	}
 	if _, err := get("/livez"); err == nil {
 		t.Fatal("the listener still accepts after the process exited")
+	}
+}
+
+// servedProcess is the server command running as a child of a test.
+type servedProcess struct {
+	cmd    *exec.Cmd
+	stderr *testkit.SyncBuffer
+	done   chan struct{} // closed once the process has exited; then err is set
+	err    error         // cmd.Wait's answer
+}
+
+// startServed runs the server with env and waits (up to 60 s) until its
+// healthcheck on port passes. The process is killed when t ends if it is
+// still running.
+func startServed(t *testing.T, env []string, port string) *servedProcess {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	p := &servedProcess{cmd: clitest.Command(ctx, t, env), stderr: &testkit.SyncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	deadline := time.Now().Add(60 * time.Second)
+	for clitest.Run(t, []string{"PORT=" + port}, "healthcheck").Code != 0 {
+		select {
+		case <-p.done:
+			t.Fatalf("the server exited; its log:\n%s", p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never became ready; its log:\n%s", p.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits up to 30 s for the process to exit; it
+// fails the test unless the exit is 0.
+func (p *servedProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+}
+
+// wait waits up to 30 s for the process to exit (after a SIGTERM sent
+// earlier) and fails the test unless the exit is 0.
+func (p *servedProcess) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("after SIGTERM: %v; want exit 0. Log:\n%s", p.err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not stop within 30 s of SIGTERM; its log:\n%s", p.stderr.String())
 	}
 }

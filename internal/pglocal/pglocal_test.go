@@ -1,7 +1,6 @@
 package pglocal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ordersettle/ordersettle/internal/testkit"
 )
 
 // tempDir returns a fresh directory under os.TempDir with mode 0755, so that
@@ -36,29 +36,9 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
-// logBuffer collects log output of one Start call.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// start starts a cluster and fails the test on error; its log output is
-// returned for inspection and also passed to t.Log.
-func start(t *testing.T, cfg Config) (*Cluster, *logBuffer) {
+func start(t *testing.T, cfg Config) (*Cluster, *testkit.SyncBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
