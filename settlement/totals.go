@@ -22,14 +22,38 @@ type dayTotal struct {
 }
 
 // dailyTotals merges the partial sums of a job's batches; the workers add
-// to it concurrently. Its size is the number of (merchant, day) pairs with
-// a PAID transaction, never the number of rows.
+// to it concurrently, each group under the lock of its key's shard only, so
+// that workers rarely wait for each other (a shuffled range sends every
+// batch a group for nearly every merchant and day). Its size is the number
+// of (merchant, day) pairs with a PAID transaction, never the number of
+// rows.
 type dailyTotals struct {
+	shards [totalShards]totalShard
+}
+
+// totalShards is how many independently locked maps dailyTotals spreads its
+// keys over (a power of two).
+const totalShards = 64
+
+// totalShard is one locked part of dailyTotals.
+type totalShard struct {
 	mu sync.Mutex
 	m  map[dayKey]dayTotal
 }
 
-func newDailyTotals() *dailyTotals { return &dailyTotals{m: map[dayKey]dayTotal{}} }
+func newDailyTotals() *dailyTotals {
+	d := &dailyTotals{}
+	for i := range d.shards {
+		d.shards[i].m = map[dayKey]dayTotal{}
+	}
+	return d
+}
+
+// shard is the shard that holds k.
+func (d *dailyTotals) shard(k dayKey) *totalShard {
+	h := uint32(k.merchant)*0x9E3779B1 ^ uint32(k.day)*0x85EBCA77
+	return &d.shards[(h>>16)&(totalShards-1)]
+}
 
 // add merges one group of a batch.
 func (d *dailyTotals) add(t store.DailyTotal) {
@@ -37,21 +61,35 @@ func (d *dailyTotals) add(t store.DailyTotal) {
 		return // no PAID transaction: nothing to settle
 	}
 	k := dayKey{day: t.Day, merchant: t.MerchantID}
-	d.mu.Lock()
-	sum := d.m[k]
+	sh := d.shard(k)
+	sh.mu.Lock()
+	sum := sh.m[k]
 	sum.gross += t.GrossCents
 	sum.fee += t.FeeCents
 	sum.count += t.TxnCount
-	d.m[k] = sum
-	d.mu.Unlock()
+	sh.m[k] = sum
+	sh.mu.Unlock()
+}
+
+// get returns the sums of k.
+func (d *dailyTotals) get(k dayKey) dayTotal {
+	sh := d.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.m[k]
 }
 
 // len is the number of settlements. Call it (and sorted) once every batch
 // has been merged.
 func (d *dailyTotals) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.m)
+	n := 0
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // compareKeys orders by day, then merchant, as integers: cmp.Compare never
@@ -67,16 +105,19 @@ func compareKeys(a, b dayKey) int {
 // keys are sorted (once, here); rows are built one at a time as they are
 // consumed, and the sequence can be read more than once.
 func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	keys := make([]dayKey, 0, len(d.m))
-	for k := range d.m {
-		keys = append(keys, k)
+	keys := make([]dayKey, 0, d.len())
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		for k := range sh.m {
+			keys = append(keys, k)
+		}
+		sh.mu.Unlock()
 	}
 	slices.SortFunc(keys, compareKeys)
 	return func(yield func(store.Settlement) bool) {
 		for _, k := range keys {
-			s := d.m[k]
+			s := d.get(k)
 			row := store.Settlement{
 				MerchantID: k.merchant,
 				Date:       time.Unix(int64(k.day)*86400, 0).UTC(),
