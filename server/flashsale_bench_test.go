@@ -50,7 +50,7 @@ func BenchmarkFlashSale(b *testing.B) {
 		limited := product("limited", client.NewProduct{MaxPerBuyer: &limit})
 		c := benchClient{base: h.url, http: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients,
-		}}}
+		}}}.withToken(benchKey(b, h.store)) // orders are sent with an API key
 		on := func(id int32) workload {
 			return workload{benchClients, func(client int, _ *rand.Rand) error {
 				return c.do(http.MethodPost, "/orders", orderBody(id, client))
