@@ -361,8 +361,6 @@ type CreatedAPIKey struct {
 	Scopes []Scope `json:"scopes"`
 
 	// Token The secret to send as `Authorization: Bearer <token>`; shown only here.
-	//
-	// Example: os_5pQ0mZ3vX8kR2tL9wB4nJ7cF1hD6gS0a
 	Token string `json:"token"`
 }
 
