@@ -35,16 +35,18 @@ type dailyTotals struct {
 // keys over (a power of two).
 const totalShards = 64
 
-// totalShard is one locked part of dailyTotals.
+// totalShard is one locked part of dailyTotals: its keys' sums in a slice,
+// found through an index, so that adding to a known key is one map lookup.
 type totalShard struct {
-	mu sync.Mutex
-	m  map[dayKey]dayTotal
+	mu   sync.Mutex
+	idx  map[dayKey]int32
+	sums []dayTotal
 }
 
 func newDailyTotals() *dailyTotals {
 	d := &dailyTotals{}
 	for i := range d.shards {
-		d.shards[i].m = map[dayKey]dayTotal{}
+		d.shards[i].idx = map[dayKey]int32{}
 	}
 	return d
 }
@@ -63,11 +65,16 @@ func (d *dailyTotals) add(t store.DailyTotal) {
 	k := dayKey{day: t.Day, merchant: t.MerchantID}
 	sh := d.shard(k)
 	sh.mu.Lock()
-	sum := sh.m[k]
+	i, ok := sh.idx[k]
+	if !ok {
+		i = int32(len(sh.sums))
+		sh.idx[k] = i
+		sh.sums = append(sh.sums, dayTotal{})
+	}
+	sum := &sh.sums[i]
 	sum.gross += t.GrossCents
 	sum.fee += t.FeeCents
 	sum.count += t.TxnCount
-	sh.m[k] = sum
 	sh.mu.Unlock()
 }
 
@@ -76,7 +83,10 @@ func (d *dailyTotals) get(k dayKey) dayTotal {
 	sh := d.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.m[k]
+	if i, ok := sh.idx[k]; ok {
+		return sh.sums[i]
+	}
+	return dayTotal{}
 }
 
 // len is the number of settlements. Call it (and sorted) once every batch
@@ -86,7 +96,7 @@ func (d *dailyTotals) len() int {
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += len(sh.sums)
 		sh.mu.Unlock()
 	}
 	return n
@@ -109,7 +119,7 @@ func (d *dailyTotals) sorted() iter.Seq[store.Settlement] {
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.mu.Lock()
-		for k := range sh.m {
+		for k := range sh.idx {
 			keys = append(keys, k)
 		}
 		sh.mu.Unlock()

@@ -35,15 +35,38 @@ type DailyTotal struct {
 	FeeCents   int64 // sum of PAID fee_cents
 }
 
+// aggregateSelect answers a group as five integers: the merchant and the
+// day packed into one key (unpacked by dailyTotalOf), then the rows,
+// the PAID rows and their sums. The packing is done once per group, over
+// the grouped values, never per row; fewer columns make each of the many
+// groups of a job cheaper to send and to read.
 const aggregateSelect = `
-	SELECT merchant_id,
-	       paid_at::date - DATE '1970-01-01' AS day,
-	       count(*),
-	       count(*) FILTER (WHERE status = 'PAID'),
-	       coalesce(sum(amount_cents) FILTER (WHERE status = 'PAID'), 0),
-	       coalesce(sum(fee_cents) FILTER (WHERE status = 'PAID'), 0)
-	FROM transactions
-	WHERE paid_at >= $1 AND paid_at < $2`
+	SELECT (g.merchant_id::int8 << 32) | (g.day::int8 & 4294967295), g.scanned, g.paid, g.gross, g.fee
+	FROM (SELECT merchant_id,
+	             paid_at::date - DATE '1970-01-01' AS day,
+	             count(*) AS scanned,
+	             count(*) FILTER (WHERE status = 'PAID') AS paid,
+	             coalesce(sum(amount_cents) FILTER (WHERE status = 'PAID'), 0) AS gross,
+	             coalesce(sum(fee_cents) FILTER (WHERE status = 'PAID'), 0) AS fee
+	      FROM transactions
+	      WHERE paid_at >= $1 AND paid_at < $2 %s
+	      GROUP BY 1, 2) g`
+
+// dailyTotalOf reads a group of aggregateSelect.
+func dailyTotalOf(v [5]any) (DailyTotal, error) {
+	var n [5]int64
+	for i, x := range v {
+		var ok bool
+		if n[i], ok = x.(int64); !ok {
+			return DailyTotal{}, fmt.Errorf("column %d of a group is %T, want int64", i+1, x)
+		}
+	}
+	return DailyTotal{
+		MerchantID: int32(n[0] >> 32),
+		Day:        int32(uint32(n[0])),
+		Scanned:    n[1], TxnCount: n[2], GrossCents: n[3], FeeCents: n[4],
+	}, nil
+}
 
 // batchSettings make each batch one plain, serial query: the engine runs
 // batches in parallel itself; a batch's estimated cost would otherwise
@@ -69,26 +92,33 @@ func (s *Store) AggregateBatch(ctx context.Context, snapshotID string, b Batch, 
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	settings := `SET TRANSACTION SNAPSHOT ` + pq.QuoteLiteral(snapshotID) + `; ` + batchSettings
-	query, args := aggregateSelect, []any{b.From, b.To}
+	var blocks string
 	if b.ByBlock {
 		settings += blockSettings
-		query += fmt.Sprintf(` AND ctid >= '(%d,0)'::tid`, b.FirstBlock)
+		blocks = fmt.Sprintf(`AND ctid >= '(%d,0)'::tid`, b.FirstBlock)
 		if b.EndBlock > 0 {
-			query += fmt.Sprintf(` AND ctid < '(%d,0)'::tid`, b.EndBlock)
+			blocks += fmt.Sprintf(` AND ctid < '(%d,0)'::tid`, b.EndBlock)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, settings); err != nil {
 		return fmt.Errorf("aggregate batch: import snapshot: %w", translate(err))
 	}
-	rows, err := tx.QueryContext(ctx, query+` GROUP BY 1, 2`, args...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(aggregateSelect, blocks), b.From, b.To)
 	if err != nil {
 		return fmt.Errorf("aggregate batch: %w", translate(err))
 	}
 	defer rows.Close()
+	// Scanned into any: the driver's int64s are taken as they are, without
+	// database/sql's conversions (reflection, and a string round trip for
+	// int32), which cost more than the rest of a group's handling.
+	var v [5]any
 	for rows.Next() {
-		var t DailyTotal
-		if err := rows.Scan(&t.MerchantID, &t.Day, &t.Scanned, &t.TxnCount, &t.GrossCents, &t.FeeCents); err != nil {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4]); err != nil {
 			return fmt.Errorf("aggregate batch: %w", translate(err))
+		}
+		t, err := dailyTotalOf(v)
+		if err != nil {
+			return fmt.Errorf("aggregate batch: %w", err)
 		}
 		each(t)
 	}
