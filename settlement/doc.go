@@ -70,6 +70,14 @@
 // overlap. The rows the batches scanned must add up to the count, when
 // there is one.
 //
+// A job has at most as many batches in the workers at once as the database
+// runs queries at once at full speed: the engine measures that at its first
+// job (busy queries timed alone and Workers at once; kept 10 minutes, see
+// parallelism.go), or takes Config.Parallelism. More batches at once than
+// the database has free cores finish no sooner, thrash its caches and
+// make progress lag (see Progress): on 2 cores, 8 at once took 1.3× as long
+// as 2. Workers stays the pool's size, shared by the jobs of the engine.
+//
 // # Progress
 //
 // A run's progress is the share of its planned work done: for the block
@@ -83,11 +91,20 @@
 // as exact only when 100 × processed / total is not below the progress
 // already shown (until then the count is shown as an estimate), so that
 // progress = 100 × processed / total holds whenever total_estimated is
-// false. While running, an estimated progress stays below 100. The block
-// plan cuts at least 6 batches per worker (with fewer, the workers finish
-// them in one or two waves and progress jumps from 0 to 100), but never
-// batches of fewer rows than the range's groups (a batch answers a row per
-// merchant and day), nor fewer than BatchSize.
+// false. While running, an estimated progress stays below 100.
+//
+// Progress counts batches that are in; the work in flight shows only when
+// it lands. So the block plan cuts about 24 full batches (progressCut), in
+// a shape that makes them land one at a time: the batches at once all
+// start together and share the database alike, so the first wave grows
+// (1/k, 2/k, … of a full batch for k at once) and the workers keep that
+// lag; the last wave is of smaller batches, because the work in flight
+// drains faster once no batch is left to start. Never batches of fewer
+// rows than the range's groups (a batch answers a row per merchant and
+// day), nor fewer than BatchSize. The cut before progress moved (11
+// batches for 10M rows, 8 at once) went from 0 to 100 in two or three
+// steps; the extra batches' answers cost less than running 8 at once on a
+// 2-core database did (BenchmarkSettlementProgress).
 //
 // # Plans
 //
@@ -111,10 +128,8 @@
 //     physical order. A batch covers about 32 × merchants × days rows
 //     of the range (a block range meets every group of the range, and a
 //     batch's answer has a row per group) and at least BatchSize, but no
-//     more than a Workers-th of the table while that still holds BatchSize
-//     rows of the range, so every worker has work, and no more than a
-//     sixth of a worker's share while that still holds as many rows as
-//     groups, so that progress moves (see Progress). When the range's rows
+//     more than about a 24th of the table while that still holds as many
+//     rows as groups, so that progress moves (see Progress). When the range's rows
 //     are in time order (|c| >= 0.7), an index-only count runs on the
 //     snapshot's connection alongside the batches, so total and progress
 //     show early. For scattered rows that count would visit the visibility

@@ -19,10 +19,13 @@ import (
 )
 
 // Store is what the engine needs of the data layer (*store.Store): the job
-// queue and the snapshot reader.
+// queue, the snapshot reader and a busy query.
 type Store interface {
 	JobQueue
 	SnapshotReader
+	// Busy keeps one database core busy for about n × 30 ns, reading
+	// nothing: the engine's measure of the database's parallelism.
+	Busy(ctx context.Context, n int64) error
 }
 
 // JobQueue is what the engine needs of the jobs table: submitting, listing,
@@ -59,6 +62,10 @@ type Config struct {
 	Workers int
 	// BatchSize is about how many transactions one batch covers (default 10000).
 	BatchSize int
+	// Parallelism is how many of a job's batches run at once, at most
+	// Workers. Zero (the default) measures it: how many queries the database
+	// runs at once at full speed (see parallelism.go).
+	Parallelism int
 	// Dir is optional (SETTLEMENT_DIR): results live in the database. When
 	// set, Run imports the <job_id>.csv files found there (written by
 	// earlier versions) as the results of their COMPLETED jobs that have
@@ -156,6 +163,8 @@ type Engine struct {
 
 	mu      sync.Mutex
 	running map[uuid.UUID]*runningJob // jobs running here, by id
+
+	par parallelism // the database's, as measured
 }
 
 // New returns an engine over st. It does nothing until Run.
@@ -190,6 +199,13 @@ func (e *Engine) SubmitBy(ctx context.Context, from, to time.Time, createdBy str
 	}
 	e.nudge()
 	return j, nil
+}
+
+// runningJobs is how many jobs run in this engine.
+func (e *Engine) runningJobs() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.running)
 }
 
 // nudge wakes the claim loop without blocking.

@@ -1,8 +1,8 @@
 package settlement
 
-// SetProgressWaves sets the block plan's least batches per worker for a
-// benchmark (0: none, as before progress moved) and returns a restore.
-func SetProgressWaves(n int64) (restore func()) {
-	old := progressWaves.Swap(n)
-	return func() { progressWaves.Store(old) }
+// SetProgressSteps sets the block plan's least steps of progress for a
+// benchmark (0: cut as before progress moved) and returns a restore.
+func SetProgressSteps(n int64) (restore func()) {
+	old := progressSteps.Swap(n)
+	return func() { progressSteps.Store(old) }
 }

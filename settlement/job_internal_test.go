@@ -105,7 +105,7 @@ func TestSortedIntegerSafe(t *testing.T) {
 func TestProgressNeverGoesBack(t *testing.T) {
 	for _, byBlock := range []bool{true, false} {
 		p := newProgress()
-		p.start(batchPlan{byBlock: byBlock, batches: 10}, store.Layout{Blocks: 100, SampledBlocks: 100, SampledRows: 10000, InRange: 5000}, 500)
+		p.start(batchPlan{byBlock: byBlock, sizes: evenCut(100, 10)}, store.Layout{Blocks: 100, SampledBlocks: 100, SampledRows: 10000, InRange: 5000}, 500)
 		var last store.JobProgress
 		check := func(r store.JobProgress) {
 			t.Helper()
@@ -120,7 +120,7 @@ func TestProgressNeverGoesBack(t *testing.T) {
 		check(p.report())
 		for i := range 10 {
 			p.planned(int64(i + 1))
-			p.batchDone(int64(300 + 100*(i%3)))
+			p.batchDone(int64(300+100*(i%3)), 10)
 			check(p.report())
 			if i == 4 {
 				p.exact(4000) // exact, and lower than the estimate so far

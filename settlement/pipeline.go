@@ -11,6 +11,7 @@ type batch struct {
 	ctx      context.Context // the job's batch context; cancelled when the job stops
 	snapshot string          // exported snapshot the aggregation runs in
 	rows     store.Batch
+	blocks   int64              // a block batch's planned blocks: its share of the work
 	totals   *dailyTotals       // the job's sums; the worker merges into them
 	results  chan<- batchResult // the job's collector
 }
@@ -19,6 +20,7 @@ type batch struct {
 // sums are already merged), or why it failed.
 type batchResult struct {
 	scanned int64
+	blocks  int64 // the batch's planned blocks
 	err     error
 }
 
@@ -33,7 +35,7 @@ func (e *Engine) work() {
 			b.totals.add(t)
 		})
 		select {
-		case b.results <- batchResult{scanned: scanned, err: err}:
+		case b.results <- batchResult{scanned: scanned, blocks: b.blocks, err: err}:
 		case <-b.ctx.Done():
 		}
 	}

@@ -72,15 +72,20 @@ const layoutSampleBlocks = 300
 // group, so small block batches would send about as many rows as they read.
 const groupsPerBlockBatch = 32
 
-// progressWaves is how many batches per worker the block plan cuts at
-// least (when its batches stay big enough, see minRowsPerGroupForProgress),
-// so that its progress moves in steps of about 100 / progressWaves points
-// as the workers finish batches in waves.
-var progressWaves atomic.Int64
+// progressSteps is how many full batches of work the block plan cuts at
+// least, so that a landing batch moves progress by at most about
+// 100 / progressSteps points (0: cut as before progress moved, for the
+// benchmark). See progressCut for the shape that makes them land one at a
+// time.
+var progressSteps atomic.Int64
 
-func init() { progressWaves.Store(defaultProgressWaves) }
+func init() { progressSteps.Store(defaultProgressSteps) }
 
-const defaultProgressWaves = 6
+const defaultProgressSteps = 24
+
+// lastWaveShare is the size of the last wave's batches, as a share of a
+// full batch (see progressCut).
+const lastWaveShare = 0.75
 
 // minRowsPerGroupForProgress keeps the batches cut for progress big next to
 // the groups each one answers (a row per merchant and day): below it, more
@@ -89,9 +94,11 @@ const minRowsPerGroupForProgress = 1
 
 // batchPlan is what a job does: walk the index, or read block ranges.
 type batchPlan struct {
-	byBlock       bool
-	blocksPerPlan int64 // blocks per batch when byBlock
-	batches       int64 // block batches when byBlock
+	byBlock bool
+	// sizes are the blocks of the block plan's batches, in the order they
+	// are sent; they add up to the table's blocks, and the last batch is
+	// open-ended (see blockBatches).
+	sizes []int64
 	// countEarly: the block plan counts the range next to its batches;
 	// otherwise its total is known at the end. (The index plan's walk is
 	// its count.)
@@ -99,6 +106,9 @@ type batchPlan struct {
 	indexCost  float64
 	blockCost  float64
 }
+
+// batches is how many batches the block plan sends.
+func (p batchPlan) batches() int64 { return int64(len(p.sizes)) }
 
 // choosePlan picks the plan for a job whose range lies in the table as l
 // describes. forced overrides the choice (PlanAuto does not).
@@ -122,42 +132,108 @@ func choosePlan(forced Plan, batchSize, workers int, l store.Layout) batchPlan {
 		return p
 	}
 	p.countEarly = math.Abs(l.Correlation) >= earlyCountCorrelation
+	groups := max(l.Merchants, 1) * max(l.Days, 1)
+	// blocksFor is how many blocks hold about rows rows of the range (the
+	// range is a share of each block).
+	blocksFor := func(rows float64) int64 {
+		return max(int64(math.Ceil(rows/math.Max(share, 1e-9)/l.RowsPerBlock())), 1)
+	}
 	// Rows of the range per batch: enough that the batch's groups are few
 	// next to its rows, but at least BatchSize.
-	rangeRows := math.Max(float64(batchSize), float64(groupsPerBlockBatch*max(l.Merchants, 1)*max(l.Days, 1)))
-	// As table rows (the range is a share of each block), then blocks.
-	perBatch := int64(math.Ceil(rangeRows / math.Max(share, 1e-9) / l.RowsPerBlock()))
-	// Keep every worker busy when the table is big enough for it.
-	if even := (l.Blocks + int64(workers) - 1) / int64(workers); perBatch > even && float64(even)*l.RowsPerBlock()*share >= float64(batchSize) {
-		perBatch = even
+	perBatch := blocksFor(math.Max(float64(batchSize), float64(groupsPerBlockBatch*groups)))
+	steps := progressSteps.Load()
+	if steps <= 0 {
+		// As before progress moved: keep every worker busy when the
+		// table is big enough for it, in equal batches.
+		if even := (l.Blocks + int64(workers) - 1) / int64(workers); perBatch > even && float64(even)*l.RowsPerBlock()*share >= float64(batchSize) {
+			perBatch = even
+		}
+		p.sizes = evenCut(l.Blocks, perBatch)
+		return p
 	}
-	// Enough batches for progress to move: the workers finish batches in
-	// waves, and a job of a few big batches would jump from 0 to 100.
-	if waves := progressWaves.Load(); waves > 0 {
-		fine := l.Blocks / (waves * int64(workers))
-		minRows := float64(max(minRowsPerGroupForProgress*max(l.Merchants, 1)*max(l.Days, 1), int64(batchSize)))
-		floor := int64(math.Ceil(minRows / math.Max(share, 1e-9) / l.RowsPerBlock()))
-		perBatch = min(perBatch, max(fine, floor, 1))
-	}
-	p.blocksPerPlan = max(perBatch, 1)
-	p.batches = max((l.Blocks+p.blocksPerPlan-1)/p.blocksPerPlan, 1)
+	// Never batches of fewer rows than the range's groups or BatchSize.
+	floor := blocksFor(float64(max(minRowsPerGroupForProgress*groups, int64(batchSize))))
+	p.sizes = progressCut(l.Blocks, int64(max(workers, 1)), steps, perBatch, floor)
 	return p
 }
 
-// blockBatches yields the block ranges of a block plan over a table of
-// blocks blocks: [0, n), [n, 2n), …, the last one open-ended, so that it
-// also covers blocks added after the table was measured (their rows are
-// newer than the snapshot and not seen, but no row the snapshot sees can
-// be missed).
-func (p batchPlan) blockBatches(emit func(first, end int64) error) error {
-	for i := range p.batches {
-		first, end := i*p.blocksPerPlan, (i+1)*p.blocksPerPlan
-		if i == p.batches-1 {
+// evenCut cuts blocks into batches of per blocks (the last one shorter).
+func evenCut(blocks, per int64) []int64 {
+	per = max(per, 1)
+	var sizes []int64
+	for left := blocks; left > 0; left -= per {
+		sizes = append(sizes, min(per, left))
+	}
+	if len(sizes) == 0 {
+		sizes = []int64{1}
+	}
+	return sizes
+}
+
+// progressCut cuts blocks into batches for w workers so that they land
+// one at a time rather than in waves: progress counts finished batches, and
+// the work in flight (up to w batches) shows only when it lands.
+//
+// All the workers start at once and share the database alike, so equal
+// batches would land together. Here the first wave's batches grow as 1/w,
+// 2/w, … w/w of a full batch, so the workers finish them one after another,
+// and each goes on with full batches, keeping its lag behind the others.
+// When the last batches are out, the work in flight drains faster (fewer
+// batches share the database), so the last wave is made of smaller batches
+// (lastWaveShare of a full one) for progress not to rush at the end.
+//
+// A full batch is 1/steps of the table (at most maxPer blocks, at least
+// minPer), or smaller when the two waves alone would be most of the table.
+// With w = 8 this makes 22 batches where the cut before progress moved made
+// 11 (the cost of the extra batches is their answers, a row per group).
+func progressCut(blocks, w, steps, maxPer, minPer int64) []int64 {
+	if blocks <= 0 {
+		return []int64{1}
+	}
+	units := math.Max(float64(steps), float64(w+1)/2+lastWaveShare*float64(w)+2)
+	full := math.Min(float64(blocks)/units, float64(maxPer))
+	full = math.Max(full, float64(minPer))
+	var sizes []int64
+	left := blocks
+	add := func(n int64) {
+		if n = min(max(n, minPer, 1), left); n > 0 {
+			sizes = append(sizes, n)
+			left -= n
+		}
+	}
+	for i := int64(1); i <= w; i++ {
+		add(int64(math.Round(float64(i) * full / float64(w))))
+	}
+	last := max(int64(math.Round(lastWaveShare*full)), minPer, 1)
+	if middle := left - w*last; middle > 0 {
+		n := max(int64(math.Round(float64(middle)/full)), 1)
+		for _, m := range evenCut(middle, (middle+n-1)/n) {
+			add(m)
+		}
+	}
+	for left > 0 {
+		add(last)
+	}
+	return sizes
+}
+
+// blockBatches yields the block ranges of a block plan, consecutive from
+// block 0, in the order of its sizes, with the blocks each was planned for
+// (its share of the work); the last one is open-ended, so that it also
+// covers blocks added after the table was measured (their rows are newer
+// than the snapshot and not seen, but no row the snapshot sees can be
+// missed).
+func (p batchPlan) blockBatches(emit func(first, end, blocks int64) error) error {
+	var first int64
+	for i, n := range p.sizes {
+		end := first + n
+		if i == len(p.sizes)-1 {
 			end = 0
 		}
-		if err := emit(first, end); err != nil {
+		if err := emit(first, end, n); err != nil {
 			return err
 		}
+		first += n
 	}
 	return nil
 }

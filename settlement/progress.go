@@ -15,16 +15,16 @@ import (
 // counted exactly. What it reports never goes back: neither processed nor
 // progress decrease, and the total is never below processed.
 type progress struct {
-	mu        sync.Mutex
-	byBlock   bool
-	batches   int64   // the block plan's batches (the unit of its work)
-	estimate  float64 // the range's rows, from the layout sample
-	planRows  int64   // index plan: rows the planner has cut so far (at least)
-	batchSize int64
-	exactRows int64 // the range's exact row count; -1 until known
-	done      int64 // batches in
-	processed int64 // rows aggregated
-	last      float64
+	mu         sync.Mutex
+	byBlock    bool
+	blocks     int64   // the block plan's blocks (the unit of its work)
+	estimate   float64 // the range's rows, from the layout sample
+	planRows   int64   // index plan: rows the planner has cut so far (at least)
+	batchSize  int64
+	exactRows  int64 // the range's exact row count; -1 until known
+	doneBlocks int64 // blocks of the block batches in
+	processed  int64 // rows aggregated
+	last       float64
 }
 
 func newProgress() *progress { return &progress{exactRows: -1} }
@@ -34,7 +34,9 @@ func (p *progress) start(bp batchPlan, l store.Layout, batchSize int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.byBlock = bp.byBlock
-	p.batches = bp.batches
+	for _, n := range bp.sizes {
+		p.blocks += n
+	}
 	p.estimate = l.Share() * float64(l.Blocks) * l.RowsPerBlock()
 	p.batchSize = int64(batchSize)
 }
@@ -55,10 +57,11 @@ func (p *progress) exact(total int64) {
 	p.mu.Unlock()
 }
 
-// batchDone records a batch that came in with its rows.
-func (p *progress) batchDone(rows int64) {
+// batchDone records a batch that came in with its rows and, for a block
+// batch, its planned blocks.
+func (p *progress) batchDone(rows, blocks int64) {
 	p.mu.Lock()
-	p.done++
+	p.doneBlocks += blocks
 	p.processed += rows
 	p.mu.Unlock()
 }
@@ -88,8 +91,8 @@ func (p *progress) report() store.JobProgress {
 	}
 	var share float64
 	switch {
-	case p.byBlock && p.batches > 0:
-		share = float64(p.done) / float64(p.batches)
+	case p.byBlock && p.blocks > 0:
+		share = float64(p.doneBlocks) / float64(p.blocks)
 	case total > 0:
 		share = float64(p.processed) / float64(total)
 	}
@@ -107,10 +110,10 @@ func (p *progress) totalLocked() int64 {
 		return p.exactRows
 	}
 	est := p.estimate
-	if p.byBlock && p.done > 0 && p.batches > 0 {
+	if p.byBlock && p.doneBlocks > 0 && p.blocks > 0 {
 		// Extrapolate from the batches in: the rows of the range are spread
 		// over the table as the sample saw them.
-		est = float64(p.processed) * float64(p.batches) / float64(p.done)
+		est = float64(p.processed) * float64(p.blocks) / float64(p.doneBlocks)
 	}
 	return max(int64(math.Round(est)), p.processed, p.planRows)
 }

@@ -104,8 +104,14 @@ func (r *run) aggregate(ctx context.Context, from, end time.Time) (*dailyTotals,
 	if err != nil {
 		return nil, 0, err
 	}
-	bp := choosePlan(e.cfg.Plan, e.cfg.BatchSize, e.cfg.Workers, layout)
-	r.log.Debug("settlement plan", "by_block", bp.byBlock, "batches", bp.batches, "blocks_per_batch", bp.blocksPerPlan,
+	// As many batches at once as the database runs at full speed (all the
+	// workers for the plan of before progress moved, as it ran then).
+	atOnce := e.cfg.Workers
+	if progressSteps.Load() > 0 {
+		atOnce = e.batchesAtOnce(ctx)
+	}
+	bp := choosePlan(e.cfg.Plan, e.cfg.BatchSize, atOnce, layout)
+	r.log.Debug("settlement plan", "by_block", bp.byBlock, "batches", bp.batches(), "at_once", atOnce, "batch_blocks", bp.sizes,
 		"count_early", bp.countEarly || !bp.byBlock,
 		"table_blocks", layout.Blocks, "share", layout.Share(), "correlation", layout.Correlation,
 		"index_cost", bp.indexCost, "block_cost", bp.blockCost)
@@ -123,13 +129,16 @@ func (r *run) aggregate(ctx context.Context, from, end time.Time) (*dailyTotals,
 	// passes them on to the shared worker pool.
 	queue := make(chan batch, plannedBatchBuffer)
 	planCh := make(chan planned, 1)
+	// A slot per batch in the workers: the feeder takes one, the collector
+	// gives it back when the batch's answer is in.
+	slots := make(chan struct{}, atOnce)
 	g.Go(func() error {
 		return r.plan(gctx, snap, bp, from, end, batchSink{ctx: gctx, queue: queue, totals: totals, results: results, snap: snap.ID}, planCh)
 	})
-	g.Go(func() error { return r.feed(gctx, queue) })
+	g.Go(func() error { return r.feed(gctx, queue, slots) })
 	var total int64
 	g.Go(func() (err error) {
-		total, err = r.collect(gctx, planCh, results)
+		total, err = r.collect(gctx, planCh, results, slots)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -150,9 +159,9 @@ type batchSink struct {
 	results chan<- batchResult
 }
 
-func (s batchSink) send(rows store.Batch) error {
+func (s batchSink) send(rows store.Batch, blocks int64) error {
 	select {
-	case s.queue <- batch{ctx: s.ctx, snapshot: s.snap, rows: rows, totals: s.totals, results: s.results}:
+	case s.queue <- batch{ctx: s.ctx, snapshot: s.snap, rows: rows, blocks: blocks, totals: s.totals, results: s.results}:
 		return nil
 	case <-s.ctx.Done():
 		return s.ctx.Err()
@@ -164,8 +173,8 @@ func (s batchSink) send(rows store.Batch) error {
 func (r *run) plan(ctx context.Context, snap *store.Snapshot, bp batchPlan, from, end time.Time, sink batchSink, out chan<- planned) error {
 	defer close(sink.queue)
 	var p planned
-	send := func(b store.Batch) error {
-		if err := sink.send(b); err != nil {
+	send := func(b store.Batch, blocks int64) error {
+		if err := sink.send(b, blocks); err != nil {
 			return err
 		}
 		p.batches++
@@ -174,8 +183,8 @@ func (r *run) plan(ctx context.Context, snap *store.Snapshot, bp batchPlan, from
 	}
 	var err error
 	if bp.byBlock {
-		err = bp.blockBatches(func(first, endBlock int64) error {
-			return send(store.Batch{From: from, To: end, ByBlock: true, FirstBlock: first, EndBlock: endBlock})
+		err = bp.blockBatches(func(first, endBlock, blocks int64) error {
+			return send(store.Batch{From: from, To: end, ByBlock: true, FirstBlock: first, EndBlock: endBlock}, blocks)
 		})
 		switch {
 		case err != nil:
@@ -186,7 +195,7 @@ func (r *run) plan(ctx context.Context, snap *store.Snapshot, bp batchPlan, from
 		}
 	} else {
 		p.total, err = snap.PlanBatches(ctx, from, end, r.e.cfg.BatchSize, func(lo, hi time.Time) error {
-			return send(store.Batch{From: lo, To: hi})
+			return send(store.Batch{From: lo, To: hi}, 0)
 		})
 	}
 	if err != nil {
@@ -196,24 +205,34 @@ func (r *run) plan(ctx context.Context, snap *store.Snapshot, bp batchPlan, from
 	return nil
 }
 
-// feed passes the planned batches on to the engine's workers.
-func (r *run) feed(ctx context.Context, queue <-chan batch) error {
+// feed passes the planned batches on to the engine's workers, no more at
+// once than slots has room for.
+func (r *run) feed(ctx context.Context, queue <-chan batch, slots chan<- struct{}) error {
+	stop := func() error {
+		// Drain so that the planner is never stuck on a full queue.
+		for range queue {
+		}
+		return ctx.Err()
+	}
 	for b := range queue {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return stop()
+		}
 		select {
 		case r.e.batches <- b:
 		case <-ctx.Done():
-			// Drain so that the planner is never stuck on a full queue.
-			for range queue {
-			}
-			return ctx.Err()
+			return stop()
 		}
 	}
 	return nil
 }
 
-// collect counts the workers' answers until every planned batch is in, and
-// returns the range's row count.
-func (r *run) collect(ctx context.Context, planCh <-chan planned, results <-chan batchResult) (int64, error) {
+// collect counts the workers' answers until every planned batch is in,
+// freeing the batch's slot for the feeder, and returns the range's row
+// count.
+func (r *run) collect(ctx context.Context, planCh <-chan planned, results <-chan batchResult, slots <-chan struct{}) (int64, error) {
 	var (
 		total    int64 = -1
 		expected int64 = -1 // batches to wait for; unknown until planning ends
@@ -233,7 +252,8 @@ func (r *run) collect(ctx context.Context, planCh <-chan planned, results <-chan
 				return 0, res.err
 			}
 			received++
-			r.prog.batchDone(res.scanned)
+			<-slots
+			r.prog.batchDone(res.scanned, res.blocks)
 			r.e.metrics.rowsProcessed.Add(float64(res.scanned))
 		case <-ctx.Done():
 			return 0, ctx.Err()
