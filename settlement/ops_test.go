@@ -70,11 +70,17 @@ func TestImportsExistingFiles(t *testing.T) {
 	from := day("2025-02-01")
 	load(t, st, txnSpec{n: 200, merchants: 3, from: from, to: from, seed: 12}.rows())
 
-	eng := startEngine(t, st, testConfig(t, 2, 100))
+	eng := settlement.New(st, testConfig(t, 2, 100))
+	ectx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ectx) }()
 	old, _ := eng.Submit(ctx, from, from)
 	kept, _ := eng.Submit(ctx, from, from)
 	waitJob(t, st, old.ID)
 	waitJob(t, st, kept.ID)
+	// Stopped, so that it cannot run the job queued below.
+	stop()
+	<-done
 	want := resultCSV(t, st, kept.ID)
 	// As if old had completed before results lived in the database.
 	if _, err := st.DB().Exec(`DELETE FROM job_results WHERE job_id = $1`, old.ID); err != nil {

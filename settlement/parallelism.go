@@ -21,7 +21,7 @@ import (
 // job of about 20 batches took 1.3× as long 8 at once as 2 at once
 // (medians of 5 runs).
 //
-// So an engine measures, when it starts, how many queries the database runs
+// So an engine measures, at its first job, how many queries the database runs
 // at once at full speed (its free cores, up to Workers), and runs at most
 // that many batches of a job at once; Workers stays the pool's size, shared
 // by the jobs this engine runs. The measure is kept for parallelismMaxAge,
