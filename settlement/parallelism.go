@@ -3,7 +3,6 @@ package settlement
 import (
 	"context"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -69,13 +68,13 @@ func (e *Engine) batchesAtOnce(ctx context.Context) int {
 }
 
 // measureParallelism times a busy query alone and Workers of them at once,
-// three times, and returns Workers × alone / together, rounded and kept
+// three times each, and returns Workers × alone / together, rounded and kept
 // within 2..Workers: on c free cores, w queries at once take w/c times as
-// long as one alone when w > c, and as long when w <= c. It takes the
-// highest of the three: other work on the database (a checkpoint, a vacuum,
-// another client) only ever makes the measure low, and too few batches at
-// once cost more (idle cores) than too many (some cache thrash). Two at
-// once at least: one query's round trips leave a core idle.
+// long as one alone when w > c, and as long when w <= c. Each time is the
+// shortest of its tries, as other work (a checkpoint, a vacuum, another
+// client, a busy machine) only ever adds to it. Two at once at least: one
+// query's round trips leave its core idle, and too few batches at once cost
+// more (idle cores) than too many (some cache thrash).
 func (e *Engine) measureParallelism(ctx context.Context) (int, error) {
 	w := e.cfg.Workers
 	if w <= 2 {
@@ -96,22 +95,22 @@ func (e *Engine) measureParallelism(ctx context.Context) (int, error) {
 	if _, err := busy(n, w); err != nil {
 		return 0, err
 	}
-	alone, err := busy(n, 1)
+	first, err := busy(n, 1)
 	if err != nil {
 		return 0, err
 	}
-	n = min(max(int64(float64(n)*float64(busyTarget)/float64(max(alone, time.Microsecond))), 10_000), 10_000_000)
-	var ratios []float64
+	n = min(max(int64(float64(n)*float64(busyTarget)/float64(max(first, time.Microsecond))), 10_000), 10_000_000)
+	alone, together := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 	for range 3 {
-		alone, err := busy(n, 1)
+		a, err := busy(n, 1)
 		if err != nil {
 			return 0, err
 		}
-		together, err := busy(n, w)
+		b, err := busy(n, w)
 		if err != nil {
 			return 0, err
 		}
-		ratios = append(ratios, float64(w)*float64(alone)/float64(together))
+		alone, together = min(alone, a), min(together, b)
 	}
-	return min(max(int(math.Round(slices.Max(ratios))), 2), w), nil
+	return min(max(int(math.Round(float64(w)*float64(alone)/float64(together))), 2), w), nil
 }

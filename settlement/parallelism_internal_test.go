@@ -28,8 +28,8 @@ func (s coresStore) Busy(ctx context.Context, n int64) error {
 }
 
 // TestMeasureParallelism: the measure finds a database's cores up to
-// Workers, at least 2 (or one more: it keeps the highest of its tries, as
-// other work only ever makes it low), and Config.Parallelism overrides it.
+// Workers, at least 2 (one more is let pass: the machine running the tests
+// is busy), and Config.Parallelism overrides it.
 func TestMeasureParallelism(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ workers, cores, want int }{
