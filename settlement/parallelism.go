@@ -112,5 +112,12 @@ func (e *Engine) measureParallelism(ctx context.Context) (int, error) {
 		}
 		alone, together = min(alone, a), min(together, b)
 	}
-	return min(max(int(math.Round(float64(w)*float64(alone)/float64(together))), 2), w), nil
+	return parallelismOf(w, alone, together), nil
+}
+
+// parallelismOf is the parallelism that w queries at once taking together
+// where one alone takes alone show: w × alone / together, rounded, within
+// 2..w.
+func parallelismOf(w int, alone, together time.Duration) int {
+	return min(max(int(math.Round(float64(w)*float64(alone)/float64(max(together, time.Nanosecond)))), 2), w)
 }
