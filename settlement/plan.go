@@ -53,16 +53,6 @@ const (
 	blockRowCost  = 0.6
 )
 
-// earlyCountCorrelation is the |c| from which a block plan counts the
-// range with an index-only scan alongside its batches, so that total and
-// progress show while it runs. The count visits the visibility map in the
-// index's order: cheap for rows stored in time order (1.1 s of CPU for 10M
-// rows), but for scattered rows every lookup lands elsewhere (2.2 s alone,
-// about 4 s next to the batches: a third of the job, and it ended near the
-// job's end anyway). Below it, the total is the sum of the batches' rows,
-// known when the last batch is in.
-const earlyCountCorrelation = 0.7
-
 // layoutSampleBlocks is how many blocks the layout sample reads.
 const layoutSampleBlocks = 300
 
@@ -98,13 +88,9 @@ type batchPlan struct {
 	// sizes are the blocks of the block plan's batches, in the order they
 	// are sent; they add up to the table's blocks, and the last batch is
 	// open-ended (see blockBatches).
-	sizes []int64
-	// countEarly: the block plan counts the range next to its batches;
-	// otherwise its total is known at the end. (The index plan's walk is
-	// its count.)
-	countEarly bool
-	indexCost  float64
-	blockCost  float64
+	sizes     []int64
+	indexCost float64
+	blockCost float64
 }
 
 // batches is how many batches the block plan sends.
@@ -131,7 +117,6 @@ func choosePlan(forced Plan, batchSize, workers int, l store.Layout) batchPlan {
 	if !p.byBlock {
 		return p
 	}
-	p.countEarly = math.Abs(l.Correlation) >= earlyCountCorrelation
 	groups := max(l.Merchants, 1) * max(l.Days, 1)
 	// blocksFor is how many blocks hold about rows rows of the range (the
 	// range is a share of each block).

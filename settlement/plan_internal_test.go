@@ -47,14 +47,6 @@ func TestChoosePlan(t *testing.T) {
 	if p := choosePlan(PlanAuto, DefaultBatchSize, DefaultWorkers, store.Layout{}); p.byBlock {
 		t.Error("an empty table got the block plan")
 	}
-	// The block plan counts early only where the count is cheap (rows in
-	// time order); for scattered rows the total comes with the last batch.
-	if p := choosePlan(PlanBlocks, DefaultBatchSize, DefaultWorkers, layoutOf(100_000, 1, 0.99)); !p.countEarly {
-		t.Error("rows in time order: no early count")
-	}
-	if p := choosePlan(PlanBlocks, DefaultBatchSize, DefaultWorkers, layoutOf(100_000, 1, 0.05)); p.countEarly {
-		t.Error("scattered rows: an early count")
-	}
 }
 
 // TestBlockBatchSize: a block batch covers enough of the range's rows that

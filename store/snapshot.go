@@ -49,16 +49,6 @@ func (s *Store) OpenSnapshot(ctx context.Context) (*Snapshot, error) {
 // Close ends the snapshot.
 func (sn *Snapshot) Close() error { return sn.tx.Rollback() }
 
-// Count returns the number of transactions with from <= paid_at < to.
-func (sn *Snapshot) Count(ctx context.Context, from, to time.Time) (int64, error) {
-	var n int64
-	err := sn.tx.GetContext(ctx, &n, `SELECT count(*) FROM transactions WHERE paid_at >= $1 AND paid_at < $2`, from, to)
-	if err != nil {
-		return 0, fmt.Errorf("count transactions: %w", translate(err))
-	}
-	return n, nil
-}
-
 // Layout is how the transactions of a paid_at range lie in the table,
 // measured on a sample of its blocks.
 type Layout struct {
