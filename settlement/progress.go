@@ -25,9 +25,20 @@ type progress struct {
 	doneBlocks int64 // blocks of the block batches in
 	processed  int64 // rows aggregated
 	last       float64
+	// changed is signalled (without blocking) when a batch lands or the
+	// total becomes exact; the heartbeat writes the progress then.
+	changed chan struct{}
 }
 
-func newProgress() *progress { return &progress{exactRows: -1} }
+func newProgress() *progress { return &progress{exactRows: -1, changed: make(chan struct{}, 1)} }
+
+// signal tells the heartbeat that there is progress to write.
+func (p *progress) signal() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
 
 // start records the plan: its unit of work and the sample's estimate.
 func (p *progress) start(bp batchPlan, l store.Layout, batchSize int) {
@@ -55,6 +66,7 @@ func (p *progress) exact(total int64) {
 	p.mu.Lock()
 	p.exactRows = total
 	p.mu.Unlock()
+	p.signal()
 }
 
 // batchDone records a batch that came in with its rows and, for a block
@@ -64,6 +76,7 @@ func (p *progress) batchDone(rows, blocks int64) {
 	p.doneBlocks += blocks
 	p.processed += rows
 	p.mu.Unlock()
+	p.signal()
 }
 
 // processedRows is the rows aggregated so far.

@@ -36,7 +36,8 @@ func (s *steppedStore) AggregateBatch(ctx context.Context, snapshotID string, b 
 // decreasing, total never below processed, progress = 100 × processed /
 // total whenever the total is exact, and COMPLETED with progress 100,
 // processed = total, total exact. Batches land one at a time (the test
-// steps them), so every step is seen.
+// steps them), so every step is seen, and each is written as it lands, not
+// at the next heartbeat (a minute away here).
 func TestProgressMovesForEveryPlan(t *testing.T) {
 	t.Parallel()
 	from, to := day("2025-01-01"), day("2025-01-31")
@@ -56,7 +57,10 @@ func TestProgressMovesForEveryPlan(t *testing.T) {
 				stepped := &steppedStore{Store: st, step: make(chan struct{})}
 				cfg := testConfig(t, 8, 2000) // 8 workers as by default; ~30 index batches
 				cfg.Plan = plan
-				cfg.HeartbeatInterval = 5 * time.Millisecond
+				// Heartbeats a minute apart: only the write as a batch
+				// lands can show the steps.
+				cfg.HeartbeatInterval = time.Minute
+				cfg.Lease = 2 * time.Minute
 				eng := startEngine(t, stepped, cfg)
 				job, err := eng.Submit(ctx, from, to)
 				if err != nil {
@@ -98,17 +102,20 @@ func TestProgressMovesForEveryPlan(t *testing.T) {
 					if j.Status != store.JobRunning {
 						t.Fatalf("job ended %s", j.Status)
 					}
-					// Let one more batch in, then wait for the heartbeat to
-					// publish what it did.
+					// Let one more batch in, then wait for the run to write
+					// what it did.
 					select {
 					case stepped.step <- struct{}{}:
 						steps++
 						before := j.Processed
-						deadline := time.Now().Add(10 * time.Second)
+						deadline := time.Now().Add(5 * time.Second)
 						for {
 							j, _ = st.GetJob(ctx, job.ID)
-							if j.Processed > before || j.Status != store.JobRunning || time.Now().After(deadline) {
+							if j.Processed > before || j.Status != store.JobRunning {
 								break
+							}
+							if time.Now().After(deadline) {
+								t.Fatalf("batch %d landed but was not written within 5 s (heartbeats are a minute apart): %+v", steps, j)
 							}
 							time.Sleep(2 * time.Millisecond)
 						}
