@@ -51,9 +51,10 @@ const benchRowsEnv = "SETTLEMENT_BENCH_ROWS"
 //   - the raw-SQL floor: one INSERT … SELECT … GROUP BY … ON CONFLICT DO
 //     UPDATE plus COPY (SELECT … ORDER BY …) TO STDOUT into a file (psql).
 //
-// It checks that the job's CSV equals the floor's, prints the server's peak
-// RSS for a job of N/10 rows vs one of N rows, and a WORKERS × BATCH_SIZE
-// sweep of the engine on the shuffled layout.
+// It checks that the job's CSV equals the floor's, prints the progress a
+// client polling every 200 ms over HTTP sees (the server configured by
+// default), the server's peak RSS for a job of N/10 rows vs one of N rows,
+// and a WORKERS × BATCH_SIZE sweep of the engine on the shuffled layout.
 func BenchmarkSettlement(b *testing.B) {
 	for range b.N {
 		benchSettlement(b)
@@ -106,6 +107,10 @@ func benchSettlement(b *testing.B) {
 			services = append(services, d)
 			lastJob = id
 		}
+		// Progress as a client sees it: the same job polled every 200 ms
+		// over HTTP, the server configured by default.
+		seen := srv.progressSeen(b, from, to, 200*time.Millisecond)
+		inside, jump := progressShape(seen)
 		srv.stop(b)
 		if got, want := resultCSV(b, st, lastJob), readFile(b, floorCSV); !bytes.Equal(got, want) {
 			b.Fatalf("%s order: the job's CSV differs from the floor's: %s", order, firstDiff(got, want))
@@ -129,9 +134,10 @@ func benchSettlement(b *testing.B) {
 			"  raw-SQL floor (INSERT … GROUP BY … ON CONFLICT + COPY TO file): %v  %v\n"+
 			"  POST /jobs/settlement → COMPLETED over HTTP (WORKERS=8, BATCH_SIZE=10000): %v  %v\n"+
 			"  ratio service / floor: %.2fx (target <= 1.30x)\n"+
+			"  progress polled every 200 ms over HTTP: %d distinct values strictly between 0 and 100 (target >= 5), largest jump %.1f points (target <= 30): %v\n"+
 			"  peak server RSS: %d-row job %d MiB, %d-row job %d MiB, ratio %.2fx (target <= 1.25x)\n",
 			commas(n), order, seeded.Round(time.Second), benchRuns, fMed.Round(time.Millisecond), roundAll(floors),
-			sMed.Round(time.Millisecond), roundAll(services), ratio, rows[0], rss[0]>>20, rows[1], rss[1]>>20, rssRatio)
+			sMed.Round(time.Millisecond), roundAll(services), ratio, inside, jump, seen, rows[0], rss[0]>>20, rows[1], rss[1]>>20, rssRatio)
 		b.ReportMetric(sMed.Seconds(), "job-s-"+string(order))
 		b.ReportMetric(fMed.Seconds(), "floor-s-"+string(order))
 		b.ReportMetric(ratio, "x-floor-"+string(order))
@@ -312,6 +318,34 @@ func (s *serverProcess) settle(b *testing.B, from, to time.Time) (time.Duration,
 			b.Fatalf("job ended %s", got.JSON200.Status)
 		}
 		time.Sleep(benchPoll)
+	}
+}
+
+// progressSeen runs one job over HTTP, polling it every poll, and returns
+// the progress values seen (0 first, 100 last).
+func (s *serverProcess) progressSeen(b *testing.B, from, to time.Time, poll time.Duration) []float64 {
+	ctx := context.Background()
+	resp, err := s.client.CreateSettlementJobWithResponse(ctx, client.NewSettlementJob{From: dateOf(from), To: dateOf(to)})
+	if err != nil || resp.JSON202 == nil {
+		b.Fatalf("create job: %v %s", err, resp.Body)
+	}
+	values := []float64{0}
+	for {
+		got, err := s.client.GetJobWithResponse(ctx, resp.JSON202.JobID)
+		if err != nil || got.JSON200 == nil {
+			b.Fatalf("get job: %v", err)
+		}
+		j := got.JSON200
+		if float64(j.Progress) != values[len(values)-1] {
+			values = append(values, float64(j.Progress))
+		}
+		switch j.Status {
+		case client.JobCompleted:
+			return values
+		case client.JobFailed, client.JobCancelled:
+			b.Fatalf("job ended %s", j.Status)
+		}
+		time.Sleep(poll)
 	}
 }
 
