@@ -161,9 +161,10 @@ func evenCut(blocks, per int64) []int64 {
 // when it lands.
 //
 // The w batches at once start together and share the database alike, so
-// equal batches would land together. Here the first wave's batches grow as 1/w,
-// 2/w, … w/w of a full batch, so the workers finish them one after another,
-// and each goes on with full batches, keeping its lag behind the others.
+// equal batches would land together. Here the first wave's batches grow as
+// 1/w, 2/w, … w/w of a full batch, so the workers finish them one after
+// another, and each goes on with full batches, keeping its lag behind the
+// others.
 // When the last batches are out, the work in flight drains faster (fewer
 // batches share the database), so the last wave is made of smaller batches
 // (lastWaveShare of a full one) for progress not to rush at the end.
